@@ -1,0 +1,326 @@
+"""Progress of a playbook run, built from ansible-runner events.
+
+:class:`Progress` folds each event dict (as ``event_handler`` receives it) into
+plain state: per host the task it is on and since when, running counts, and the
+failures seen. :meth:`Progress.apply` also returns the :class:`Notice` objects a
+display prints (a play starting, a task result, a warning). Nothing here needs
+a host or a terminal, so it is tested with recorded events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    """Drop terminal colour codes and carriage returns from ansible's output."""
+    return _ANSI.sub("", text).replace("\r", "")
+
+
+class Outcome(StrEnum):
+    """The result of one task on one host."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"
+    IGNORED = "ignored"
+    """Failed, but the task has ``ignore_errors``."""
+
+
+@dataclass(frozen=True)
+class PlayStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    host: str
+    task: str
+    role: str | None
+    outcome: Outcome
+    duration: float | None
+    msg: str | None = None
+    """For failed, unreachable and ignored results: what the module said."""
+    output: str = ""
+    """Ansible's own rendering of the result (shown with ``-v``)."""
+    diff: str = ""
+    """With ``--diff``: the changes the task made (or would make), as ansible renders them."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A warning or error ansible printed outside any task result."""
+
+    level: str
+    """``warning``, ``error``, or ``output`` for other text (shown with ``-v``, not kept)."""
+    text: str
+
+
+Notice = PlayStarted | TaskResult | Message
+
+
+@dataclass(frozen=True)
+class Failure:
+    host: str
+    task: str
+    role: str | None
+    msg: str
+    unreachable: bool = False
+
+
+@dataclass
+class HostProgress:
+    """What one host is doing, and how its tasks went so far."""
+
+    name: str
+    task: str | None = None
+    role: str | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+    outcome: Outcome | None = None
+    """The outcome of ``task`` once it finished; None while it runs."""
+    detail: str | None = None
+    """The loop item being processed, or a retry count."""
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    diffs: list[str] = field(default_factory=list)
+    """Diffs of the running task, reported before its result."""
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and self.finished is None
+
+    def elapsed(self, now: datetime) -> float | None:
+        """Seconds spent on the current (or last) task."""
+        if self.started is None:
+            return None
+        return max(0.0, ((self.finished or now) - self.started).total_seconds())
+
+
+_RESULT_EVENTS: dict[str, Outcome] = {
+    "runner_on_ok": Outcome.OK,
+    "runner_on_failed": Outcome.FAILED,
+    "runner_on_unreachable": Outcome.UNREACHABLE,
+    "runner_on_skipped": Outcome.SKIPPED,
+    "runner_on_async_ok": Outcome.OK,
+    "runner_on_async_failed": Outcome.FAILED,
+}
+
+_ITEM_EVENTS = frozenset({"runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"})
+
+_MESSAGE = re.compile(r"^\[(WARNING|ERROR|DEPRECATION WARNING)\]:\s*(.*)$", re.DOTALL)
+
+_TAIL_LINES = 15
+
+
+def _timestamp(event: Mapping[str, Any]) -> datetime | None:
+    created = event.get("created")
+    if not isinstance(created, str):
+        return None
+    try:
+        return datetime.fromisoformat(created)
+    except ValueError:
+        return None
+
+
+def _tail(text: str, lines: int = _TAIL_LINES) -> str:
+    kept = text.strip().splitlines()
+    if len(kept) > lines:
+        return "\n".join(["...", *kept[-lines:]])
+    return "\n".join(kept)
+
+
+def failure_message(res: Mapping[str, Any]) -> str:
+    """What a failed or unreachable result says, as the module put it.
+
+    Takes ``msg``; for a loop, the messages of the items that failed; for a
+    command that exited non-zero, the tail of its stderr (or stdout); for a
+    module that crashed, the tail of its ``module_stderr``.
+    """
+    parts: list[str] = []
+    msg = res.get("msg")
+    if isinstance(msg, str) and msg.strip():
+        parts.append(msg.strip())
+    elif msg:
+        parts.append(str(msg))
+    results = res.get("results")
+    if isinstance(results, list):
+        for item in results:
+            if isinstance(item, Mapping) and item.get("failed"):
+                label = item.get("_ansible_item_label", item.get("item"))
+                item_msg = failure_message({k: v for k, v in item.items() if k != "results"})
+                parts.append(f"item {label}: {item_msg}")
+    for key in ("stderr", "module_stderr", "stdout", "module_stdout"):
+        text = res.get(key)
+        if isinstance(text, str) and text.strip():
+            parts.append(f"{key}:\n{_tail(text)}")
+            break
+    if not parts:
+        reason = res.get("reason") or res.get("exception")
+        parts.append(str(reason) if reason else "failed without a message")
+    return "\n".join(parts)
+
+
+def _messages(stdout: str, default_level: str) -> list[Message]:
+    """Split ansible's warning/error text into one message per ``[LEVEL]:`` block."""
+    found: list[Message] = []
+    for raw in strip_ansi(stdout).splitlines():
+        line = raw.rstrip()
+        match = _MESSAGE.match(line.strip())
+        if match:
+            level = "error" if match.group(1) == "ERROR" else "warning"
+            found.append(Message(level, match.group(2)))
+        elif found and line.strip():
+            last = found[-1]
+            found[-1] = Message(last.level, f"{last.text}\n{line}")
+    if not found and stdout.strip():
+        found.append(Message(default_level, strip_ansi(stdout).strip()))
+    return found
+
+
+@dataclass
+class Progress:
+    """The state of a run, updated one ansible-runner event at a time."""
+
+    play: str | None = None
+    patterns: list[str] = field(default_factory=list)
+    """The host patterns of the plays started so far (``build_hosts``)."""
+    hosts: dict[str, HostProgress] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    stats: dict[str, dict[str, int]] | None = None
+    """The ``playbook_on_stats`` data, once the playbook ended."""
+    pid: int | None = None
+    """ansible-playbook's process id, as the events report it."""
+
+    def no_host_message(self) -> Message | None:
+        """An error for a run that ended without any host running a task."""
+        if self.hosts or not self.patterns:
+            return None
+        groups = ", ".join(self.patterns)
+        return Message("error", f"no host matched {groups}: check the inventory and --limit")
+
+    def host(self, name: str) -> HostProgress:
+        if name not in self.hosts:
+            self.hosts[name] = HostProgress(name)
+        return self.hosts[name]
+
+    def apply(self, event: Mapping[str, Any]) -> list[Notice]:
+        """Fold one event into the state; return what a display should print."""
+        kind = event.get("event", "")
+        data: Mapping[str, Any] = event.get("event_data") or {}
+        if isinstance(event.get("pid"), int):
+            self.pid = event["pid"]
+        if kind == "playbook_on_play_start":
+            self.play = data.get("name") or data.get("play") or ""
+            pattern = data.get("pattern") or data.get("play_pattern")
+            if pattern and pattern not in self.patterns:
+                self.patterns.append(pattern)
+            return [PlayStarted(self.play)]
+        if kind == "runner_on_start":
+            return self._start(event, data)
+        if kind in _RESULT_EVENTS:
+            return self._result(event, data, _RESULT_EVENTS[kind])
+        if kind in _ITEM_EVENTS:
+            self._item(data)
+            return []
+        if kind == "runner_retry":
+            self._retry(data)
+            return []
+        if kind == "runner_on_file_diff":
+            text = strip_ansi(event.get("stdout", "")).strip("\n")
+            if text and data.get("host"):
+                self.host(data["host"]).diffs.append(text)
+            return []
+        if kind == "playbook_on_stats":
+            self.stats = {
+                key: dict(value)
+                for key, value in data.items()
+                if isinstance(value, Mapping) and key != "artifact_data"
+            }
+            return []
+        if kind in ("warning", "error", "deprecated"):
+            return self._record(_messages(event.get("stdout", ""), "warning"))
+        if kind == "verbose":
+            # Output outside the callback's events: inventory warnings, the error
+            # when ansible-playbook refuses to start, and what -v adds.
+            found = _messages(event.get("stdout", ""), "output")
+            self._record([m for m in found if m.level != "output"])
+            return list(found)
+        return []
+
+    def _record(self, messages: list[Message]) -> list[Notice]:
+        self.messages.extend(messages)
+        return list(messages)
+
+    def _start(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> list[Notice]:
+        host = self.host(data.get("host", ""))
+        host.task = data.get("task") or data.get("name") or ""
+        host.role = data.get("role")
+        host.started = _timestamp(event)
+        host.finished = None
+        host.outcome = None
+        host.detail = None
+        return []
+
+    def _result(
+        self, event: Mapping[str, Any], data: Mapping[str, Any], outcome: Outcome
+    ) -> list[Notice]:
+        name = data.get("host", "")
+        host = self.host(name)
+        task = data.get("task") or host.task or ""
+        role = data.get("role")
+        res: Mapping[str, Any] = data.get("res") or {}
+        if outcome is Outcome.OK and res.get("changed"):
+            outcome = Outcome.CHANGED
+        if outcome is Outcome.FAILED and data.get("ignore_errors"):
+            outcome = Outcome.IGNORED
+        msg = None
+        if outcome in (Outcome.FAILED, Outcome.UNREACHABLE, Outcome.IGNORED):
+            msg = failure_message(res)
+        if outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
+            self.failures.append(
+                Failure(name, task, role, msg or "", unreachable=outcome is Outcome.UNREACHABLE)
+            )
+        host.task, host.role = task, role
+        host.finished = _timestamp(event)
+        if host.started is None:
+            host.started = host.finished
+        host.outcome = outcome
+        host.detail = None
+        host.counts[outcome] += 1
+        diff = "\n".join(host.diffs)
+        host.diffs.clear()
+        duration = data.get("duration")
+        return [
+            TaskResult(
+                host=name,
+                task=task,
+                role=role,
+                outcome=outcome,
+                duration=float(duration) if isinstance(duration, int | float) else None,
+                msg=msg,
+                output=strip_ansi(event.get("stdout", "")).strip("\n"),
+                diff=diff,
+            )
+        ]
+
+    def _item(self, data: Mapping[str, Any]) -> None:
+        res: Mapping[str, Any] = data.get("res") or {}
+        label = res.get("_ansible_item_label", res.get("item"))
+        if label is not None and data.get("host"):
+            self.host(data["host"]).detail = f"item {label}"
+
+    def _retry(self, data: Mapping[str, Any]) -> None:
+        res: Mapping[str, Any] = data.get("res") or {}
+        if data.get("host"):
+            attempts, retries = res.get("attempts"), res.get("retries")
+            self.host(data["host"]).detail = f"retry {attempts}/{retries}"

@@ -1,0 +1,195 @@
+"""Run one of the project's playbooks through the ansible-runner Python API.
+
+The playbooks, ``ansible.cfg`` and the embedded inventory live in the project
+root (the checkout this package is installed from, ``src/wheelfleet/../..``).
+Every path handed to ansible-runner is absolute and ``ANSIBLE_CONFIG`` points at
+the project's ``ansible.cfg``, whose relative paths (``./collections``,
+``./roles``) ansible-core resolves against the file's own directory, so a run
+behaves the same from any working directory. ansible-runner's files go to a
+private temporary directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import ansible_runner
+
+EventHandler = Callable[[Mapping[str, Any]], None]
+
+# How often (seconds) ansible-runner polls the cancel callback while ansible is quiet.
+_CANCEL_POLL = 0.5
+
+
+class ProjectNotFoundError(RuntimeError):
+    """The playbooks and ansible.cfg are not where the package expects them."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """The wheelfleet checkout: the collection root holding ansible.cfg and playbooks/."""
+
+    root: Path
+
+    @classmethod
+    def locate(cls) -> Project:
+        root = Path(__file__).resolve().parents[2]
+        project = cls(root)
+        if not project.config.is_file() or not (root / "playbooks").is_dir():
+            raise ProjectNotFoundError(
+                f"no ansible.cfg and playbooks/ in {root}: wheelfleet runs from a source"
+                " checkout (pip install -e .)"
+            )
+        return project
+
+    @property
+    def config(self) -> Path:
+        return self.root / "ansible.cfg"
+
+    @property
+    def default_inventory(self) -> Path:
+        return self.root / "inventory" / "localhost.yml"
+
+    def playbook(self, name: str) -> Path:
+        return self.root / "playbooks" / name
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One ansible-playbook run, with every path absolute."""
+
+    playbook: Path
+    inventories: tuple[Path, ...]
+    extravars: dict[str, Any] = field(default_factory=dict)
+    limit: str | None = None
+    check: bool = False
+    diff: bool = False
+    verbosity: int = 0
+
+    def cmdline(self) -> str | None:
+        flags = [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
+        return " ".join(flags) or None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    rc: int | None
+    stats: dict[str, dict[str, int]] | None
+    elapsed: float
+
+
+class Cancellation:
+    """Ctrl-C handling: the first SIGINT (or SIGTERM) asks ansible-runner to stop.
+
+    ansible-runner polls the instance as its ``cancel_callback`` and, once it returns
+    True, kills ansible-playbook's process group. ``on_request`` is called once, from
+    that poll (not from the signal handler), so it may print. A second signal kills
+    ansible-playbook at once and raises KeyboardInterrupt.
+    """
+
+    def __init__(self, on_request: Callable[[], None] | None = None) -> None:
+        self.requested = False
+        self._reported = False
+        self._on_request = on_request
+        self.pid: int | None = None
+        """ansible-playbook's pid, for the second signal."""
+
+    def __call__(self) -> bool:
+        if self.requested and not self._reported:
+            self._reported = True
+            if self._on_request is not None:
+                self._on_request()
+        return self.requested
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.requested:
+            self.requested = True
+            return
+        if self.pid is not None:
+            with suppress(OSError):
+                os.killpg(os.getpgid(self.pid), signal.SIGKILL)
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[Cancellation]:
+        """Install the signal handlers for the duration of a run."""
+        previous = {
+            sig: signal.signal(sig, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+            if signal.getsignal(sig) is not signal.SIG_IGN  # respect nohup and the like
+        }
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _environment(project: Project) -> dict[str, str]:
+    # ansible-playbook from this interpreter's environment, even when the venv
+    # is not activated (the console script may be called by its full path).
+    scripts = sysconfig.get_path("scripts")
+    path = os.pathsep.join(p for p in (scripts, os.environ.get("PATH", "")) if p)
+    return {"ANSIBLE_CONFIG": str(project.config), "PATH": path}
+
+
+def run_playbook(
+    project: Project,
+    request: RunRequest,
+    *,
+    on_event: EventHandler,
+    on_status: Callable[[str], None] | None = None,
+    cancellation: Cancellation,
+) -> RunResult:
+    """Run ``request`` and return its outcome; events reach ``on_event`` as they come."""
+
+    def event_handler(event: Mapping[str, Any]) -> bool:
+        if isinstance(event.get("pid"), int):
+            cancellation.pid = event["pid"]
+        on_event(event)
+        return True  # keep the event, so runner.stats can read playbook_on_stats
+
+    def status_handler(data: Mapping[str, Any], runner_config: object = None) -> None:
+        if on_status is not None:
+            on_status(str(data.get("status", "")))
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="wheelfleet-") as private_data_dir:
+        env_dir = Path(private_data_dir, "env")
+        env_dir.mkdir()
+        # Passed as a file: ansible-runner 2.4 drops a `settings` argument when
+        # env/settings does not exist.
+        (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": _CANCEL_POLL}))
+        runner = ansible_runner.run(
+            private_data_dir=private_data_dir,
+            playbook=str(request.playbook),
+            inventory=[str(path) for path in request.inventories],
+            extravars=request.extravars or None,
+            envvars=_environment(project),
+            limit=request.limit,
+            cmdline=request.cmdline(),
+            verbosity=request.verbosity or None,
+            event_handler=event_handler,
+            status_handler=status_handler,
+            cancel_callback=cancellation,
+            quiet=True,
+        )
+        stats = runner.stats  # read from the artifacts before they are removed
+        return RunResult(
+            status=str(runner.status),
+            rc=runner.rc,
+            stats=stats,
+            elapsed=time.monotonic() - started,
+        )
