@@ -9,6 +9,7 @@ import os
 import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
 ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
@@ -44,12 +45,13 @@ class ActionModule(ActionBase):
         for role in roles:
             spec = load_spec(role)
             provided = {
-                name: self._templar.template(task_vars[name])
-                for name in spec
-                if name in task_vars
+                name: self._templar.template(task_vars[name]) for name in spec if name in task_vars
             }
             validation = ArgumentSpecValidator(spec).validate(provided)
-            errors.extend(f"{role}: {message}" for message in validation.error_messages)
+            for error in validation.errors:
+                # Ansible words an unknown key as "<key>. Supported parameters include: ...".
+                prefix = "unknown option " if isinstance(error, UnsupportedError) else ""
+                errors.append(f"{role}: {prefix}{error.msg}")
         result["validated_roles"] = roles
         if errors:
             result["failed"] = True

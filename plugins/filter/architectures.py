@@ -17,7 +17,8 @@ def _require() -> None:
     if architectures is None:
         raise AnsibleFilterError(
             f"the wheelfleet Python package is not importable on the controller "
-            f"({IMPORT_ERROR}); install it with: pip install wheelfleet"
+            f"({IMPORT_ERROR}); install it into the controller's Python "
+            "(scripts/bootstrap, or pip install -e . in the repository)"
         )
 
 
@@ -31,20 +32,10 @@ def emulation_targets(targets: list[str], host_arch: str) -> list[dict[str, str]
     return [{"name": arch.name, "qemu": arch.qemu} for arch in needed]
 
 
-def canonical_arch(name: str) -> str:
-    """The canonical (manylinux) name for an architecture or alias: arm64 -> aarch64."""
-    _require()
-    try:
-        return architectures.resolve(name).name
-    except architectures.UnknownArchitectureError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
-
-
 class FilterModule:
     """wheelfleet architecture filters."""
 
     def filters(self) -> dict[str, object]:
         return {
             "emulation_targets": emulation_targets,
-            "canonical_arch": canonical_arch,
         }

@@ -47,19 +47,23 @@ class Registration:
         """The magic with the mask applied, which is what the kernel compares."""
         if not self.mask:
             return self.magic
-        return bytes(m & k for m, k in zip(self.magic, self.mask))
+        # zip(strict=) needs Python 3.10; build hosts may run 3.8.
+        return bytes(m & k for m, k in zip(self.magic, self.mask))  # noqa: B905
 
     def flag_string(self) -> str:
         return "".join(f for f in FLAG_ORDER if f in self.flags)
 
     def line(self) -> str:
         """The line to write to the ``register`` file."""
+        # The kernel unescapes \xHH only in magic and mask of type M; an E (extension)
+        # registration takes the extension verbatim and ignores offset and mask.
+        extension = self.kind == "E"
         return ":{}:{}:{}:{}:{}:{}:{}".format(
             self.name,
             self.kind,
-            self.offset or "",
-            _escape(self.magic),
-            _escape(self.mask),
+            "" if extension else self.offset or "",
+            self.magic.decode("latin-1") if extension else _escape(self.magic),
+            "" if extension else _escape(self.mask),
             self.interpreter,
             self.flag_string(),
         )
@@ -78,8 +82,14 @@ class Registration:
 
     def with_flags(self, flags: str) -> Registration:
         return Registration(
-            self.name, self.interpreter, parse_flags(flags), self.kind,
-            self.offset, self.magic, self.mask, self.enabled,
+            self.name,
+            self.interpreter,
+            parse_flags(flags),
+            self.kind,
+            self.offset,
+            self.magic,
+            self.mask,
+            self.enabled,
         )
 
     def describe(self) -> str:
@@ -101,7 +111,7 @@ def _unescape(text: str) -> bytes:
     out = bytearray()
     pos = 0
     for match in _ESCAPE.finditer(text):
-        out += text[pos:match.start()].encode("latin-1")
+        out += text[pos : match.start()].encode("latin-1")
         out.append(int(match.group(1), 16))
         pos = match.end()
     out += text[pos:].encode("latin-1")
@@ -167,7 +177,8 @@ def parse_entry(name: str, text: str) -> Registration:
             mask = bytes.fromhex(value)
         elif key == "extension":
             kind = "E"
-            magic = value.encode("latin-1")
+            # The kernel prints the extension with a leading dot that registration omits.
+            magic = (value[1:] if value.startswith(".") else value).encode("latin-1")
     return Registration(name, interpreter, parse_flags(flags), kind, offset, magic, mask, enabled)
 
 
@@ -207,7 +218,7 @@ class BinfmtMisc:
     def names(self) -> list:
         return sorted(n for n in os.listdir(self.root) if n not in CONTROL_ENTRIES)
 
-    def read(self, name: str):
+    def read(self, name: str) -> Registration | None:
         """The registered handler ``name``, or None."""
         path = os.path.join(self.root, name)
         try:

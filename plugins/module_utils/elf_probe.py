@@ -19,9 +19,9 @@ EXIT_STATUS = 42
 # (ELF class 1=32/2=64, data 1=LSB/2=MSB, e_machine, e_flags, code)
 _PROBES = {
     # mov edi, 42 ; mov eax, 60 (exit) ; syscall
-    "x86_64": (2, 1, 62, 0, bytes.fromhex("bf2a000000" "b83c000000" "0f05")),
+    "x86_64": (2, 1, 62, 0, bytes.fromhex("bf2a000000b83c0000000f05")),
     # mov ebx, 42 ; mov eax, 1 (exit) ; int 0x80
-    "i686": (1, 1, 3, 0, bytes.fromhex("bb2a000000" "b801000000" "cd80")),
+    "i686": (1, 1, 3, 0, bytes.fromhex("bb2a000000b801000000cd80")),
     # movz x0, #42 ; movz x8, #93 (exit) ; svc #0
     "aarch64": (2, 1, 183, 0, struct.pack("<3I", 0xD2800540, 0xD2800BA8, 0xD4000001)),
     # mov r0, #42 ; mov r7, #1 (exit) ; svc #0   (EABI version 5)
@@ -29,7 +29,7 @@ _PROBES = {
     # li r3, 42 ; li r0, 1 (exit) ; sc          (ELFv2 ABI)
     "ppc64le": (2, 1, 21, 2, struct.pack("<3I", 0x3860002A, 0x38000001, 0x44000002)),
     # lghi %r2, 42 ; svc 1 (exit)
-    "s390x": (2, 2, 22, 0, bytes.fromhex("a729002a" "0a01")),
+    "s390x": (2, 2, 22, 0, bytes.fromhex("a729002a0a01")),
     # addi a0, zero, 42 ; addi a7, zero, 93 (exit) ; ecall
     "riscv64": (2, 1, 243, 0, struct.pack("<3I", 0x02A00513, 0x05D00893, 0x00000073)),
 }
@@ -61,7 +61,19 @@ def _elf(elf_class: int, data: int, machine: int, flags: int, code: bytes) -> by
     if is64:
         header = ident + struct.pack(
             order + "HHIQQQIHHHHHH",
-            ET_EXEC, machine, EV_CURRENT, entry, ehsize, 0, flags, ehsize, phsize, 1, 0, 0, 0,
+            ET_EXEC,
+            machine,
+            EV_CURRENT,
+            entry,
+            ehsize,
+            0,
+            flags,
+            ehsize,
+            phsize,
+            1,
+            0,
+            0,
+            0,
         )
         program = struct.pack(
             order + "IIQQQQQQ", PT_LOAD, PF_R_X, 0, base, base, size, size, 0x1000
@@ -69,7 +81,19 @@ def _elf(elf_class: int, data: int, machine: int, flags: int, code: bytes) -> by
     else:
         header = ident + struct.pack(
             order + "HHIIIIIHHHHHH",
-            ET_EXEC, machine, EV_CURRENT, entry, ehsize, 0, flags, ehsize, phsize, 1, 0, 0, 0,
+            ET_EXEC,
+            machine,
+            EV_CURRENT,
+            entry,
+            ehsize,
+            0,
+            flags,
+            ehsize,
+            phsize,
+            1,
+            0,
+            0,
+            0,
         )
         program = struct.pack(
             order + "IIIIIIII", PT_LOAD, 0, base, base, size, size, PF_R_X, 0x1000

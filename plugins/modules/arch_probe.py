@@ -95,33 +95,45 @@ def run_probe(arch: str, directory: str) -> dict:
     try:
         completed = subprocess.run([path], capture_output=True, timeout=60, check=False)
     except OSError as exc:
-        return {"architecture": arch, "runs": False, "exit_status": None,
-                "error": exc.strerror or str(exc)}
+        return {
+            "architecture": arch,
+            "runs": False,
+            "exit_status": None,
+            "error": exc.strerror or str(exc),
+        }
     except subprocess.TimeoutExpired:
-        return {"architecture": arch, "runs": False, "exit_status": None,
-                "error": "the probe did not finish within 60 s"}
+        return {
+            "architecture": arch,
+            "runs": False,
+            "exit_status": None,
+            "error": "the probe did not finish within 60 s",
+        }
     runs = completed.returncode == EXIT_STATUS
     error = None
     if not runs:
         detail = completed.stderr.decode("utf-8", "replace").strip()
         error = f"exited with status {completed.returncode}, expected {EXIT_STATUS}"
         error += f": {detail}" if detail else ""
-    return {"architecture": arch, "runs": runs, "exit_status": completed.returncode,
-            "error": error}
+    return {"architecture": arch, "runs": runs, "exit_status": completed.returncode, "error": error}
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "architectures": {"type": "list", "elements": "str", "required": True,
-                              "choices": list(SUPPORTED)},
+            "architectures": {
+                "type": "list",
+                "elements": "str",
+                "required": True,
+                "choices": list(SUPPORTED),
+            },
             "fail_on_error": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     with tempfile.TemporaryDirectory(prefix="wheelfleet-probe-", dir=module.tmpdir) as directory:
-        results = [run_probe(arch, directory)
-                   for arch in dict.fromkeys(module.params["architectures"])]
+        results = [
+            run_probe(arch, directory) for arch in dict.fromkeys(module.params["architectures"])
+        ]
     failed = [r["architecture"] for r in results if not r["runs"]]
     if failed and module.params["fail_on_error"]:
         reasons = "; ".join(f"{r['architecture']}: {r['error']}" for r in results if not r["runs"])

@@ -41,6 +41,15 @@ options:
     description:
       - Also remove registered QEMU handlers (name starting with C(qemu-)) that are not listed.
         Handlers of other packages (Python bytecode, Java, Wine...) are never touched.
+      - With O(persist_dir), each removed handler is also masked there (a C(<name>.conf) symlink
+        to C(/dev/null)), so systemd-binfmt does not register the package's file again at boot.
+    type: bool
+    default: false
+  force:
+    description:
+      - Register every listed handler again even when it looks identical. With the F flag the
+        kernel keeps the emulator file it opened at registration, so after the QEMU package is
+        upgraded the old emulator stays in use until the handler is registered again.
     type: bool
     default: false
   conf_dirs:
@@ -101,7 +110,7 @@ handlers:
       description: What was done (or would be, in check mode).
       type: str
       sample: registered
-      choices: [registered, replaced, enabled, unchanged, removed, absent]
+      choices: [registered, replaced, reregistered, enabled, unchanged, removed, absent]
     persisted:
       description: The file written for systemd-binfmt, when O(persist_dir) is set.
       type: str
@@ -120,6 +129,7 @@ removed:
 """
 
 import os
+from typing import Callable
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.binfmt import (
@@ -155,11 +165,29 @@ class HandlerSet:
             "changed": self.changed,
             "handlers": handlers,
             "removed": removed,
-            "diff": {"before": "\n".join(self.before) + "\n", "after": "\n".join(self.after) + "\n"},
+            "diff": {
+                "before": "\n".join(self.before) + "\n",
+                "after": "\n".join(self.after) + "\n",
+            },
         }
 
     def _apply(self, target: str) -> dict:
-        conf_path, shipped = package_conf(target, self.params["conf_dirs"])
+        try:
+            conf_path, shipped = package_conf(target, self.params["conf_dirs"])
+        except BinfmtError:
+            if not self.check or self.params["state"] == "absent":
+                raise
+            # A dry run on a host whose QEMU package is not installed yet: the
+            # real run installs it first, then registers the handler.
+            self.changed = True
+            return {
+                "name": f"qemu-{target}",
+                "qemu_target": target,
+                "interpreter": None,
+                "flags": self.params["flags"],
+                "action": "registered",
+                "persisted": None,
+            }
         wanted = shipped.with_flags(self.params["flags"])
         current = self.kernel.read(wanted.name)
         if current is not None:
@@ -190,6 +218,9 @@ class HandlerSet:
         elif not current.same_handler(wanted):
             result["action"] = "replaced"
             self._change(lambda: (self.kernel.remove(wanted.name), self.kernel.register(wanted)))
+        elif self.params["force"]:
+            result["action"] = "reregistered"
+            self._change(lambda: (self.kernel.remove(wanted.name), self.kernel.register(wanted)))
         elif not current.enabled:
             result["action"] = "enabled"
             self._change(lambda: self.kernel.enable(wanted.name))
@@ -208,7 +239,23 @@ class HandlerSet:
             if current is not None:
                 self.before.append(current.describe())
             self._change(lambda name=name: self.kernel.remove(name))
+            self._mask(name)
         return stale
+
+    def _mask(self, name: str) -> None:
+        """Stop systemd-binfmt from registering a removed handler again at boot."""
+        directory = self.params["persist_dir"]
+        if not directory:
+            return
+        path = os.path.join(directory, f"{name}.conf")
+        if os.path.islink(path) and os.readlink(path) == os.devnull:
+            return
+        if not self.check:
+            os.makedirs(directory, exist_ok=True)
+            if os.path.lexists(path):
+                os.remove(path)
+            os.symlink(os.devnull, path)
+        self.changed = True
 
     def _persist(self, conf_path: str, line: str) -> str | None:
         directory = self.params["persist_dir"]
@@ -243,7 +290,7 @@ class HandlerSet:
             self.changed = True
         return path
 
-    def _change(self, action) -> None:
+    def _change(self, action: Callable[[], object]) -> None:
         if not self.check:
             action()
         self.changed = True
@@ -260,6 +307,7 @@ def main() -> None:
                 "default": "POF",
             },
             "exclusive": {"type": "bool", "default": False},
+            "force": {"type": "bool", "default": False},
             "conf_dirs": {"type": "list", "elements": "path", "default": ["/usr/lib/binfmt.d"]},
             "persist_dir": {"type": "path"},
             "binfmt_dir": {"type": "path", "default": "/proc/sys/fs/binfmt_misc"},
