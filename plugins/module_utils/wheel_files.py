@@ -34,7 +34,8 @@ def sha256(path):
 def policy(plat):
     import auditwheel
     base = os.path.join(os.path.dirname(auditwheel.__file__), "policy")
-    for arch_name in ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64", "loongarch64"):
+    arches = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64", "loongarch64")
+    for arch_name in arches:
         if plat.endswith("_" + arch_name):
             name, arch = plat[: -len(arch_name) - 1], arch_name
             break
@@ -59,8 +60,10 @@ def main(command, *args):
         path, lib_sdir = args
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-        grafted = sorted({n.split("/")[-1] for n in names
-                          if "/" in n and n.split("/")[0].endswith(lib_sdir) and not n.endswith("/")})
+        grafted = sorted({
+            name.split("/")[-1] for name in names
+            if "/" in name and name.split("/")[0].endswith(lib_sdir) and not name.endswith("/")
+        })
         return {"sha256": sha256(path), "size": os.path.getsize(path), "grafted": grafted}
     if command == "policy":
         return policy(args[0])

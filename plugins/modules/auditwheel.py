@@ -6,17 +6,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: auditwheel
-short_description: Analyse a Linux wheel, or repair it to a manylinux/musllinux policy, with auditwheel
+short_description: Analyse a Linux wheel or repair it to a manylinux policy with auditwheel
 version_added: 0.1.0
 description:
   - Runs auditwheel's command line (its supported interface; this module reads the
     C(auditwheel show --json) document of auditwheel 6.8) on this host, or inside a running
     container of this host's Docker engine (O(container)), where the wheel and the libraries it
     links live.
-  - V(analyzed) returns auditwheel's analysis. V(repaired) repairs the wheel into O(dest): the
+  - V(analyzed) returns auditwheel's analysis. V(repaired) repairs the wheel into O(dest). The
     repaired wheel is written to a scratch directory and moved into O(dest) only when auditwheel
     succeeded, so O(dest) never holds a partial or unrepaired wheel.
-  - Idempotent: a record of each repair, keyed by the input wheel's sha256 and the repair
+  - Idempotent. A record of each repair, keyed by the input wheel's sha256 and the repair
     options, is kept in O(dest)/.wheelfleet; when it matches a repaired wheel still present with
     the recorded hash, nothing is done and RV(changed) is false.
   - Failures name auditwheel's reason in RV(error_kind) and RV(msg), never a traceback; too-recent
@@ -32,13 +32,17 @@ options:
     choices: [analyzed, repaired]
     default: repaired
   dest:
-    description: Directory that receives the repaired wheel (created when missing). Required for V(repaired).
+    description:
+      - Directory that receives the repaired wheel (created when missing).
+      - Required for V(repaired).
     type: path
   container:
     description: Name or id of a running container of this host's engine to run auditwheel in.
     type: str
   docker_host:
-    description: Engine API address for O(container); default from the environment (DOCKER_HOST) or the local socket.
+    description:
+      - Engine API address for O(container).
+      - Default from the environment (C(DOCKER_HOST)) or the local socket.
     type: str
   plat:
     description:
@@ -145,7 +149,12 @@ tags:
   description: Tags of the repaired wheel, from its file name.
   returned: state is repaired and not in check mode
   type: dict
-  sample: {distribution: example, version: "1.0", python: [cp311], abi: [cp311], platform: [manylinux_2_36_x86_64]}
+  sample:
+    distribution: example
+    version: "1.0"
+    python: [cp311]
+    abi: [cp311]
+    platform: [manylinux_2_36_x86_64]
 sha256:
   description: sha256 of the repaired wheel.
   returned: state is repaired and not in check mode
@@ -222,9 +231,8 @@ class Auditwheel:
     def helper(self, *args: str) -> dict:
         rc, out, err = self.target.run([self.python, "-c", HELPER, *args])
         if rc != 0:
-            self.fail(
-                f"file operation {args[0]} failed in {self.target.describe()}: {err.strip() or out.strip()}"
-            )
+            detail = err.strip() or out.strip()
+            self.fail(f"file operation {args[0]} failed in {self.target.describe()}: {detail}")
         return json.loads(out)
 
     def _auditwheel_python(self) -> str:
@@ -239,9 +247,8 @@ class Auditwheel:
         rc, out, _ = self.target.run(["head", "-n", "1", path])
         words = out.strip()[2:].split() if out.startswith("#!") else []
         if not words:
-            self.fail(
-                f"cannot tell which Python runs {path} in {self.target.describe()}; set the python option"
-            )
+            where = self.target.describe()
+            self.fail(f"cannot tell which Python runs {path} in {where}; set the python option")
         return words[1] if posixpath.basename(words[0]) == "env" and len(words) > 1 else words[0]
 
     def analyse(self) -> dict:
@@ -289,13 +296,12 @@ class Auditwheel:
             return dict(record, changed=False, plat=plat)
 
         analysis = self.analyse()
-        if analysis.get("pure"):
-            if self.params["pure"] == "fail":
-                raise AuditwheelFailure(
-                    "pure",
-                    "the wheel is pure Python: there is nothing to repair "
-                    "(set pure: copy to pass it through)",
-                )
+        if analysis.get("pure") and self.params["pure"] == "fail":
+            raise AuditwheelFailure(
+                "pure",
+                "the wheel is pure Python: there is nothing to repair "
+                "(set pure: copy to pass it through)",
+            )
         base = {"analysis": analysis, "input_sha256": input_sha256, "plat": plat}
         if self.module.check_mode:
             return dict(base, changed=True)
@@ -340,7 +346,7 @@ class Auditwheel:
             argv += ["--exclude", library]
         argv += ["--strip"] if self.params["strip"] else []
         argv += ["--only-plat"] if self.params["only_plat"] else []
-        rc, out, err = self.target.run(argv + [self.params["wheel"]])
+        rc, out, err = self.target.run([*argv, self.params["wheel"]])
         output = out + err
         path = repaired_path(output)
         if rc != 0 or path is None:
@@ -354,10 +360,9 @@ class Auditwheel:
         return path
 
     def _still_present(self, record: dict) -> bool:
-        stat = self.helper("stat", record.get("wheel", ""))
-        return bool(stat["exists"]) and self.helper("sha256", record["wheel"])[
-            "sha256"
-        ] == record.get("sha256")
+        if not self.helper("stat", record.get("wheel", ""))["exists"]:
+            return False
+        return self.helper("sha256", record["wheel"])["sha256"] == record.get("sha256")
 
 
 def main() -> None:
