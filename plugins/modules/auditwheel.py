@@ -90,8 +90,8 @@ requirements:
   - The Docker SDK for Python (C(docker)) on this host, when O(container) is set.
 notes:
   - Supports check mode (V(repaired) then analyses and reports what it would do).
-  - Repair runs where the wheel's libraries live, in a container of the wheel's architecture:
-    auditwheel's platform choices depend on the architecture it runs on.
+  - Repair runs where the wheel's libraries live, in a container of the wheel's architecture,
+    because auditwheel's platform choices depend on the architecture it runs on.
 author:
   - wheelfleet developers
 """
