@@ -124,10 +124,15 @@ class ModuleRun:
 
 
 def run_module(
-    module: str, args: dict[str, Any], *, check: bool = False, diff: bool = False
+    module: str,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> ModuleRun:
     """Run one module ad hoc on localhost (``ansible localhost -m ...``) and return its result."""
-    command = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args)]
+    command = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args), *extra_args]
     if check:
         command.append("--check")
     if diff:

@@ -46,8 +46,12 @@ def wheel_tags(filename: str) -> dict:
     }
 
 
-def check_analysis(analysis: dict) -> None:
-    """Raise for an analysis document that auditwheel itself marked as an error."""
+def normalize_analysis(analysis: dict) -> dict:
+    """Check an analysis document and return it, with 'not a platform wheel' read as pure.
+
+    auditwheel 6.8 reports a wheel without ELF files (``py3-none-any``) with the
+    error shape; callers want the pure shape for it. Other errors raise.
+    """
     version = analysis.get("version")
     if version != SUPPORTED_SCHEMA_VERSION:
         raise AuditwheelFailure(
@@ -55,10 +59,12 @@ def check_analysis(analysis: dict) -> None:
             f"auditwheel show --json returned schema version {version!r}; this module reads "
             f"version {SUPPORTED_SCHEMA_VERSION} (auditwheel {SUPPORTED_AUDITWHEEL}.x)",
         )
-    if "error" in analysis:
-        raise AuditwheelFailure(
-            "analysis", f"auditwheel could not analyse the wheel: {analysis['error']}"
-        )
+    error = analysis.get("error")
+    if error is None:
+        return analysis
+    if "does not look like a platform wheel" in error:
+        return {"version": version, "wheel": analysis.get("wheel"), "pure": True}
+    raise AuditwheelFailure("analysis", f"auditwheel could not analyse the wheel: {error}")
 
 
 def missing_libraries(analysis: dict) -> list:
@@ -133,8 +139,11 @@ def explain_repair_failure(
         return AuditwheelFailure(
             "blacklisted-symbols", f"cannot repair to {plat}: the wheel uses blacklisted symbols."
         )
-    if "could not be located" in text or (analysis and missing_libraries(analysis)):
-        missing = missing_libraries(analysis or {})
+    if "can't repair wheel" in text or "invalid choice" in text:
+        return AuditwheelFailure("usage", f"auditwheel rejected the request: {last_line}")
+    # auditwheel's own words first; the analysis explains what they leave out.
+    missing = missing_libraries(analysis or {})
+    if "could not be located" in text or missing:
         return AuditwheelFailure(
             "missing-library",
             "a library the wheel links could not be found where it is repaired"
@@ -144,8 +153,6 @@ def explain_repair_failure(
         )
     if "does not look like a platform wheel" in text or (analysis or {}).get("pure"):
         return AuditwheelFailure("pure", "the wheel is pure Python: there is nothing to repair.")
-    if "can't repair wheel" in text or "invalid choice" in text:
-        return AuditwheelFailure("usage", f"auditwheel rejected the request: {last_line}")
     return AuditwheelFailure(
         "failed", f"auditwheel repair exited with status {rc}: {last_line or 'no output'}"
     )

@@ -199,8 +199,8 @@ import posixpath
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report import (
     AuditwheelFailure,
-    check_analysis,
     explain_repair_failure,
+    normalize_analysis,
     repaired_path,
     too_recent_versions,
     wheel_tags,
@@ -267,8 +267,7 @@ class Auditwheel:
                 f"auditwheel show failed with status {rc}{hint}: {(err or out).strip()[-2000:]}",
                 error_kind="analysis",
             )
-        check_analysis(analysis)
-        return analysis
+        return normalize_analysis(analysis)
 
     def run(self) -> dict:
         stat = self.helper("stat", self.params["wheel"])
