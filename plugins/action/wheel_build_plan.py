@@ -1,0 +1,83 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""Plan one host's build jobs against the wheelhouse manifest (src/wheelfleet/jobs.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    from wheelfleet import architectures, jobs, manifest, requirements
+except ImportError as exc:  # the controller needs the wheelfleet package installed
+    jobs = None
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+
+class ActionModule(ActionBase):
+    """Runs on the controller only; reads the wheelhouse manifest and the wheels it lists.
+
+    Arguments: ``project`` (the result of wheelfleet.fleet.wheel_source),
+    ``settings`` (the role's build settings), ``architectures``,
+    ``python_tags``, ``images`` (``docker_image_info`` results of the host),
+    ``image`` (repository; the tag is the architecture), ``host_arch`` (the
+    engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
+    ``jobs`` (each with ``status`` build, up-to-date or failed),
+    ``requirements`` (the wheelhouses the jobs to build need), ``settings``
+    (the effective settings, the project's [tool.wheelfleet] filled in) and
+    counts. Never changes anything.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        if jobs is None:
+            raise AnsibleActionFail(
+                f"the wheelfleet Python package is not importable on the controller "
+                f"({IMPORT_ERROR}); install it (scripts/bootstrap, or pip install -e .)"
+            )
+        task_vars = task_vars or {}
+        args = self._task.args
+        project = args["project"]
+        try:
+            settings = jobs.effective_settings(args.get("settings") or {}, project.get("config") or {})
+            if not args.get("use_project_config", True):
+                settings = jobs.effective_settings(args.get("settings") or {}, {})
+            wheelhouse = args["wheelhouse"]
+            planned = jobs.plan(
+                project=project,
+                settings=settings,
+                architectures_wanted=args.get("architectures") or [],
+                python_tags=args.get("python_tags") or [],
+                images=args.get("images") or [],
+                image_repository=args["image"],
+                host=task_vars.get("inventory_hostname", "localhost"),
+                host_arch=args["host_arch"],
+                wheelhouse_manifest=manifest.load(wheelhouse),
+                wheelhouse=wheelhouse,
+                run_id=args["run_id"],
+                force=bool(args.get("force")),
+            )
+        except (jobs.PlanError, requirements.RequirementsError) as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        except architectures.UnknownArchitectureError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result.update(
+            changed=False,
+            jobs=planned,
+            settings=settings,
+            settings_hash=jobs.settings_hash(settings),
+            requirements=jobs.wheelhouse_requests(planned, project, settings),
+            to_build=[job["id"] for job in planned if job["status"] == "build"],
+            up_to_date=[job["id"] for job in planned if job["status"] == "up-to-date"],
+            failed_jobs=[job["id"] for job in planned if job["status"] == "failed"],
+        )
+        result["msg"] = (
+            f"{len(result['to_build'])} to build, {len(result['up_to_date'])} up to date "
+            f"(skipped), {len(result['failed_jobs'])} cannot run"
+        )
+        return result

@@ -1,0 +1,72 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""Check the project on the controller, hash its source and pack it (src/wheelfleet/source.py)."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    from wheelfleet import source
+except ImportError as exc:  # the controller needs the wheelfleet package installed
+    source = None
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+
+class ActionModule(ActionBase):
+    """Runs on the controller only (no connection to the host).
+
+    Arguments: ``project`` (a directory or an sdist on the controller),
+    ``cache_dir`` (the archive goes to ``<cache_dir>/sources/<hash>.tar.gz``),
+    ``excludes`` (extra patterns), ``wheelhouse`` (returned as an absolute path,
+    with its ``staging`` directory; left out of the source when it lies inside
+    the project, as is the cache), ``pack`` (write the archive; false only checks). Returns the project's name, version, kind, build
+    requirements and backend, ``[tool.wheelfleet]`` (``config``),
+    ``source_hash`` and ``archive``; ``changed`` when the archive is (or, in
+    check mode, would be) written.
+    """
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        if source is None:
+            raise AnsibleActionFail(
+                f"the wheelfleet Python package is not importable on the controller "
+                f"({IMPORT_ERROR}); install it (scripts/bootstrap, or pip install -e .)"
+            )
+        args = self._task.args
+        project = args.get("project")
+        if not project:
+            raise AnsibleActionFail(
+                "no project given: set wheel_build_project to a project directory or an sdist "
+                "on the controller"
+            )
+        inside = [args.get("wheelhouse") or "", args.get("cache_dir") or ""]
+        excludes = source.excludes_for(project, args.get("excludes") or [], inside)
+        write = bool(args.get("pack", True)) and not self._task.check_mode
+        try:
+            prepared = source.prepare(project, args.get("cache_dir") or "~/.cache/wheelfleet",
+                                      excludes, write=write)
+        except source.ProjectError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        except OSError as exc:
+            raise AnsibleActionFail(f"cannot read or pack the project {project}: {exc}") from None
+        if not args.get("pack", True):
+            prepared["changed"] = False
+        if args.get("wheelhouse"):
+            wheelhouse = os.path.abspath(os.path.expanduser(args["wheelhouse"]))
+            prepared["wheelhouse"] = wheelhouse
+            prepared["staging"] = os.path.join(wheelhouse, ".staging")
+        result.update(prepared)
+        result["msg"] = (
+            f"{prepared['name']} {prepared['version'] or ''} ({prepared['kind']}, "
+            f"{prepared['files']} files, source {prepared['source_hash'][:12]})"
+        )
+        return result

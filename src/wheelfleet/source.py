@@ -1,0 +1,430 @@
+"""The project to build: where it is, what it needs, its content hash and its source archive.
+
+A project is a directory holding ``pyproject.toml`` or ``setup.py``, or an sdist
+(``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``) whose top directory holds one. The
+controller checks it before any build host is touched, hashes its content and
+packs it into a normalised archive that build containers extract into
+``/work/src``.
+
+The content hash covers sorted relative paths, the executable bit, symlink
+targets and file contents, never timestamps or owners: the same source always
+hashes the same, whether it comes as a directory or was touched since.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import io
+import os
+import re
+import stat
+import tarfile
+import tomllib
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+# Never part of a project's source: VCS data, build output, caches, virtualenvs.
+# A leading "/" anchors a pattern at the project root; other patterns match any
+# path component at any depth.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    "/build",
+    "/dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    ".tox",
+    ".nox",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "/wheelhouse",
+)
+
+SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+PROJECT_FILES = ("pyproject.toml", "setup.py")
+# PEP 517/518: a project without [build-system] is built with setuptools.
+DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+DEFAULT_BUILD_BACKEND = "setuptools.build_meta:__legacy__"
+# Keys of [tool.wheelfleet] that the wheel_build role reads, and their types.
+CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
+    "before-all": str,
+    "before-build": str,
+    "test-command": str,
+    "test-requires": list,
+    "environment": dict,
+}
+ARCHIVE_PREFIX = "src"
+
+
+class ProjectError(ValueError):
+    """The project path is not something wheelfleet can build; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One member of a project's source, relative to its root."""
+
+    path: str
+    """POSIX path relative to the project root."""
+    kind: str
+    """``file``, ``symlink``."""
+    executable: bool
+    data: bytes
+    """File content, or the symlink's target."""
+
+
+@dataclass
+class Project:
+    """What the controller knows about the project before any host is touched."""
+
+    path: str
+    kind: str
+    """``directory`` or ``sdist``."""
+    name: str
+    version: str | None
+    build_requires: list[str]
+    build_backend: str
+    config: dict[str, Any] = field(default_factory=dict)
+    """The ``[tool.wheelfleet]`` table, with only the keys wheelfleet reads."""
+    dependencies: list[str] = field(default_factory=list)
+    """``[project].dependencies``: what the test step installs with the wheel."""
+    source_hash: str = ""
+    files: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "build_requires": list(self.build_requires),
+            "build_backend": self.build_backend,
+            "config": dict(self.config),
+            "dependencies": list(self.dependencies),
+            "source_hash": self.source_hash,
+            "files": self.files,
+        }
+
+
+def _excluded(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
+    parts = relative.parts
+    for pattern in patterns:
+        if pattern.startswith("/"):
+            anchored = pattern.strip("/").split("/")
+            if len(parts) >= len(anchored) and all(
+                fnmatch.fnmatchcase(part, want)
+                for part, want in zip(parts, anchored, strict=False)
+            ):
+                return True
+        elif any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def iter_directory(root: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterator[SourceFile]:
+    """The files of a project directory, in sorted path order, without the excluded ones."""
+    found: list[tuple[str, Path]] = []
+    for current, dirs, files in os.walk(root, followlinks=False):
+        base = Path(current)
+        kept = []
+        for name in dirs:
+            relative = PurePosixPath((base / name).relative_to(root).as_posix())
+            if _excluded(relative, excludes):
+                continue
+            if (base / name).is_symlink():
+                found.append((relative.as_posix(), base / name))
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        for name in files:
+            relative = PurePosixPath((base / name).relative_to(root).as_posix())
+            if not _excluded(relative, excludes):
+                found.append((relative.as_posix(), base / name))
+    for relative, full in sorted(found):
+        mode = full.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            yield SourceFile(relative, "symlink", False, os.readlink(full).encode())
+        elif stat.S_ISREG(mode):
+            yield SourceFile(relative, "file", bool(mode & 0o111), full.read_bytes())
+
+
+def _strip_top(name: str) -> str | None:
+    parts = PurePosixPath(name).parts
+    if len(parts) < 2 or parts[0] in ("/", "..") or ".." in parts:
+        return None
+    return PurePosixPath(*parts[1:]).as_posix()
+
+
+def iter_sdist(path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterator[SourceFile]:
+    """The files of an sdist, with its top directory stripped, in sorted path order."""
+    members: list[SourceFile] = []
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                relative = _strip_top(info.filename)
+                if relative is None or info.is_dir():
+                    continue
+                if _excluded(PurePosixPath(relative), excludes):
+                    continue
+                mode = (info.external_attr >> 16) & 0o7777
+                members.append(
+                    SourceFile(relative, "file", bool(mode & 0o111), archive.read(info))
+                )
+    else:
+        with tarfile.open(path) as archive:
+            for info in archive.getmembers():
+                relative = _strip_top(info.name)
+                if relative is None or _excluded(PurePosixPath(relative), excludes):
+                    continue
+                if info.issym():
+                    members.append(SourceFile(relative, "symlink", False, info.linkname.encode()))
+                elif info.isfile():
+                    handle = archive.extractfile(info)
+                    data = handle.read() if handle else b""
+                    members.append(SourceFile(relative, "file", bool(info.mode & 0o111), data))
+    seen: dict[str, SourceFile] = {member.path: member for member in members}
+    yield from (seen[name] for name in sorted(seen))
+
+
+def content_hash(files: Iterable[SourceFile]) -> str:
+    """sha256 over sorted paths, kinds, executable bits and contents (no times, no owners)."""
+    digest = hashlib.sha256(b"wheelfleet-source-v1\0")
+    for member in sorted(files, key=lambda item: item.path):
+        digest.update(member.path.encode() + b"\0")
+        digest.update(f"{member.kind}:{int(member.executable)}:{len(member.data)}\0".encode())
+        digest.update(member.data)
+    return digest.hexdigest()
+
+
+def _read_pyproject(data: bytes | None, where: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{where}: pyproject.toml is not valid TOML: {exc}") from None
+
+
+def read_build_system(pyproject: dict[str, Any], where: str) -> tuple[list[str], str]:
+    """``[build-system]`` requires and build-backend, with PEP 517/518's defaults."""
+    build_system = pyproject.get("build-system")
+    if build_system is None:
+        return list(DEFAULT_BUILD_REQUIRES), DEFAULT_BUILD_BACKEND
+    if not isinstance(build_system, dict):
+        raise ProjectError(f"{where}: [build-system] in pyproject.toml must be a table")
+    requires = build_system.get("requires", list(DEFAULT_BUILD_REQUIRES))
+    if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
+        raise ProjectError(
+            f"{where}: [build-system].requires in pyproject.toml must be a list of strings"
+        )
+    backend = build_system.get("build-backend", DEFAULT_BUILD_BACKEND)
+    if not isinstance(backend, str):
+        raise ProjectError(f"{where}: [build-system].build-backend must be a string")
+    return [item.strip() for item in requires if item.strip()], backend
+
+
+def read_config(pyproject: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keys of ``[tool.wheelfleet]`` that wheelfleet reads, type-checked."""
+    table = (pyproject.get("tool") or {}).get("wheelfleet") or {}
+    if not isinstance(table, dict):
+        raise ProjectError(f"{where}: [tool.wheelfleet] in pyproject.toml must be a table")
+    config: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in CONFIG_KEYS:
+            raise ProjectError(
+                f"{where}: unknown key {key!r} in [tool.wheelfleet]; "
+                f"known keys: {', '.join(CONFIG_KEYS)}"
+            )
+        if not isinstance(value, CONFIG_KEYS[key]):
+            wanted = CONFIG_KEYS[key].__name__  # type: ignore[union-attr]
+            raise ProjectError(f"{where}: [tool.wheelfleet] {key} must be a {wanted}")
+        config[key.replace("-", "_")] = value
+    return config
+
+
+def read_dependencies(pyproject: dict[str, Any]) -> list[str]:
+    """``[project].dependencies`` when declared statically, else []."""
+    project = pyproject.get("project") or {}
+    found = project.get("dependencies") if isinstance(project, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [str(item).strip() for item in found if str(item).strip()]
+
+
+_SDIST_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>\d[^-]*)$")
+
+
+def _name_version(
+    pyproject: dict[str, Any], pkg_info: bytes | None, fallback: str
+) -> tuple[str, str | None]:
+    project = pyproject.get("project") or {}
+    name = project.get("name") if isinstance(project, dict) else None
+    version = project.get("version") if isinstance(project, dict) else None
+    if pkg_info and not (name and version):
+        for line in pkg_info.decode("utf-8", "replace").splitlines():
+            key, _, value = line.partition(": ")
+            if key == "Name" and not name:
+                name = value.strip()
+            elif key == "Version" and not version:
+                version = value.strip()
+            elif not line.strip():
+                break
+    if not name:
+        match = _SDIST_NAME.match(fallback)
+        name, version = (match["name"], version or match["version"]) if match else (fallback, None)
+    return str(name), (str(version) if version else None)
+
+
+def sdist_stem(path: Path) -> str:
+    for suffix in SDIST_SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
+
+
+def load_files(
+    path: str | os.PathLike[str], excludes: Sequence[str] = DEFAULT_EXCLUDES
+) -> tuple[str, list[SourceFile]]:
+    """The project's kind (directory or sdist) and files; ProjectError when it is not a project."""
+    where = Path(path)
+    if not where.exists():
+        raise ProjectError(
+            f"project path {str(path)!r} does not exist (resolved to {where.absolute()}); "
+            "give a project directory or an sdist on the controller"
+        )
+    if where.is_dir():
+        if not any((where / name).is_file() for name in PROJECT_FILES):
+            raise ProjectError(
+                f"{where} is not a Python project: it has neither pyproject.toml nor setup.py"
+            )
+        return "directory", list(iter_directory(where, excludes))
+    if not where.name.endswith(SDIST_SUFFIXES):
+        raise ProjectError(
+            f"{where} is neither a project directory nor an sdist "
+            f"(expected a directory or a file ending in {', '.join(SDIST_SUFFIXES)})"
+        )
+    try:
+        files = list(iter_sdist(where, excludes))
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ProjectError(f"{where} is not a readable sdist: {exc}") from None
+    if not any(member.path in PROJECT_FILES for member in files):
+        raise ProjectError(
+            f"{where} is not a Python sdist: its top directory has neither pyproject.toml "
+            "nor setup.py"
+        )
+    return "sdist", files
+
+
+def inspect(
+    path: str | os.PathLike[str], excludes: Sequence[str] = DEFAULT_EXCLUDES
+) -> tuple[Project, list[SourceFile]]:
+    """Check and describe a project; returns it with its files (for packing)."""
+    kind, files = load_files(path, excludes)
+    by_path = {member.path: member for member in files}
+    where = str(Path(path).absolute())
+    pyproject_file = by_path.get("pyproject.toml")
+    pyproject = _read_pyproject(pyproject_file.data if pyproject_file else None, where)
+    requires, backend = read_build_system(pyproject, where)
+    pkg_info = by_path.get("PKG-INFO")
+    fallback = Path(path).absolute().name if kind == "directory" else sdist_stem(Path(path))
+    name, version = _name_version(pyproject, pkg_info.data if pkg_info else None, fallback)
+    project = Project(
+        path=where,
+        kind=kind,
+        name=name,
+        version=version,
+        build_requires=requires,
+        build_backend=backend,
+        config=read_config(pyproject, where),
+        dependencies=read_dependencies(pyproject),
+        source_hash=content_hash(files),
+        files=len(files),
+    )
+    return project, files
+
+
+def write_archive(files: Iterable[SourceFile], dest: str | os.PathLike[str]) -> None:
+    """A reproducible .tar.gz of the files under ``src/`` (no times, owners: root, sorted)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        directories: set[str] = set()
+        for member in sorted(files, key=lambda item: item.path):
+            parents = PurePosixPath(member.path).parents
+            for parent in reversed(list(parents)[:-1]):
+                name = f"{ARCHIVE_PREFIX}/{parent.as_posix()}"
+                if name not in directories:
+                    directories.add(name)
+                    archive.addfile(_tarinfo(name, tarfile.DIRTYPE, 0o755))
+            name = f"{ARCHIVE_PREFIX}/{member.path}"
+            if member.kind == "symlink":
+                info = _tarinfo(name, tarfile.SYMTYPE, 0o777)
+                info.linkname = member.data.decode()
+                archive.addfile(info)
+            else:
+                info = _tarinfo(name, tarfile.REGTYPE, 0o755 if member.executable else 0o644)
+                info.size = len(member.data)
+                archive.addfile(info, io.BytesIO(member.data))
+    target = Path(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
+        packed.write(buffer.getvalue())
+    tmp.replace(target)
+
+
+def _tarinfo(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def prepare(
+    path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    excludes: Sequence[str] = DEFAULT_EXCLUDES,
+    write: bool = True,
+) -> dict[str, Any]:
+    """Inspect the project and make sure its archive ``<cache>/sources/<hash>.tar.gz`` exists.
+
+    Returns the project's description plus ``archive`` and ``changed`` (the
+    archive was, or with ``write=False`` would be, written).
+    """
+    project, files = inspect(path, excludes)
+    archive = Path(cache_dir).expanduser().absolute() / "sources" / f"{project.source_hash}.tar.gz"
+    changed = not archive.is_file()
+    if changed and write:
+        write_archive(files, archive)
+    return dict(project.as_dict(), archive=str(archive), changed=changed)
+
+
+def excludes_for(
+    project: str | os.PathLike[str], extra: Iterable[str], inside: Iterable[str] = ()
+) -> list[str]:
+    """The exclude patterns for a project: the defaults, the user's, and directories of
+    wheelfleet's own (wheelhouse, cache) that happen to lie inside the project."""
+    patterns = list(DEFAULT_EXCLUDES) + [pattern for pattern in extra if pattern]
+    root = Path(project).absolute()
+    for directory in inside:
+        if not directory:
+            continue
+        candidate = Path(directory).expanduser().absolute()
+        try:
+            relative = candidate.relative_to(root)
+        except ValueError:
+            continue
+        if relative.parts:
+            patterns.append("/" + relative.as_posix())
+    return patterns

@@ -1,0 +1,248 @@
+"""src/wheelfleet/jobs.py: planning a host's matrix, naming, steps, job state and summary."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from wheelfleet import jobs, manifest
+
+PROJECT = {
+    "name": "YAML_count",
+    "version": "1.0",
+    "source_hash": "src1",
+    "build_requires": ["setuptools>=61"],
+    "dependencies": ["packaging"],
+    "config": {"before_all": "apt-get install -y libyaml-dev", "test_requires": ["pytest"]},
+}
+SETTINGS = {"frontend": "pip", "requirements_source": "wheelhouse", "plat": "", "environment": {}}
+
+
+def image(arch: str, docker_arch: str, plat: str, image_id: str = "sha256:img") -> dict:
+    return {
+        "Id": f"{image_id}-{arch}",
+        "RepoTags": [f"wheelfleet/bookworm:{arch}"],
+        "RepoDigests": [],
+        "Architecture": docker_arch,
+        "Config": {"Env": ["PATH=/usr/bin", f"AUDITWHEEL_PLAT={plat}"], "Labels": {}},
+    }
+
+
+IMAGES = [
+    image("x86_64", "amd64", "manylinux_2_36_x86_64"),
+    image("aarch64", "arm64", "manylinux_2_36_aarch64"),
+]
+
+
+def plan(tmp_path: Path, **overrides) -> list[dict]:
+    arguments = {
+        "project": PROJECT,
+        "settings": jobs.effective_settings(SETTINGS, PROJECT["config"]),
+        "architectures_wanted": ["x86_64", "arm64"],
+        "python_tags": ["cp311-cp311", "cp312-cp312"],
+        "images": IMAGES,
+        "image_repository": "wheelfleet/bookworm",
+        "host": "builder-1",
+        "host_arch": "x86_64",
+        "wheelhouse_manifest": manifest.load(tmp_path),
+        "wheelhouse": str(tmp_path),
+        "run_id": "20250101T000000-abcdef",
+    }
+    arguments.update(overrides)
+    return jobs.plan(**arguments)
+
+
+def test_names_are_unique_per_run_and_docker_safe() -> None:
+    run = jobs.new_run_id(now=0, token="abc123")
+    assert run == "19700101T000000-abc123"
+    assert jobs.new_run_id() != jobs.new_run_id()
+    identifier = jobs.job_id("YAML_count", "cp311-cp311", "aarch64")
+    assert identifier == "yaml_count-cp311-cp311-aarch64"
+    name = jobs.container_name(run, identifier)
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name)
+    assert jobs.container_name(run, identifier, "test") == name + "-test"
+    assert jobs.safe_name("My Project!") == "my-project"
+
+
+def test_plan_covers_the_matrix_with_emulation_and_images(tmp_path: Path) -> None:
+    planned = plan(tmp_path)
+    assert [(j["python_tag"], j["arch"]) for j in planned] == [
+        ("cp311-cp311", "x86_64"),
+        ("cp312-cp312", "x86_64"),
+        ("cp311-cp311", "aarch64"),
+        ("cp312-cp312", "aarch64"),
+    ]
+    arm = planned[2]
+    assert arm["emulated"] is True and planned[0]["emulated"] is False
+    assert arm["image"] == "wheelfleet/bookworm:aarch64" and arm["image_id"] == "sha256:img-aarch64"
+    assert arm["platform"] == "linux/arm64" and arm["glibc"] == "2.36"
+    assert arm["python"] == "/opt/python/cp311-cp311/bin/python"
+    assert {j["status"] for j in planned} == {"build"}
+    assert len({j["container"] for j in planned}) == 4
+
+
+def test_missing_image_fails_its_jobs_only(tmp_path: Path) -> None:
+    planned = plan(tmp_path, images=IMAGES[:1])
+    statuses = {j["arch"]: j["status"] for j in planned}
+    assert statuses == {"x86_64": "build", "aarch64": "failed"}
+    failed = next(j for j in planned if j["status"] == "failed")
+    assert "wheelfleet/bookworm:aarch64 is not on builder-1" in failed["reason"]
+    assert "playbooks/images.yml" in failed["reason"]
+
+
+def test_bad_tags_and_empty_matrix_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cp311-cp311"):
+        plan(tmp_path, python_tags=["python3.11"])
+    with pytest.raises(jobs.PlanError, match="wheel_build_architectures"):
+        plan(tmp_path, architectures_wanted=[])
+
+
+def test_settings_hash_follows_the_output_changing_settings() -> None:
+    base = jobs.effective_settings(SETTINGS, {})
+    same = dict(base, index_url="https://elsewhere/simple")  # unused with the wheelhouse source
+    assert jobs.settings_hash(base) == jobs.settings_hash(same)
+    assert jobs.settings_hash(base) != jobs.settings_hash(dict(base, plat="manylinux2014"))
+    assert jobs.settings_hash(base) != jobs.settings_hash(dict(base, before_build="make"))
+
+
+def test_project_config_fills_only_empty_settings() -> None:
+    config = {"before_all": "from-project", "test_command": "pytest", "environment": {"A": "1"}}
+    merged = jobs.effective_settings(dict(SETTINGS, before_all="mine", environment={"B": 2}), config)
+    assert merged["before_all"] == "mine"
+    assert merged["test_command"] == "pytest"
+    assert merged["environment"] == {"A": "1", "B": "2"}
+    with pytest.raises(jobs.PlanError, match="pip, build"):
+        jobs.effective_settings(dict(SETTINGS, frontend="poetry"), {})
+
+
+def test_up_to_date_jobs_are_skipped_unless_forced(tmp_path: Path) -> None:
+    first = plan(tmp_path)[0]
+    content = b"wheel"
+    name = "yaml_count-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    (tmp_path / name).write_bytes(content)
+    wheel = {"file": name, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    document = manifest.merge(manifest.empty(), [manifest.entry(first, wheel, host="h", timings={})])
+    planned = plan(tmp_path, wheelhouse_manifest=document)
+    assert [j["status"] for j in planned] == ["up-to-date", "build", "build", "build"]
+    assert planned[0]["entries"][0]["file"] == name
+    assert plan(tmp_path, wheelhouse_manifest=document, force=True)[0]["status"] == "build"
+    other_image = [image("x86_64", "amd64", "manylinux_2_36_x86_64", "sha256:new"), IMAGES[1]]
+    assert plan(tmp_path, wheelhouse_manifest=document, images=other_image)[0]["status"] == "build"
+
+
+def test_requirement_wheelhouses_per_target(tmp_path: Path) -> None:
+    settings = jobs.effective_settings(dict(SETTINGS, test_command="pytest"), PROJECT["config"])
+    planned = plan(tmp_path, settings=settings)
+    requests = jobs.wheelhouse_requests(planned, PROJECT, settings)
+    assert len(requests) == 4
+    assert requests[0]["requirements"] == ["packaging", "pytest", "setuptools>=61"]
+    without_test = jobs.wheelhouse_requests(planned, PROJECT, jobs.effective_settings(SETTINGS, {}))
+    assert without_test[0]["requirements"] == ["setuptools>=61"]
+
+
+def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
+    settings = jobs.effective_settings(
+        dict(SETTINGS, before_build="make -C {project} gen"), PROJECT["config"]
+    )
+    job = plan(tmp_path, settings=settings)[0]
+    steps = jobs.build_steps(job, settings)
+    assert [s["name"] for s in steps] == ["before_all", "before_build", "build"]
+    assert steps[1]["argv"] == ["sh", "-c", "make -C /work/src gen"]
+    assert steps[1]["path_prepend"] == ["/opt/python/cp311-cp311/bin"]
+    build = steps[-1]
+    assert build["argv"][:4] == ["/opt/python/cp311-cp311/bin/python", "-m", "pip", "wheel"]
+    assert build["argv"][-3:] == ["--wheel-dir", "/work/dist", "/work/src"]
+    assert build["env"]["PIP_NO_INDEX"] == "1"
+    assert build["env"]["PIP_FIND_LINKS"] == "/work/wheelhouse"
+    by_index = jobs.build_steps(job, dict(settings, requirements_source="index", index_url="u"))
+    assert "PIP_NO_INDEX" not in by_index[-1]["env"]
+    assert by_index[-1]["env"]["PIP_INDEX_URL"] == "u"
+    with_build = jobs.build_steps(job, dict(settings, frontend="build"))
+    assert with_build[-1]["argv"][1:4] == ["-m", "build", "--wheel"]
+
+
+def test_test_steps_install_the_repaired_wheel_offline(tmp_path: Path) -> None:
+    settings = dict(jobs.effective_settings(SETTINGS, PROJECT["config"]), test_command="pytest {project}/t")
+    job = plan(tmp_path)[0]
+    steps = jobs.test_steps(job, settings, ["/work/wheels/a.whl"])
+    assert steps[0]["argv"][-2:] == ["/work/wheels/a.whl", "pytest"]
+    assert steps[0]["env"]["PIP_NO_INDEX"] == "1"
+    assert steps[1]["argv"] == ["sh", "-c", "pytest /work/src/t"]
+    assert steps[1]["workdir"] != "/work/src"
+
+
+def test_state_keeps_the_first_failure_and_sums_timings() -> None:
+    state = jobs.record({}, "j", "container_start", 1.0)
+    state = jobs.record(state, "j", "build", 2.0, error="boom")
+    state = jobs.record(state, "j", "repair", 0.5, error="later")
+    assert state["j"]["status"] == "failed"
+    assert state["j"]["error"] == "boom" and state["j"]["step"] == "build"
+    assert state["j"]["timings"] == {"container_start": 1.0, "build": 2.0, "repair": 0.5}
+
+
+def test_async_results_record_steps_and_log_tails() -> None:
+    job_a, job_b = {"id": "a"}, {"id": "b"}
+    results = [
+        {
+            "item": {"item": job_a},
+            "finished": 1,
+            "steps": [{"name": "before_all", "seconds": 3.0}, {"name": "build", "seconds": 5.0}],
+            "files": {"/work/dist": ["/work/dist/a.whl"]},
+        },
+        {
+            "item": {"item": job_b},
+            "finished": 1,
+            "failed": True,
+            "failed_step": "build",
+            "msg": "step build failed with exit status 1",
+            "log_tail": "x.c:3: error: expected ';'\n",
+            "steps": [{"name": "build", "seconds": 1.5}],
+        },
+    ]
+    state = jobs.record_async({}, results, "build")
+    assert state["a"]["timings"] == {"before_all": 3.0, "build": 5.0}
+    assert state["a"]["files"] == {"/work/dist": ["/work/dist/a.whl"]}
+    assert state["b"]["status"] == "failed"
+    assert "expected ';'" in state["b"]["error"] and "exit status 1" in state["b"]["error"]
+    assert [j["id"] for j in jobs.active([dict(job_a, status="build"), dict(job_b, status="build")], state)] == ["a"]
+
+
+def test_failure_messages_from_loops_and_auditwheel() -> None:
+    loop = {
+        "msg": "One or more items failed",
+        "results": [
+            {"failed": False},
+            {
+                "failed": True,
+                "msg": "cannot repair to manylinux_2_17_x86_64: too-recent versioned symbols",
+                "error_kind": "too-recent-symbols",
+                "offending_versions": {"libc.so.6": ["GLIBC_2.36"]},
+            },
+        ],
+    }
+    message = jobs.failure_message(loop)
+    assert "too-recent" in message and "libc.so.6: GLIBC_2.36" in message
+    assert "One or more" not in message
+    assert jobs.failure_message({"msg": "plain"}) == "plain"
+    assert jobs.step_name("Start the build container: demo-cp311-cp311-x86_64") == "Start the build container"
+
+
+def test_summary_names_every_failure(tmp_path: Path) -> None:
+    planned = plan(tmp_path, images=IMAGES[:1], python_tags=["cp311-cp311"])
+    state = jobs.record({}, planned[0]["id"], "repair", 0.2, wheels=[{"file": "w.whl"}])
+    result = jobs.summary(planned, state, "builder-1")
+    assert [b["job"] for b in result["built"]] == [planned[0]["id"]]
+    assert [f["job"] for f in result["failed"]] == [planned[1]["id"]]
+    assert result["text"].startswith("builder-1: 1 built, 0 up to date (skipped), 1 failed")
+    assert "FAILED cp311-cp311 aarch64" in result["text"]
+
+
+def test_log_header_says_what_ran_and_how_it_ended(tmp_path: Path) -> None:
+    job = plan(tmp_path)[2]
+    state = jobs.record({}, job["id"], "build", 1.0, error="broken\nreally")
+    header = jobs.log_header(job, state, "builder-1")
+    assert "aarch64 (emulated) on host builder-1" in header
+    assert "# FAILED at step build:" in header and "#   really" in header

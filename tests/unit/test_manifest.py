@@ -1,0 +1,136 @@
+"""src/wheelfleet/manifest.py: atomic publication, merging and up-to-date decisions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from wheelfleet import manifest
+
+JOB = {
+    "id": "demo-cp311-cp311-x86_64",
+    "project": "demo",
+    "version": "1.0",
+    "arch": "x86_64",
+    "python_tag": "cp311-cp311",
+    "image": "wheelfleet/bookworm:x86_64",
+    "image_id": "sha256:aaa",
+    "image_digests": [],
+    "emulated": False,
+    "source_hash": "src1",
+    "settings_hash": "set1",
+    "run_id": "20250101T000000-aaaaaa",
+    "tested": True,
+}
+WHEEL = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+
+
+def stage(tmp_path: Path, name: str = WHEEL, content: bytes = b"wheel") -> tuple[Path, dict]:
+    staging = tmp_path / "wh" / ".staging" / "run" / "host" / "job"
+    staging.mkdir(parents=True)
+    (staging / name).write_bytes(content)
+    (staging / "build.log").write_text("log")
+    wheel = {
+        "file": name,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size": len(content),
+        "tags": {"version": "1.0"},
+        "grafted": ["libyaml-0-abc.so.2.0.9"],
+        "plat": "manylinux_2_36_x86_64",
+    }
+    return staging, wheel
+
+
+def publish(tmp_path: Path, job=JOB, name: str = WHEEL, content: bytes = b"wheel") -> dict:
+    staging, wheel = stage(tmp_path, name, content)
+    entry = manifest.entry(job, wheel, host="localhost", timings={"build": 4.25, "repair": 0.5})
+    return manifest.publish(
+        tmp_path / "wh", staging, [wheel], [entry], log_name=f"{job['id']}.log", log_text="hi\n",
+        environ={},
+    )
+
+
+def test_publish_moves_the_wheel_writes_manifest_sums_and_log(tmp_path: Path) -> None:
+    result = publish(tmp_path)
+    home = tmp_path / "wh"
+    assert sorted(p.name for p in home.iterdir()) == sorted([WHEEL, "manifest.json", "SHA256SUMS", "logs"])
+    document = json.loads((home / "manifest.json").read_text())
+    entry = document["wheels"][WHEEL]
+    assert entry["architecture"] == "x86_64" and entry["python_tag"] == "cp311-cp311"
+    assert entry["grafted"] == ["libyaml-0-abc.so.2.0.9"]
+    assert entry["build_seconds"] == 4.25 and entry["host"] == "localhost"
+    assert entry["source_hash"] == "src1" and entry["settings_hash"] == "set1"
+    assert (home / "SHA256SUMS").read_text() == f"{entry['sha256']}  {WHEEL}\n"
+    assert (home / "logs" / f"{JOB['id']}.log").read_text() == "hi\n"
+    assert result["published"] == [str(home / WHEEL)]
+    assert not (home / ".staging").exists()
+
+
+def test_a_corrupt_fetch_publishes_nothing_and_cleans_up(tmp_path: Path) -> None:
+    staging, wheel = stage(tmp_path)
+    wheel["sha256"] = "0" * 64
+    with pytest.raises(manifest.PublishError, match="not publishing a corrupt wheel"):
+        manifest.publish(tmp_path / "wh", staging, [wheel], [], environ={})
+    assert [p.name for p in (tmp_path / "wh").iterdir()] == []
+
+
+def test_up_to_date_needs_same_inputs_and_an_intact_file(tmp_path: Path) -> None:
+    publish(tmp_path)
+    home = tmp_path / "wh"
+    document = manifest.load(home)
+    inputs = {
+        "project": "demo",
+        "architecture": "x86_64",
+        "python_tag": "cp311-cp311",
+        "source_hash": "src1",
+        "image_id": "sha256:aaa",
+        "settings_hash": "set1",
+    }
+    assert [e["file"] for e in manifest.up_to_date(document, home, inputs)] == [WHEEL]
+    for key, other in [("source_hash", "src2"), ("image_id", "sha256:bbb"), ("settings_hash", "x")]:
+        assert manifest.up_to_date(document, home, dict(inputs, **{key: other})) == []
+    assert manifest.up_to_date(document, home, dict(inputs, image_id=None)) == []
+    (home / WHEEL).write_bytes(b"tampered")
+    assert manifest.up_to_date(document, home, inputs) == []
+    (home / WHEEL).unlink()
+    assert manifest.up_to_date(document, home, inputs) == []
+
+
+def test_rebuild_replaces_the_entry_and_the_superseded_file(tmp_path: Path) -> None:
+    publish(tmp_path)
+    other = WHEEL.replace("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_36_x86_64")
+    publish(tmp_path, job=dict(JOB, run_id="20250102T000000-bbbbbb"), name=other, content=b"new")
+    home = tmp_path / "wh"
+    assert list(manifest.load(home)["wheels"]) == [other]
+    assert not (home / WHEEL).exists()
+    # Another architecture is another job: both stay.
+    arm = dict(JOB, arch="aarch64", id="demo-cp311-cp311-aarch64")
+    publish(tmp_path, job=arm, name=other.replace("x86_64", "aarch64"), content=b"arm")
+    assert len(manifest.load(home)["wheels"]) == 2
+
+
+def test_merge_drops_entries_whose_file_is_gone() -> None:
+    document = {
+        "version": 1,
+        "wheels": {
+            "a.whl": {"file": "a.whl", "project": "a"},
+            "b.whl": {"file": "b.whl", "project": "b"},
+        },
+    }
+    merged = manifest.merge(document, [{"file": "c.whl", "project": "c"}], present=["a.whl", "c.whl"])
+    assert list(merged["wheels"]) == ["a.whl", "c.whl"]
+
+
+def test_owner_is_the_sudo_caller() -> None:
+    assert manifest.owner({"SUDO_UID": "1000", "SUDO_GID": "1001"}) == (1000, 1001)
+    import os
+
+    assert manifest.owner({}) == (os.getuid(), os.getgid())
+
+
+def test_unreadable_manifest_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert manifest.load(tmp_path) == manifest.empty()
