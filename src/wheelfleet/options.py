@@ -1230,9 +1230,11 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as stream:
             return tomllib.load(stream)
     except FileNotFoundError:
-        raise OptionsError("file not found", key="pyproject", origin=str(path)) from None
+        raise OptionsError("file not found", key=path.name, origin=str(path.parent)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise OptionsError(f"not valid TOML: {exc}", key="pyproject", origin=str(path)) from None
+        raise OptionsError(
+            f"not valid TOML: {exc}", key=path.name, origin=str(path.parent)
+        ) from None
 
 
 def _table(document: Mapping[str, Any], dotted: str, label: str) -> Mapping[str, Any]:
