@@ -529,7 +529,7 @@ class Plan:
         rows: list[tuple[str, ...]] = []
         for h in self.hosts:
             host = h.host
-            slots = str(host.capacity)
+            slots = str(host.capacity) if host.architecture else "?"
             if not host.healthy:
                 rows.append((h.name, host.architecture or "?", slots, "-", "unavailable", ""))
             elif not h.assignments:

@@ -198,6 +198,8 @@ class Progress:
     messages: list[Message] = field(default_factory=list)
     stats: dict[str, dict[str, int]] | None = None
     """The ``playbook_on_stats`` data, once the playbook ended."""
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    """What the playbook published with ``ansible.builtin.set_stats`` (``per_host: false``)."""
     pid: int | None = None
     """ansible-playbook's process id, as the events report it."""
 
@@ -246,6 +248,9 @@ class Progress:
                 for key, value in data.items()
                 if isinstance(value, Mapping) and key != "artifact_data"
             }
+            artifacts = data.get("artifact_data")
+            if isinstance(artifacts, Mapping):
+                self.artifacts = dict(artifacts)
             return []
         if kind in ("warning", "error", "deprecated"):
             return self._record(_messages(event.get("stdout", ""), "warning"))

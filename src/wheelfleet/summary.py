@@ -97,6 +97,9 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    bad_input: bool = False
+    """The playbook stopped on the user's input (such as a plan with unschedulable jobs):
+    exit code 2 instead of 1."""
 
     @classmethod
     def build(
@@ -134,7 +137,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        return exit_code(self.status, self.hosts)
+        code = exit_code(self.status, self.hosts)
+        return ExitCode.USAGE if self.bad_input and code is ExitCode.FAILED else code
 
     def to_json(self) -> dict[str, Any]:
         """The document ``--json`` prints."""

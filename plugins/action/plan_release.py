@@ -1,0 +1,116 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""Plan a release across the build hosts, on the controller (src/wheelfleet/plan.py).
+
+Documentation: plugins/modules/plan_release.py (ansible-doc wheelfleet.fleet.plan_release).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    from wheelfleet import plan
+except ImportError as exc:  # the controller needs the wheelfleet package installed
+    plan = None
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+ARGUMENT_SPEC = {
+    "jobs": {"type": "list", "elements": "raw"},
+    "architectures": {"type": "list", "elements": "str"},
+    "pythons": {"type": "list", "elements": "str"},
+    "hosts": {"type": "list", "elements": "str"},
+    "emulation_factor": {"type": "float"},
+    "fail_on_unschedulable": {"type": "bool", "default": True},
+}
+
+# The host variables host_from_vars reads, and the facts it needs from ansible_facts.
+HOST_VARS = (
+    "wheelfleet_architecture",
+    "wheelfleet_capacity",
+    "wheelfleet_emulates",
+    "wheelfleet_emulated_architectures",
+    "wheelfleet_unavailable",
+)
+FACTS = ("architecture", "processor_nproc", "processor_vcpus")
+
+
+def host_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of one host's hostvars that planning reads."""
+    found = {name: variables[name] for name in HOST_VARS if name in variables}
+    facts = variables.get("ansible_facts") or {}
+    if isinstance(facts, Mapping):
+        found["ansible_facts"] = {name: facts[name] for name in FACTS if name in facts}
+    return found
+
+
+class ActionModule(ActionBase):
+    """Reads the build hosts' variables and facts, returns the plan; never contacts a host."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        if plan is None:
+            raise AnsibleActionFail(
+                f"the wheelfleet Python package is not importable on the controller "
+                f"({IMPORT_ERROR}); install it (scripts/bootstrap, or pip install -e .)"
+            )
+        task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC,
+            mutually_exclusive=[("jobs", "architectures"), ("jobs", "pythons")],
+            required_together=[("architectures", "pythons")],
+            required_one_of=[("jobs", "architectures")],
+        )
+        hostvars = task_vars.get("hostvars") or {}
+        names = args["hosts"]
+        if names is None:
+            names = (task_vars.get("groups") or {}).get("build_hosts") or []
+        unknown = [name for name in names if name not in hostvars]
+        if unknown:
+            raise AnsibleActionFail(f"hosts not in the inventory: {', '.join(unknown)}")
+        factor = args["emulation_factor"]
+        try:
+            if args["jobs"] is not None:
+                jobs = [plan.Job.from_json(job) for job in args["jobs"]]
+            else:
+                jobs = plan.matrix_jobs(args["architectures"], args["pythons"])
+            hosts = [plan.host_from_vars(name, host_variables(hostvars[name])) for name in names]
+            release = plan.make_plan(
+                jobs,
+                hosts,
+                emulation_factor=plan.DEFAULT_EMULATION_FACTOR if factor is None else factor,
+            )
+        except plan.PlanInputError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+
+        result.update(
+            changed=False,
+            plan=release.to_json(),
+            assignments=release.assignments(),
+            table=release.render(),
+            unschedulable=[
+                {
+                    "identifier": u.job.identifier,
+                    "architecture": u.job.architecture,
+                    "reason": u.reason,
+                }
+                for u in release.unschedulable
+            ],
+        )
+        if not release.ok:
+            result["msg"] = (
+                f"{len(release.unschedulable)} job(s) cannot be built on this fleet:\n"
+                + "\n".join(release.problems())
+            )
+            result["failed"] = args["fail_on_unschedulable"]
+        return result
