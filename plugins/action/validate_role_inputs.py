@@ -27,6 +27,42 @@ def load_spec(role: str) -> dict:
         ) from None
 
 
+def describe(error: Exception) -> str:
+    # Ansible words an unknown key as "<key>. Supported parameters include: ...".
+    prefix = "unknown option " if isinstance(error, UnsupportedError) else ""
+    return f"{prefix}{error.msg}"
+
+
+def located_errors(spec: dict, provided: dict) -> dict[str, list[tuple[str, str]]]:
+    """Errors inside lists of dicts, per element: Ansible only says "found in <option>".
+
+    Each element of such an option is validated on its own, so that the message
+    can name it: ``builder_image_images[1] (name: bookworm): value of ...``.
+    """
+    located: dict[str, list[tuple[str, str]]] = {}
+    for name, option in spec.items():
+        value = provided.get(name)
+        if option.get("elements") != "dict" or not option.get("options"):
+            continue
+        if not isinstance(value, list):
+            continue
+        validator = ArgumentSpecValidator(
+            option["options"],
+            mutually_exclusive=option.get("mutually_exclusive"),
+            required_together=option.get("required_together"),
+            required_one_of=option.get("required_one_of"),
+            required_if=option.get("required_if"),
+            required_by=option.get("required_by"),
+        )
+        for index, element in enumerate(value):
+            if not isinstance(element, dict):
+                continue
+            label = f" (name: {element['name']})" if element.get("name") else ""
+            for error in validator.validate(element).errors:
+                located.setdefault(name, []).append((f"[{index}]{label}", describe(error)))
+    return located
+
+
 class ActionModule(ActionBase):
     """Checks each named role's inputs against its meta/argument_specs.yml (main entry point).
 
@@ -48,10 +84,16 @@ class ActionModule(ActionBase):
                 name: self._templar.template(task_vars[name]) for name in spec if name in task_vars
             }
             validation = ArgumentSpecValidator(spec).validate(provided)
+            located = located_errors(spec, provided)
             for error in validation.errors:
-                # Ansible words an unknown key as "<key>. Supported parameters include: ...".
-                prefix = "unknown option " if isinstance(error, UnsupportedError) else ""
-                errors.append(f"{role}: {prefix}{error.msg}")
+                if any(
+                    error.msg.endswith(f" found in {name}") or error.msg.startswith(f"{name}.")
+                    for name in located
+                ):
+                    continue  # reported below, naming the list element
+                errors.append(f"{role}: {describe(error)}")
+            for name, element_errors in located.items():
+                errors += [f"{role}: {name}{where}: {message}" for where, message in element_errors]
         result["validated_roles"] = roles
         if errors:
             result["failed"] = True

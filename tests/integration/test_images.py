@@ -207,8 +207,8 @@ def test_an_unknown_architecture_stops_before_any_host_is_touched(docker_client)
         run,
         "wf-test-arch",
         "Invalid inputs:",
-        "builder_image_images",
-        "sparc99",
+        "builder_image: builder_image_images[0] (name: wf-test-arch): value of architectures",
+        "Got no match for: sparc99",
         "x86_64, i686, aarch64, armv7l, ppc64le, s390x, riscv64",
     )
     assert "PLAY [Build the builder images]" not in run.stdout
@@ -217,7 +217,13 @@ def test_an_unknown_architecture_stops_before_any_host_is_touched(docker_client)
 def test_a_bootstrap_image_without_suite_stops_up_front(docker_client) -> None:
     images = [{"name": "wf-test-nosuite", "architectures": ["x86_64"]}]
     run = run_playbook(PLAYBOOK, extra_vars={"builder_image_images": images})
-    assert_failed_cleanly(run, "wf-test-nosuite", "Invalid inputs:", "source is bootstrap", "suite")
+    assert_failed_cleanly(
+        run,
+        "wf-test-nosuite",
+        "Invalid inputs:",
+        "builder_image_images[0] (name: wf-test-nosuite): source is bootstrap but all of the "
+        "following are missing: suite",
+    )
 
 
 def test_an_unknown_suite_names_the_image_and_the_available_suites(docker_client) -> None:
