@@ -1,4 +1,4 @@
-"""The environment option: parsing bash-like assignments, evaluating them, and a real shell's view."""
+"""The environment option: parsing bash-like assignments, evaluating them, and bash's view."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The options layer on realistic projects: what each one selects, with which settings, and why not."""
+"""The options layer on realistic projects: what each selects, with which settings, and why not."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_libyaml_binding_warns_about_what_it_does_not_apply() -> None:
     assert macos.origin.endswith("libyaml_binding.toml [tool.cibuildwheel.macos]")
 
 
-# --------------------------------------------------------------------------- more archs than the fleet
+# --------------------------------------------------------------------------- archs beyond the fleet
 
 
 def test_archs_beyond_the_fleet_are_reported_with_the_reason() -> None:
@@ -195,9 +195,7 @@ def test_zlib_project_builds_auto_plus_emulated_aarch64() -> None:
     assert x86.build_frontend == BuildFrontend("pip", ("--no-build-isolation",))
     assert x86.before_all == "yum install -y zlib-devel && echo zlib installed"
     assert x86.before_build == "pip install cython setuptools"
-    assert x86.test_command == (
-        "python -c 'import zcompress' && python {package}/tests/smoke.py"
-    )
+    assert x86.test_command == ("python -c 'import zcompress' && python {package}/tests/smoke.py")
     assert x86.test_sources == ("tests", "data/sample.gz")
     # test-skip keeps the emulated aarch64 builds from running their tests.
     assert x86.run_tests and not arm.run_tests
@@ -269,8 +267,7 @@ def test_everything_overrides_stack_in_order(everything: ResolvedOptions) -> Non
         " && python {package}/bench/smoke.py && python -c 'print(\"last\")'"
     )
     assert cp312.test_command == (
-        "pytest {project}/tests && python {package}/bench/smoke.py"
-        " && python -c 'print(\"last\")'"
+        "pytest {project}/tests && python {package}/bench/smoke.py && python -c 'print(\"last\")'"
     )
     # Appended assignments apply after the base ones: CFLAGS ends as -O1, EXTRA sees it.
     values = evaluate([a for a in cp311.environment if not a.needs_shell], {"PATH": "/bin"})

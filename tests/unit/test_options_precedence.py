@@ -1,4 +1,4 @@
-"""Precedence across the four levels (explicit, [tool.wheelfleet], cibuildwheel, defaults) and inherit."""
+"""Precedence over the four levels (explicit, [tool.wheelfleet], cibuildwheel, defaults)."""
 
 from __future__ import annotations
 
