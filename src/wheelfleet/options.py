@@ -254,9 +254,13 @@ OPTIONS: dict[str, _Option] = _options()
 """Every ``[tool.cibuildwheel]`` key wheelfleet recognizes."""
 
 APPLIED_KEYS: tuple[str, ...] = tuple(
-    key for key, option in OPTIONS.items() if option.kind != "ignored"
+    key
+    for key, option in OPTIONS.items()
+    if option.kind != "ignored" and key != "repair-wheel-command"
 )
-"""Keys that change what wheelfleet builds (repair-wheel-command is only checked)."""
+"""Keys that change what wheelfleet builds; also the keys explicit overrides accept.
+
+``repair-wheel-command`` is read only to warn when it differs from auditwheel's default."""
 
 _DEPRECATED_FREE_THREADED = "free-threaded-support"
 _WHEELFLEET_IMAGE = "image"
@@ -764,6 +768,19 @@ def _suggest(key: str, known: Iterable[str]) -> str:
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
+def _check_repair_command(reader: _Reader, commands: tuple[str, ...], origin: str) -> None:
+    """Warn unless the command is auditwheel's default, which wheelfleet's module stands for."""
+    if " ".join(_commands(commands).split()) != DEFAULT_REPAIR_COMMAND:
+        reader.warn(
+            "not-applied",
+            "repair-wheel-command",
+            origin,
+            "recognized, not applied: wheelfleet repairs every wheel with its own auditwheel"
+            f" module (the equivalent of {DEFAULT_REPAIR_COMMAND!r} with the image's policy);"
+            " this command is not run",
+        )
+
+
 def _read_options(
     reader: _Reader,
     table: Mapping[str, Any],
@@ -819,17 +836,8 @@ def _read_options(
         value = reader.value(option, raw, origin)
         if option.kind == "ignored":
             continue
-        if key == "repair-wheel-command" and " ".join(_commands(value).split()) != (
-            DEFAULT_REPAIR_COMMAND
-        ):
-            reader.warn(
-                "not-applied",
-                key,
-                origin,
-                "recognized, not applied: wheelfleet repairs every wheel with its own auditwheel"
-                f" module (the equivalent of {DEFAULT_REPAIR_COMMAND!r} with the image's policy);"
-                " this command is not run",
-            )
+        if key == "repair-wheel-command":
+            _check_repair_command(reader, value, origin)
         values[key] = value
     for key, image in images.items():
         if key in values and values[key] != image:
@@ -967,16 +975,8 @@ def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]
         value = reader.value(option, environ[name], origin)
         if option.kind == "ignored":
             continue
-        if option.key == "repair-wheel-command" and (
-            " ".join(_commands(value).split()) != DEFAULT_REPAIR_COMMAND
-        ):
-            reader.warn(
-                "not-applied",
-                option.key,
-                origin,
-                "recognized, not applied: wheelfleet repairs every wheel with its own auditwheel"
-                " module; this command is not run",
-            )
+        if option.key == "repair-wheel-command":
+            _check_repair_command(reader, value, origin)
         target[option.key] = value
     # CIBW_ENABLE adds to the configured groups instead of replacing them.
     rules = {"enable": "append"}
@@ -1002,7 +1002,7 @@ def _explicit_layer(reader: _Reader, overrides: Mapping[str, Any]) -> tuple[_Lay
             values.update(_read_image_table(reader, raw, origin))
             continue
         option = OPTIONS.get(key)
-        if option is None or option.kind == "ignored":
+        if option is None or key not in APPLIED_KEYS:
             raise OptionsError(
                 "not an option wheelfleet applies" + _suggest(key, accepted),
                 key=given_key,

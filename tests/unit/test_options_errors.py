@@ -206,6 +206,9 @@ def test_explicit_overrides_are_checked(tmp_path: Path) -> None:
     assert "test-command" in error.accepted and "image" in error.accepted
     error = _error(tmp_path, "", overrides={"container_engine": "podman"})
     assert "not an option wheelfleet applies" in str(error)
+    error = _error(tmp_path, "", overrides={"repair_wheel_command": "my-repair {wheel}"})
+    assert error.key == "repair_wheel_command"
+    assert "repair-wheel-command" not in error.accepted
     error = _error(tmp_path, "", overrides={"build_frontend": "flit"})
     assert error.key == "build-frontend"
 
