@@ -27,6 +27,9 @@ ARGUMENT_SPEC = {
     "pythons": {"type": "list", "elements": "str"},
     "hosts": {"type": "list", "elements": "str"},
     "emulation_factor": {"type": "float"},
+    "previous": {"type": "dict"},
+    "failed_hosts": {"type": "raw", "default": []},
+    "finished_jobs": {"type": "list", "elements": "str", "default": []},
     "fail_on_unschedulable": {"type": "bool", "default": True},
 }
 
@@ -67,10 +70,17 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=[("jobs", "architectures"), ("jobs", "pythons")],
+            mutually_exclusive=[
+                ("jobs", "architectures", "previous"),
+                ("jobs", "pythons", "previous"),
+                ("previous", "hosts"),
+                ("previous", "emulation_factor"),
+            ],
             required_together=[("architectures", "pythons")],
-            required_one_of=[("jobs", "architectures")],
+            required_one_of=[("jobs", "architectures", "previous")],
         )
+        if args["previous"] is not None:
+            return self._replan(result, args)
         hostvars = task_vars.get("hostvars") or {}
         names = args["hosts"]
         if names is None:
@@ -93,6 +103,23 @@ class ActionModule(ActionBase):
         except plan.PlanInputError as exc:
             raise AnsibleActionFail(str(exc)) from exc
 
+        return self._report(result, release, args["fail_on_unschedulable"])
+
+    def _replan(self, result: dict, args: dict) -> dict:
+        failed = args["failed_hosts"]
+        if isinstance(failed, str) or not isinstance(failed, list | dict):
+            raise AnsibleActionFail(
+                f"failed_hosts must be a list of host names or a mapping of name to reason,"
+                f" got {failed!r}"
+            )
+        try:
+            previous = plan.Plan.from_json(args["previous"])
+            release = plan.replan(previous, failed, args["finished_jobs"])
+        except plan.PlanInputError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        return self._report(result, release, args["fail_on_unschedulable"])
+
+    def _report(self, result: dict, release: Any, fail_on_unschedulable: bool) -> dict:
         result.update(
             changed=False,
             plan=release.to_json(),
@@ -112,5 +139,5 @@ class ActionModule(ActionBase):
                 f"{len(release.unschedulable)} job(s) cannot be built on this fleet:\n"
                 + "\n".join(release.problems())
             )
-            result["failed"] = args["fail_on_unschedulable"]
+            result["failed"] = fail_on_unschedulable
         return result

@@ -63,6 +63,27 @@ options:
         measured on the development machines (5 s native, 41 s emulated for PyYAML).
     type: float
     default: 8.0
+  previous:
+    description:
+      - Replan instead of planning. This is a plan returned earlier (its RV(plan)). The unfinished
+        jobs of the hosts in O(failed_hosts) move to the remaining capable hosts, native first
+        and balanced over the work those hosts still have. Jobs still pending on healthy hosts
+        keep their place and order. Jobs in O(finished_jobs) are marked finished wherever they
+        ran; they are never moved or repeated.
+      - Mutually exclusive with O(jobs), O(architectures), O(pythons), O(hosts) and
+        O(emulation_factor); the previous plan's hosts and factor are kept.
+    type: dict
+  failed_hosts:
+    description:
+      - With O(previous), the hosts that failed or became unreachable. A list of names, or a
+        mapping of name to the reason shown in the plan.
+    type: raw
+    default: []
+  finished_jobs:
+    description: With O(previous), the identifiers of the jobs already built.
+    type: list
+    elements: str
+    default: []
   fail_on_unschedulable:
     description: Fail, listing each reason, when a job cannot be placed.
     type: bool
@@ -93,6 +114,14 @@ EXAMPLES = r"""
       - cp312-manylinux_x86_64
     hosts: "{{ groups['build_hosts'] | difference(['builder-old']) }}"
     emulation_factor: 6
+  run_once: true
+  register: release_plan
+
+- name: Move the unfinished jobs of hosts that went away during the build
+  wheelfleet.fleet.plan_release:
+    previous: "{{ release_plan.plan }}"
+    failed_hosts: "{{ ansible_play_hosts_all | difference(ansible_play_hosts) }}"
+    finished_jobs: "{{ built_identifiers }}"
   run_once: true
   register: release_plan
 

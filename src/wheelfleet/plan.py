@@ -621,7 +621,11 @@ def _reason(job: Job, hosts: Sequence[Host], failed_on: str | None = None) -> st
         return f"{prefix}the fleet has no build host; add hosts to the build_hosts group"
     capable = [h for h in hosts if h.can_build(arch)]
     if not capable:
-        return f"{prefix}no host runs {arch} natively and none emulates it; {provision}"
+        unread = [h.name for h in hosts if h.architecture is None]
+        unknown = (
+            f" (not counted, as they could not be read: {', '.join(unread)})" if unread else ""
+        )
+        return f"{prefix}no host runs {arch} natively and none emulates it{unknown}; {provision}"
     details = []
     for host in capable:
         how = "runs it natively" if host.runs_natively(arch) else "emulates it"

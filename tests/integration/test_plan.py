@@ -281,3 +281,64 @@ def test_the_playbook_refuses_an_unknown_python_before_contacting_hosts(tmp_path
     assert completed.returncode == 2, output
     assert "'cp27' is not a CPython tag" in output
     assert "UNREACHABLE" not in output  # the check ran on the controller first
+
+
+REPLAN_PLAYBOOK = """
+- name: Plan, lose a host, replan
+  hosts: build_hosts
+  gather_facts: false
+  tasks:
+    - name: Plan
+      wheelfleet.fleet.plan_release:
+        architectures: [x86_64, aarch64]
+        pythons: [cp311, cp312]
+      run_once: true
+      register: first
+    - name: Replan without builder-arm-01
+      wheelfleet.fleet.plan_release:
+        previous: "{{ first.plan }}"
+        failed_hosts: {builder-arm-01: "unreachable: stopped"}
+        finished_jobs: [cp311-manylinux_aarch64]
+      run_once: true
+      register: second
+    - name: Publish both
+      ansible.builtin.set_stats:
+        data: {first: "{{ first.plan }}", second: "{{ second.plan }}"}
+        per_host: false
+      run_once: true
+"""
+
+
+def test_the_action_replans_after_a_host_failure(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "fleet.yml", MIXED)
+    playbook = tmp_path / "replan.yml"
+    playbook.write_text(REPLAN_PLAYBOOK, encoding="utf-8")
+    completed = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+        cwd=REPO,
+        env=ansible_env(
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+            ANSIBLE_SHOW_CUSTOM_STATS="1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr
+    stats = json.loads(completed.stdout)["global_custom_stats"]
+    first, second = stats["first"], stats["second"]
+    assert [j["identifier"] for j in first["hosts"]["builder-arm-01"]["jobs"]] == [
+        "cp311-manylinux_aarch64",
+        "cp312-manylinux_aarch64",
+    ]
+    arm = second["hosts"]["builder-arm-01"]
+    assert (arm["healthy"], arm["note"]) == (False, "unreachable: stopped")
+    # The finished wheel stays where it was built; the other job moves, emulated.
+    assert [(j["identifier"], j["finished"]) for j in arm["jobs"]] == [
+        ("cp311-manylinux_aarch64", True)
+    ]
+    moved = second["hosts"]["builder-x86-01"]["jobs"][-1]
+    assert moved["identifier"] == "cp312-manylinux_aarch64"
+    assert (moved["native"], moved["moved_from"], moved["cost"]) == (False, "builder-arm-01", 8.0)

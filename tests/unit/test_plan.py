@@ -549,3 +549,13 @@ def test_render_marks_done_and_moved_jobs():
 def test_assignment_json():
     assignment = Assignment(Job.build("cp311", "aarch64"), native=False, cost=8.0)
     assert Assignment.from_json(assignment.to_json()) == assignment
+
+
+def test_unschedulable_reason_names_hosts_that_could_not_be_read():
+    hosts = [Host("ghost", None, 1, healthy=False, note="unreachable: timeout"), x86(emulates=())]
+    [problem] = make_plan(matrix_jobs(["aarch64"], ["cp311"]), hosts).unschedulable
+    assert problem.reason == (
+        "no host runs aarch64 natively and none emulates it"
+        " (not counted, as they could not be read: ghost);"
+        " provision one with qemu_binfmt_architectures including aarch64"
+    )
