@@ -64,31 +64,27 @@ class PlanInputError(ValueError):
     """An input the planner cannot use; the message names the value and the valid ones."""
 
 
-def _architecture(value: object, where: str) -> str:
-    """The canonical name of an architecture, or a PlanInputError saying where it came from."""
-    if not isinstance(value, str):
-        raise PlanInputError(f"{where}: expected an architecture name, got {value!r}")
+def check_architecture(name: object, where: str = "") -> str:
+    """The canonical name of an architecture or alias; raises naming it and the valid ones.
+
+    ``where`` (such as ``host builder-01: wheelfleet_emulates``) prefixes the message.
+    """
+    prefix = f"{where}: " if where else ""
+    if not isinstance(name, str):
+        raise PlanInputError(f"{prefix}expected an architecture name, got {name!r}")
     try:
-        return resolve(value).name
+        return resolve(name).name
     except UnknownArchitectureError as exc:
-        raise PlanInputError(f"{where}: {exc}") from None
+        raise PlanInputError(f"{prefix}{exc}") from None
 
 
 def check_python(tag: object) -> str:
     """Return ``tag`` if wheelfleet builds it (wheelfleet.identifiers), or raise naming it."""
+    if not isinstance(tag, str):
+        raise PlanInputError(f"expected a Python tag such as cp312, got {tag!r}")
     try:
-        return check_python_tag(tag) if isinstance(tag, str) else check_python_tag(repr(tag))
+        return check_python_tag(tag)
     except IdentifierError as exc:
-        raise PlanInputError(str(exc)) from None
-
-
-def check_architecture(name: object) -> str:
-    """The canonical name of an architecture or alias; raises naming it and the valid ones."""
-    if not isinstance(name, str):
-        raise PlanInputError(f"expected an architecture name, got {name!r}")
-    try:
-        return resolve(name).name
-    except UnknownArchitectureError as exc:
         raise PlanInputError(str(exc)) from None
 
 
@@ -125,7 +121,7 @@ class Job:
         if not isinstance(self.identifier, str) or not self.identifier:
             raise PlanInputError(f"a job needs a non-empty identifier, got {self.identifier!r}")
         where = f"job {self.identifier}"
-        object.__setattr__(self, "architecture", _architecture(self.architecture, where))
+        object.__setattr__(self, "architecture", check_architecture(self.architecture, where))
         check_python(self.python)
         weight = _number(self.weight, f"{where}: weight", minimum=0, inclusive=False)
         object.__setattr__(self, "weight", weight)
@@ -253,7 +249,7 @@ class Host:
             if self.healthy:
                 raise PlanInputError(f"{where}: its architecture is unknown")
         else:
-            native = _architecture(self.architecture, f"{where}: architecture")
+            native = check_architecture(self.architecture, f"{where}: architecture")
             object.__setattr__(self, "architecture", native)
         if isinstance(self.capacity, bool) or not isinstance(self.capacity, int):
             raise PlanInputError(f"{where}: capacity must be a whole number, got {self.capacity!r}")
@@ -261,7 +257,7 @@ class Host:
             raise PlanInputError(f"{where}: capacity must be 0 or more, got {self.capacity}")
         if isinstance(self.emulates, str):
             raise PlanInputError(f"{where}: emulates must be a list of architectures")
-        emulated = {_architecture(a, f"{where}: emulates") for a in self.emulates}
+        emulated = {check_architecture(a, f"{where}: emulates") for a in self.emulates}
         if self.architecture is not None:
             emulated = {a for a in emulated if not runs_natively(self.architecture, a)}
         object.__setattr__(self, "emulates", frozenset(emulated))
@@ -310,7 +306,7 @@ def host_from_vars(name: str, variables: Mapping[str, Any]) -> Host:
         facts = {}
     arch_value = variables.get(VAR_ARCHITECTURE) or facts.get("architecture")
     architecture = (
-        _architecture(arch_value, f"host {name}: {VAR_ARCHITECTURE}") if arch_value else None
+        check_architecture(arch_value, f"host {name}: {VAR_ARCHITECTURE}") if arch_value else None
     )
 
     if _present(variables, VAR_CAPACITY):
@@ -325,7 +321,7 @@ def host_from_vars(name: str, variables: Mapping[str, Any]) -> Host:
         raise PlanInputError(
             f"host {name}: {key} must be a list of architectures, got {emulated!r}"
         )
-    emulates = frozenset(_architecture(a, f"host {name}: {key}") for a in emulated)
+    emulates = frozenset(check_architecture(a, f"host {name}: {key}") for a in emulated)
 
     unavailable = variables.get(VAR_UNAVAILABLE)
     if unavailable:
