@@ -52,8 +52,9 @@ class ActionModule(ActionBase):
         excludes = source.excludes_for(project, args.get("excludes") or [], inside)
         write = bool(args.get("pack", True)) and not self._task.check_mode
         try:
-            prepared = source.prepare(project, args.get("cache_dir") or "~/.cache/wheelfleet",
-                                      excludes, write=write)
+            prepared = source.prepare(
+                project, args.get("cache_dir") or "~/.cache/wheelfleet", excludes, write=write
+            )
         except source.ProjectError as exc:
             raise AnsibleActionFail(str(exc)) from None
         except OSError as exc:

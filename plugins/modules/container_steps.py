@@ -115,7 +115,7 @@ log_tail:
   returned: failure
   type: str
 files:
-  description: For each directory of O(list_files), the paths of its regular files.
+  description: For each directory of O(list_files), the paths of its regular files. Returned (possibly empty) only when every step succeeded.
   returned: success
   type: dict
   sample: {/work/dist: [/work/dist/yamlcount-1.0.0-cp311-cp311-linux_aarch64.whl]}
@@ -190,7 +190,9 @@ def run_steps(module: AnsibleModule, target: ContainerTarget) -> dict:
     files = {}
     for directory in params["list_files"]:
         rc, out, _ = target.run(["find", directory, "-maxdepth", "1", "-type", "f"])
-        files[directory] = sorted(line for line in out.splitlines() if line.strip()) if rc == 0 else []
+        files[directory] = (
+            sorted(line for line in out.splitlines() if line.strip()) if rc == 0 else []
+        )
     result["files"] = files
     result["seconds"] = round(time.monotonic() - started_all, 3)
     return result

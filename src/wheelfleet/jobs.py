@@ -392,7 +392,8 @@ def record_async(
     """Record the results of ``async_status`` over launched ``container_steps`` jobs.
 
     Each result's ``item`` is the launch result, whose ``item`` is the job.
-    Step seconds come from the module's ``steps``.
+    Step seconds come from the module's ``steps``; a result without ``files``
+    (which the module returns only on success) is a failure.
     """
     new = dict(state)
     for result in results:
@@ -404,7 +405,9 @@ def record_async(
         steps = result.get("steps") or []
         for done in steps:
             new = record(new, name, done["name"], seconds=done.get("seconds"))
-        if result.get("failed") or not result.get("finished"):
+        # The role polls with failed_when: false (one failing job must not stop the others),
+        # which resets "failed"; container_steps returns "files" only when every step succeeded.
+        if result.get("failed") or not result.get("finished") or "files" not in result:
             if not result.get("finished"):
                 error = f"{step} did not finish in time (async job {result.get('ansible_job_id')})"
             else:
