@@ -208,6 +208,21 @@ def _entry(
     return entry
 
 
+_TASK_NAME_OR_COMMENT = re.compile(r"^\s*(?:#|- name:)")
+
+
+def recipe_content(name: str, content: str) -> str:
+    """What of a recipe file counts: task names and comments of task files do not.
+
+    Renaming a task or rewording a comment must not rebuild every image;
+    any other change to the role's build tasks does.
+    """
+    if not name.endswith((".yml", ".yaml")):
+        return content
+    lines = content.splitlines()
+    return "\n".join(line for line in lines if not _TASK_NAME_OR_COMMENT.match(line))
+
+
 def recipe_hash(
     entry: Mapping[str, Any],
     tools: Sequence[str],
@@ -222,7 +237,8 @@ def recipe_hash(
         "arch": entry["arch"],
         "source": entry["source"],
         "files": {
-            name: hashlib.sha256(content.encode()).hexdigest() for name, content in files.items()
+            name: hashlib.sha256(recipe_content(name, content).encode()).hexdigest()
+            for name, content in files.items()
         },
     }
     if entry["source"] == "bootstrap":
@@ -541,13 +557,18 @@ def image_labels(
         "tools": " ".join(tools),
         "python-tags": " ".join(sorted(i["tag"] for i in interpreters)),
     }
-    if entry["source"] == "bootstrap":
-        labels["suite"] = entry["suite"]
-        labels["mirror"] = entry["mirror"]
-    else:
-        labels["base"] = entry["base"]
-        labels["base-digest"] = digest or ""
-        labels["emulator-layer"] = "true" if entry["emulator_layer"] else "false"
+    # Every image has every label (empty when it does not apply), so that a
+    # registry image built on a wheelfleet base does not inherit the base's suite.
+    bootstrap = entry["source"] == "bootstrap"
+    labels.update(
+        suite=entry["suite"] if bootstrap else "",
+        mirror=entry["mirror"] if bootstrap else "",
+        base="" if bootstrap else entry["base"],
+        **{
+            "base-digest": "" if bootstrap else digest or "",
+            "emulator-layer": "" if bootstrap else str(bool(entry["emulator_layer"])).lower(),
+        },
+    )
     return {LABEL_PREFIX + key: value for key, value in labels.items()}
 
 

@@ -201,6 +201,24 @@ def test_every_input_changes_the_recipe(changes: dict, images: list[dict] | None
     assert recipe(images, **changes) != recipe()
 
 
+def test_task_names_and_comments_of_task_files_are_not_part_of_the_recipe() -> None:
+    tasks = (
+        "- name: Build it\n  ansible.builtin.command:\n    argv: [debootstrap, --variant=minbase]\n"
+    )
+    renamed = "# why\n- name: Build the thing\n" + tasks.split("\n", 1)[1]
+    changed = tasks.replace("minbase", "buildd")
+
+    def with_tasks(content: str) -> str:
+        return recipe(recipe_files={"bootstrap": {"tasks/build.yml": content}})
+
+    assert with_tasks(renamed) == with_tasks(tasks)
+    assert with_tasks(changed) != with_tasks(tasks)
+    # Dockerfiles count whole, comments included.
+    assert recipe(recipe_files={"bootstrap": {"Dockerfile": "# a\nFROM scratch\n"}}) != recipe(
+        recipe_files={"bootstrap": {"Dockerfile": "# b\nFROM scratch\n"}}
+    )
+
+
 def test_recipe_does_not_depend_on_package_order() -> None:
     reordered = recipe(bootstrap_packages=list(reversed(SETTINGS["bootstrap_packages"])))
     assert reordered == recipe()
@@ -435,6 +453,9 @@ def test_finish_of_a_good_bootstrap_image() -> None:
         "python-tags": "cp311-cp311",
         "suite": "bookworm",
         "mirror": SETTINGS["mirror"],
+        "base": "",
+        "base-digest": "",
+        "emulator-layer": "",
     }
     assert all(isinstance(value, str) for value in labels.values())
 
@@ -448,7 +469,7 @@ def test_finish_of_a_registry_image_without_auditwheel_variables() -> None:
     assert labels[LABEL_PREFIX + "base"] == "quay.io/pypa/manylinux_2_28_aarch64"
     assert labels[LABEL_PREFIX + "base-digest"] == "quay.io/pypa/m@sha256:aaa"
     assert labels[LABEL_PREFIX + "emulator-layer"] == "false"
-    assert LABEL_PREFIX + "suite" not in labels
+    assert labels[LABEL_PREFIX + "suite"] == labels[LABEL_PREFIX + "mirror"] == ""
 
 
 @pytest.mark.parametrize(
