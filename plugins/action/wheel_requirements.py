@@ -1,6 +1,6 @@
 # Copyright: wheelfleet developers
 # Apache License 2.0
-"""Download the build/test requirements wheelhouses on the controller (src/wheelfleet/requirements.py)."""
+"""Download build/test requirement wheelhouses on the controller (wheelfleet.requirements)."""
 
 from __future__ import annotations
 

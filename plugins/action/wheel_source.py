@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import source
+    from wheelfleet import manifest, source
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     source = None
     IMPORT_ERROR = exc
@@ -21,14 +22,14 @@ else:
 class ActionModule(ActionBase):
     """Runs on the controller only (no connection to the host).
 
-    Arguments: ``project`` (a directory or an sdist on the controller),
-    ``cache_dir`` (the archive goes to ``<cache_dir>/sources/<hash>.tar.gz``),
-    ``excludes`` (extra patterns), ``wheelhouse`` (returned as an absolute path,
-    with its ``staging`` directory; left out of the source when it lies inside
-    the project, as is the cache), ``pack`` (write the archive; false only checks). Returns the project's name, version, kind, build
-    requirements and backend, ``[tool.wheelfleet]`` (``config``),
-    ``source_hash`` and ``archive``; ``changed`` when the archive is (or, in
-    check mode, would be) written.
+    Arguments: ``project`` (a directory or an sdist on the controller), ``cache_dir`` (the
+    archive goes to ``<cache_dir>/sources/<hash>.tar.gz``), ``excludes`` (extra patterns),
+    ``wheelhouse`` (returned as an absolute path, with its ``staging`` directory, and created
+    for the invoking user; left out of the source when it lies inside the project, as is
+    the cache), ``pack`` (write the
+    archive; false only checks). Returns the project's name, version, kind, build
+    requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash`` and
+    ``archive``; ``changed`` when the archive is (or, in check mode, would be) written.
     """
 
     TRANSFERS_FILES = False
@@ -65,6 +66,14 @@ class ActionModule(ActionBase):
             wheelhouse = os.path.abspath(os.path.expanduser(args["wheelhouse"]))
             prepared["wheelhouse"] = wheelhouse
             prepared["staging"] = os.path.join(wheelhouse, ".staging")
+            if write:
+                # Made here, by the invoking user's ids, before anything is fetched into it.
+                try:
+                    manifest.make_dirs(Path(wheelhouse), manifest.owner())
+                except OSError as exc:
+                    raise AnsibleActionFail(
+                        f"cannot create the wheelhouse {wheelhouse}: {exc}"
+                    ) from None
         result.update(prepared)
         result["msg"] = (
             f"{prepared['name']} {prepared['version'] or ''} ({prepared['kind']}, "

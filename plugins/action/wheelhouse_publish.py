@@ -30,14 +30,14 @@ def _read(path: str) -> str:
 class ActionModule(ActionBase):
     """Runs on the controller only.
 
-    Arguments: ``wheelhouse``, ``staging`` (where the job's files were
-    fetched, inside the wheelhouse), ``job`` (the planned job), ``wheels``
-    (``file``, ``sha256``, ``size``, ``tags``, ``grafted``, ``plat`` of each
-    repaired wheel), ``timings``, ``logs`` (staged log files, concatenated
-    into ``logs/<job>.log``), ``header`` (text put before them), ``failed``
-    (only the log is written), ``discard`` (only remove the staging directory). Each wheel is checked against its sha256 and
-    renamed into place; the manifest and SHA256SUMS are rewritten under a lock.
-    The staging directory is always removed. Check mode changes nothing.
+    Arguments: ``wheelhouse``, ``staging`` (where the job's files were fetched, inside the
+    wheelhouse), ``job`` (the planned job), ``wheels`` (``file``, ``sha256``, ``size``,
+    ``tags``, ``grafted``, ``plat`` of each repaired wheel), ``timings``, ``logs`` (staged
+    log files, concatenated into ``logs/<job>.log``), ``header`` (text put before them),
+    ``failed`` (only the log is written), ``discard`` (only remove the staging directory).
+    Each wheel is checked against its sha256 and renamed into place; the manifest and
+    SHA256SUMS are rewritten under a lock. The staging directory is always removed. Check
+    mode changes nothing.
     """
 
     TRANSFERS_FILES = False

@@ -11,8 +11,8 @@ version_added: 0.1.0
 description:
   - Copies regular files out of a container of this host's Docker engine into O(dest) on the host
     the module runs on, through the engine API (the archive endpoint behind C(docker cp)), so it
-    works with a remote engine and needs no docker CLI. M(community.docker.docker_container_copy_into)
-    does the other direction.
+    works with a remote engine and needs no docker CLI.
+  - M(community.docker.docker_container_copy_into) does the other direction.
   - Each file is written to a temporary name and renamed, so O(dest) never holds a partial file.
   - Idempotent, a file whose copy in O(dest) already has the same sha256 is left alone.
 options:
@@ -29,7 +29,9 @@ options:
     elements: str
     required: true
   dest:
-    description: Directory on this host that receives the files (created when missing); each keeps its base name.
+    description:
+      - Directory on this host that receives the files (created when missing).
+      - Each file keeps its base name.
     type: path
     required: true
   missing:
@@ -65,7 +67,11 @@ files:
   returned: always
   type: list
   elements: dict
-  sample: [{src: /work/logs/build.log, dest: /tmp/wheelfleet-job/build.log, sha256: 9f2c..., size: 5121}]
+  sample:
+    - src: /work/logs/build.log
+      dest: /tmp/wheelfleet-job/build.log
+      sha256: 9f2c...
+      size: 5121
 missing:
   description: Paths that did not exist in the container (with O(missing=ignore)).
   returned: always
@@ -100,14 +106,16 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def fetch_one(module: AnsibleModule, container, src: str, dest_dir: str) -> dict | None:
+def fetch_one(module: AnsibleModule, container: object, src: str, dest_dir: str) -> dict | None:
     """Copy one file out; None when it does not exist."""
     try:
         stream, _ = container.get_archive(src)
     except NotFound:
         return None
     except DockerException as exc:
-        module.fail_json(msg=f"cannot read {src} from container {module.params['container']}: {exc}")
+        module.fail_json(
+            msg=f"cannot read {src} from container {module.params['container']}: {exc}"
+        )
     with tempfile.TemporaryFile(dir=dest_dir) as spool:
         for chunk in stream:
             spool.write(chunk)
@@ -115,7 +123,9 @@ def fetch_one(module: AnsibleModule, container, src: str, dest_dir: str) -> dict
         with tarfile.open(fileobj=spool) as archive:
             member = next((m for m in archive.getmembers() if m.isfile()), None)
             if member is None:
-                module.fail_json(msg=f"{src} in container {module.params['container']} is not a regular file")
+                module.fail_json(
+                    msg=f"{src} in container {module.params['container']} is not a regular file"
+                )
             final = os.path.join(dest_dir, os.path.basename(src.rstrip("/")))
             handle, tmp = tempfile.mkstemp(prefix=".fetch-", dir=dest_dir)
             try:
@@ -125,12 +135,24 @@ def fetch_one(module: AnsibleModule, container, src: str, dest_dir: str) -> dict
                 new_sum = sha256_file(tmp)
                 if os.path.isfile(final) and sha256_file(final) == new_sum:
                     os.unlink(tmp)
-                    return {"src": src, "dest": final, "sha256": new_sum, "size": os.path.getsize(final), "changed": False}
+                    return {
+                        "src": src,
+                        "dest": final,
+                        "sha256": new_sum,
+                        "size": os.path.getsize(final),
+                        "changed": False,
+                    }
                 os.replace(tmp, final)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
-    return {"src": src, "dest": final, "sha256": new_sum, "size": os.path.getsize(final), "changed": True}
+    return {
+        "src": src,
+        "dest": final,
+        "sha256": new_sum,
+        "size": os.path.getsize(final),
+        "changed": True,
+    }
 
 
 def main() -> None:
@@ -149,7 +171,9 @@ def main() -> None:
     if docker is None:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     if module.check_mode:
-        module.exit_json(changed=bool(params["paths"]), files=[], missing=[], msg="check mode: nothing copied")
+        module.exit_json(
+            changed=bool(params["paths"]), files=[], missing=[], msg="check mode: nothing copied"
+        )
     try:
         client = (
             docker.DockerClient(base_url=params["docker_host"], timeout=params["timeout"])
@@ -170,7 +194,11 @@ def main() -> None:
         else:
             files.append(copied)
     if missing and params["missing"] == "fail":
-        module.fail_json(msg=f"not in container {params['container']}: {', '.join(missing)}", files=files, missing=missing)
+        module.fail_json(
+            msg=f"not in container {params['container']}: {', '.join(missing)}",
+            files=files,
+            missing=missing,
+        )
     changed = [item.pop("changed") for item in files]
     module.exit_json(changed=any(changed), files=files, missing=missing)
 

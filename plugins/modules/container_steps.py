@@ -16,8 +16,8 @@ description:
     the step, its command, its start time and its exit status. On failure the module returns the
     last O(log_tail_lines) lines of that log.
   - Returns how many seconds each step took, for progress reports and benchmarks.
-  - Meant to run with C(async) and C(poll: 0), several containers at once, and
-    M(ansible.builtin.async_status) to wait for them.
+  - Meant to run in the background (C(async) with C(poll) set to 0), several containers at once,
+    with M(ansible.builtin.async_status) to wait for them.
 options:
   container:
     description: Name or ID of the running container.
@@ -64,7 +64,7 @@ options:
     type: int
     default: 40
   list_files:
-    description: Directories inside the container whose regular files are listed in RV(files) after success.
+    description: Directories inside the container whose regular files RV(files) lists after success.
     type: list
     elements: str
     default: []
@@ -90,7 +90,8 @@ EXAMPLES = r"""
       - name: before_all
         argv: [sh, -c, apt-get update && apt-get install -y libyaml-dev]
       - name: build
-        argv: [/opt/python/cp311-cp311/bin/python, -m, pip, wheel, --no-deps, -w, /work/dist, /work/src]
+        argv: [/opt/python/cp311-cp311/bin/python, -m, pip, wheel, --no-deps,
+               -w, /work/dist, /work/src]
         env: {PIP_NO_INDEX: "1", PIP_FIND_LINKS: /work/wheelhouse}
         workdir: /work/src
     list_files: [/work/dist]
@@ -115,7 +116,9 @@ log_tail:
   returned: failure
   type: str
 files:
-  description: For each directory of O(list_files), the paths of its regular files. Returned (possibly empty) only when every step succeeded.
+  description:
+    - For each directory of O(list_files), the paths of its regular files.
+    - Returned (possibly empty) only when every step succeeded.
   returned: success
   type: dict
   sample: {/work/dist: [/work/dist/yamlcount-1.0.0-cp311-cp311-linux_aarch64.whl]}
@@ -141,7 +144,8 @@ mkdir -p "${log%/*}"
 if [ -n "$WHEELFLEET_PATH_PREPEND" ]; then PATH="$WHEELFLEET_PATH_PREPEND:$PATH"; export PATH; fi
 unset WHEELFLEET_PATH_PREPEND
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-printf '\n=== wheelfleet step %s: started %s in %s\n=== $ %s\n' "$name" "$(now)" "$PWD" "$*" >>"$log"
+printf '\n=== wheelfleet step %s: started %s in %s\n' "$name" "$(now)" "$PWD" >>"$log"
+printf '=== $ %s\n' "$*" >>"$log"
 "$@" >>"$log" 2>&1 </dev/null
 rc=$?
 printf '=== wheelfleet step %s: exit status %s at %s\n' "$name" "$rc" "$(now)" >>"$log"

@@ -125,7 +125,9 @@ def image_facts(image: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     config = image.get("Config") or {}
     env = dict(
-        item.split("=", 1) for item in config.get("Env") or [] if isinstance(item, str) and "=" in item
+        item.split("=", 1)
+        for item in config.get("Env") or []
+        if isinstance(item, str) and "=" in item
     )
     plat = env.get("AUDITWHEEL_PLAT")
     return {

@@ -106,7 +106,12 @@ def superseded(manifest: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]
     new = list(entries)
     names = {entry["file"] for entry in new}
     jobs = {
-        (entry.get("project"), entry.get("version"), entry.get("architecture"), entry.get("python_tag"))
+        (
+            entry.get("project"),
+            entry.get("version"),
+            entry.get("architecture"),
+            entry.get("python_tag"),
+        )
         for entry in new
     }
     return sorted(
@@ -206,7 +211,7 @@ def locked(directory: Path) -> Iterator[None]:
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o644)
+    tmp.chmod(0o644)
     tmp.replace(path)
 
 
@@ -262,7 +267,7 @@ def publish(
             for wheel in wheels:
                 final = home / wheel["file"]
                 staged = stage / wheel["file"]
-                os.chmod(staged, 0o644)
+                staged.chmod(0o644)
                 _chown([staged], ids)
                 staged.replace(final)
                 placed.append(final)

@@ -121,8 +121,7 @@ def _excluded(relative: PurePosixPath, patterns: Sequence[str]) -> bool:
         if pattern.startswith("/"):
             anchored = pattern.strip("/").split("/")
             if len(parts) >= len(anchored) and all(
-                fnmatch.fnmatchcase(part, want)
-                for part, want in zip(parts, anchored, strict=False)
+                fnmatch.fnmatchcase(part, want) for part, want in zip(parts, anchored, strict=False)
             ):
                 return True
         elif any(fnmatch.fnmatchcase(part, pattern) for part in parts):
@@ -152,7 +151,7 @@ def iter_directory(root: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> It
     for relative, full in sorted(found):
         mode = full.lstat().st_mode
         if stat.S_ISLNK(mode):
-            yield SourceFile(relative, "symlink", False, os.readlink(full).encode())
+            yield SourceFile(relative, "symlink", False, str(full.readlink()).encode())
         elif stat.S_ISREG(mode):
             yield SourceFile(relative, "file", bool(mode & 0o111), full.read_bytes())
 
@@ -176,9 +175,7 @@ def iter_sdist(path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterat
                 if _excluded(PurePosixPath(relative), excludes):
                     continue
                 mode = (info.external_attr >> 16) & 0o7777
-                members.append(
-                    SourceFile(relative, "file", bool(mode & 0o111), archive.read(info))
-                )
+                members.append(SourceFile(relative, "file", bool(mode & 0o111), archive.read(info)))
     else:
         with tarfile.open(path) as archive:
             for info in archive.getmembers():

@@ -110,7 +110,9 @@ def test_settings_hash_follows_the_output_changing_settings() -> None:
 
 def test_project_config_fills_only_empty_settings() -> None:
     config = {"before_all": "from-project", "test_command": "pytest", "environment": {"A": "1"}}
-    merged = jobs.effective_settings(dict(SETTINGS, before_all="mine", environment={"B": 2}), config)
+    merged = jobs.effective_settings(
+        dict(SETTINGS, before_all="mine", environment={"B": 2}), config
+    )
     assert merged["before_all"] == "mine"
     assert merged["test_command"] == "pytest"
     assert merged["environment"] == {"A": "1", "B": "2"}
@@ -124,7 +126,9 @@ def test_up_to_date_jobs_are_skipped_unless_forced(tmp_path: Path) -> None:
     name = "yaml_count-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
     (tmp_path / name).write_bytes(content)
     wheel = {"file": name, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
-    document = manifest.merge(manifest.empty(), [manifest.entry(first, wheel, host="h", timings={})])
+    document = manifest.merge(
+        manifest.empty(), [manifest.entry(first, wheel, host="h", timings={})]
+    )
     planned = plan(tmp_path, wheelhouse_manifest=document)
     assert [j["status"] for j in planned] == ["up-to-date", "build", "build", "build"]
     assert planned[0]["entries"][0]["file"] == name
@@ -165,7 +169,9 @@ def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
 
 
 def test_test_steps_install_the_repaired_wheel_offline(tmp_path: Path) -> None:
-    settings = dict(jobs.effective_settings(SETTINGS, PROJECT["config"]), test_command="pytest {project}/t")
+    settings = dict(
+        jobs.effective_settings(SETTINGS, PROJECT["config"]), test_command="pytest {project}/t"
+    )
     job = plan(tmp_path)[0]
     steps = jobs.test_steps(job, settings, ["/work/wheels/a.whl"])
     assert steps[0]["argv"][-2:] == ["/work/wheels/a.whl", "pytest"]
@@ -207,7 +213,10 @@ def test_async_results_record_steps_and_log_tails() -> None:
     assert state["a"]["files"] == {"/work/dist": ["/work/dist/a.whl"]}
     assert state["b"]["status"] == "failed"
     assert "expected ';'" in state["b"]["error"] and "exit status 1" in state["b"]["error"]
-    assert [j["id"] for j in jobs.active([dict(job_a, status="build"), dict(job_b, status="build")], state)] == ["a"]
+    assert [
+        j["id"]
+        for j in jobs.active([dict(job_a, status="build"), dict(job_b, status="build")], state)
+    ] == ["a"]
 
 
 def test_failure_messages_from_loops_and_auditwheel() -> None:
@@ -227,7 +236,10 @@ def test_failure_messages_from_loops_and_auditwheel() -> None:
     assert "too-recent" in message and "libc.so.6: GLIBC_2.36" in message
     assert "One or more" not in message
     assert jobs.failure_message({"msg": "plain"}) == "plain"
-    assert jobs.step_name("Start the build container: demo-cp311-cp311-x86_64") == "Start the build container"
+    assert (
+        jobs.step_name("Start the build container: demo-cp311-cp311-x86_64")
+        == "Start the build container"
+    )
 
 
 def test_summary_names_every_failure(tmp_path: Path) -> None:

@@ -48,7 +48,12 @@ def publish(tmp_path: Path, job=JOB, name: str = WHEEL, content: bytes = b"wheel
     staging, wheel = stage(tmp_path, name, content)
     entry = manifest.entry(job, wheel, host="localhost", timings={"build": 4.25, "repair": 0.5})
     return manifest.publish(
-        tmp_path / "wh", staging, [wheel], [entry], log_name=f"{job['id']}.log", log_text="hi\n",
+        tmp_path / "wh",
+        staging,
+        [wheel],
+        [entry],
+        log_name=f"{job['id']}.log",
+        log_text="hi\n",
         environ={},
     )
 
@@ -56,7 +61,9 @@ def publish(tmp_path: Path, job=JOB, name: str = WHEEL, content: bytes = b"wheel
 def test_publish_moves_the_wheel_writes_manifest_sums_and_log(tmp_path: Path) -> None:
     result = publish(tmp_path)
     home = tmp_path / "wh"
-    assert sorted(p.name for p in home.iterdir()) == sorted([WHEEL, "manifest.json", "SHA256SUMS", "logs"])
+    assert sorted(p.name for p in home.iterdir()) == sorted(
+        [WHEEL, "manifest.json", "SHA256SUMS", "logs"]
+    )
     document = json.loads((home / "manifest.json").read_text())
     entry = document["wheels"][WHEEL]
     assert entry["architecture"] == "x86_64" and entry["python_tag"] == "cp311-cp311"
@@ -120,7 +127,9 @@ def test_merge_drops_entries_whose_file_is_gone() -> None:
             "b.whl": {"file": "b.whl", "project": "b"},
         },
     }
-    merged = manifest.merge(document, [{"file": "c.whl", "project": "c"}], present=["a.whl", "c.whl"])
+    merged = manifest.merge(
+        document, [{"file": "c.whl", "project": "c"}], present=["a.whl", "c.whl"]
+    )
     assert list(merged["wheels"]) == ["a.whl", "c.whl"]
 
 

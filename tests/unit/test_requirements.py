@@ -34,8 +34,13 @@ def test_platforms_cover_every_policy_the_glibc_allows() -> None:
 
 def test_download_command_targets_the_platform_and_wheels_only() -> None:
     argv = requirements.download_command(
-        ["setuptools>=61", "pytest", "setuptools>=61"], "x86_64", "cp311-cp311", "2.28", "/d",
-        python="/py", pip_args=["--index-url", "https://mirror/simple"],
+        ["setuptools>=61", "pytest", "setuptools>=61"],
+        "x86_64",
+        "cp311-cp311",
+        "2.28",
+        "/d",
+        python="/py",
+        pip_args=["--index-url", "https://mirror/simple"],
     )
     assert argv[:4] == ["/py", "-m", "pip", "download"]
     assert "--only-binary=:all:" in argv
@@ -96,7 +101,12 @@ def test_check_mode_downloads_nothing(tmp_path: Path) -> None:
 
 def test_index_source_makes_an_empty_wheelhouse(tmp_path: Path) -> None:
     result = requirements.ensure(
-        ["setuptools"], "x86_64", "cp311-cp311", "2.36", tmp_path / "c", source="index",
+        ["setuptools"],
+        "x86_64",
+        "cp311-cp311",
+        "2.36",
+        tmp_path / "c",
+        source="index",
         python="/nonexistent",
     )
     assert result["files"] == []
@@ -106,8 +116,12 @@ def test_index_source_makes_an_empty_wheelhouse(tmp_path: Path) -> None:
 def test_failed_download_explains_and_leaves_no_cache(tmp_path: Path) -> None:
     with pytest.raises(requirements.RequirementsError) as caught:
         requirements.ensure(
-            ["surely-no-such-project-wheelfleet==0"], "x86_64", "cp311-cp311", "2.36",
-            tmp_path / "c", python=sys.executable,
+            ["surely-no-such-project-wheelfleet==0"],
+            "x86_64",
+            "cp311-cp311",
+            "2.36",
+            tmp_path / "c",
+            python=sys.executable,
             pip_args=["--no-index", "--find-links", str(tmp_path)],
         )
     message = str(caught.value)

@@ -70,8 +70,15 @@ def test_hash_ignores_times_and_excluded_files_but_not_content_or_mode(tmp_path:
     root = make_project(tmp_path / "demo")
     first = source.inspect(root)[0].source_hash
     os.utime(root / "pyproject.toml", (1, 1))
-    for junk in (".git/HEAD", "build/lib/x.o", "dist/demo.whl", "src/demo.egg-info/PKG-INFO",
-                 "src/demo/__pycache__/x.pyc", ".venv/bin/python", "wheelhouse/a.whl"):
+    for junk in (
+        ".git/HEAD",
+        "build/lib/x.o",
+        "dist/demo.whl",
+        "src/demo.egg-info/PKG-INFO",
+        "src/demo/__pycache__/x.pyc",
+        ".venv/bin/python",
+        "wheelhouse/a.whl",
+    ):
         (root / junk).parent.mkdir(parents=True, exist_ok=True)
         (root / junk).write_text("junk")
     assert source.inspect(root)[0].source_hash == first
@@ -106,7 +113,9 @@ def test_zip_sdist_and_pkg_info_name(tmp_path: Path) -> None:
     sdist = tmp_path / "legacy-1.5.zip"
     with zipfile.ZipFile(sdist, "w") as archive:
         archive.writestr("legacy-1.5/setup.py", "from setuptools import setup\nsetup()\n")
-        archive.writestr("legacy-1.5/PKG-INFO", "Metadata-Version: 2.1\nName: Legacy\nVersion: 1.5\n")
+        archive.writestr(
+            "legacy-1.5/PKG-INFO", "Metadata-Version: 2.1\nName: Legacy\nVersion: 1.5\n"
+        )
     project, _ = source.inspect(sdist)
     assert (project.name, project.version) == ("Legacy", "1.5")
 
