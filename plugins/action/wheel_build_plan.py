@@ -44,7 +44,9 @@ class ActionModule(ActionBase):
         args = self._task.args
         project = args["project"]
         try:
-            settings = jobs.effective_settings(args.get("settings") or {}, project.get("config") or {})
+            settings = jobs.effective_settings(
+                args.get("settings") or {}, project.get("config") or {}
+            )
             if not args.get("use_project_config", True):
                 settings = jobs.effective_settings(args.get("settings") or {}, {})
             wheelhouse = args["wheelhouse"]
