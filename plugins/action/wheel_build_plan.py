@@ -21,7 +21,8 @@ class ActionModule(ActionBase):
 
     Arguments: ``project`` (the result of wheelfleet.fleet.wheel_source),
     ``settings`` (the role's build settings), ``architectures``,
-    ``python_tags``, ``images`` (``docker_image_info`` results of the host),
+    ``python_tags`` (or ``jobs``, explicit ``{arch, python}`` pairs that replace them),
+    ``images`` (``docker_image_info`` results of the host),
     ``image`` (repository; the tag is the architecture), ``host_arch`` (the
     engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
     ``jobs`` (each with ``status`` build, up-to-date or failed),
@@ -63,6 +64,7 @@ class ActionModule(ActionBase):
                 wheelhouse=wheelhouse,
                 run_id=args["run_id"],
                 force=bool(args.get("force")),
+                matrix=args.get("jobs") or None,
             )
         except (jobs.PlanError, requirements.RequirementsError) as exc:
             raise AnsibleActionFail(str(exc)) from None

@@ -163,32 +163,43 @@ def plan(
     run_id: str,
     force: bool = False,
     default_glibc: str = "2.17",
+    matrix: Sequence[Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """One job per (architecture, Python tag), each with ``status``:
 
     - ``build``: to be built;
     - ``up-to-date``: the manifest has its wheels for the same inputs (``entries``);
     - ``failed``: it cannot run on this host (``reason``), e.g. its image is missing.
+
+    ``matrix`` (``wheel_build_jobs``), when not empty, lists the jobs explicitly as
+    ``{"arch": ..., "python": ...}`` pairs and replaces architectures x Python tags.
     """
-    if not architectures_wanted:
-        raise PlanError("no architectures to build (wheel_build_architectures is empty)")
-    if not python_tags:
-        raise PlanError("no Python tags to build (wheel_build_python_tags is empty)")
-    for tag in python_tags:
+    pairs = explicit_pairs(matrix) if matrix else None
+    if pairs is None:
+        if not architectures_wanted:
+            raise PlanError("no architectures to build (wheel_build_architectures is empty)")
+        if not python_tags:
+            raise PlanError("no Python tags to build (wheel_build_python_tags is empty)")
+        pairs = [(wanted, tag) for wanted in architectures_wanted for tag in python_tags]
+    for tag in dict.fromkeys(tag for _, tag in pairs):
         try:
             requirements.python_target(tag)
         except requirements.RequirementsError as exc:
-            raise PlanError(f"wheel_build_python_tags: {exc}") from None
+            where = "wheel_build_jobs" if matrix else "wheel_build_python_tags"
+            raise PlanError(f"{where}: {exc}") from None
     images = list(images)
     hashed = settings_hash(settings)
     host_canonical = architectures.resolve(host_arch).name
     jobs: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for wanted in architectures_wanted:
+    by_arch: dict[str, list[str]] = {}
+    for wanted, tag in pairs:
+        by_arch.setdefault(wanted, []).append(tag)
+    for wanted, tags in by_arch.items():
         arch = architectures.resolve(wanted)
         reference = f"{image_repository}:{arch.name}"
         facts = image_facts(find_image(images, reference))
-        for tag in python_tags:
+        for tag in tags:
             identifier = job_id(project["name"], tag, arch.name)
             if identifier in seen:
                 continue
@@ -241,6 +252,26 @@ def plan(
                     job["entries"] = entries
             jobs.append(job)
     return jobs
+
+
+def explicit_pairs(matrix: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
+    """``wheel_build_jobs`` as (architecture, Python tag) pairs, in order, without duplicates;
+    raises PlanError naming a malformed entry."""
+    pairs: list[tuple[str, str]] = []
+    for index, item in enumerate(matrix):
+        if not isinstance(item, Mapping) or not item.get("arch") or not item.get("python"):
+            raise PlanError(
+                f"wheel_build_jobs[{index}]: expected a mapping with arch and python"
+                f" (such as {{arch: aarch64, python: cp311-cp311}}), got {item!r}"
+            )
+        try:
+            arch = architectures.resolve(str(item["arch"])).name
+        except architectures.UnknownArchitectureError as exc:
+            raise PlanError(f"wheel_build_jobs[{index}]: {exc}") from None
+        pair = (arch, str(item["python"]))
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
 
 
 def wheelhouse_requests(

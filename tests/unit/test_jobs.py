@@ -93,6 +93,26 @@ def test_missing_image_fails_its_jobs_only(tmp_path: Path) -> None:
     assert "playbooks/images.yml" in failed["reason"]
 
 
+def test_explicit_jobs_replace_the_matrix(tmp_path: Path) -> None:
+    explicit = [
+        {"arch": "arm64", "python": "cp312-cp312"},
+        {"arch": "x86_64", "python": "cp311-cp311"},
+        {"arch": "aarch64", "python": "cp312-cp312"},  # the same job again: dropped
+    ]
+    planned = plan(tmp_path, matrix=explicit, architectures_wanted=[], python_tags=[])
+    assert [(j["python_tag"], j["arch"]) for j in planned] == [
+        ("cp312-cp312", "aarch64"),
+        ("cp311-cp311", "x86_64"),
+    ]
+    assert planned[0]["emulated"] is True and planned[1]["emulated"] is False
+    with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs\[0\]: .*sparc"):
+        plan(tmp_path, matrix=[{"arch": "sparc", "python": "cp311-cp311"}])
+    with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs\[1\]: expected a mapping"):
+        plan(tmp_path, matrix=[{"arch": "x86_64", "python": "cp311-cp311"}, {"arch": "x86_64"}])
+    with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs: .*python3\.11"):
+        plan(tmp_path, matrix=[{"arch": "x86_64", "python": "python3.11"}])
+
+
 def test_bad_tags_and_empty_matrix_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cp311-cp311"):
         plan(tmp_path, python_tags=["python3.11"])
