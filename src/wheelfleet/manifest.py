@@ -142,6 +142,17 @@ def merge(
     return {"version": FORMAT_VERSION, "wheels": dict(sorted(wheels.items()))}
 
 
+def short_python(python_tag: str) -> str:
+    """The CPython tag of an interpreter directory: ``cp311-cp311`` -> ``cp311``,
+    ``cp313-cp313t`` -> ``cp313t`` (the spelling of build identifiers)."""
+    return python_tag.rsplit("-", 1)[-1]
+
+
+def build_identifier(python_tag: str, arch: str) -> str:
+    """The build identifier (cibuildwheel's spelling) of a job: ``cp311-manylinux_x86_64``."""
+    return f"{short_python(python_tag)}-manylinux_{arch}"
+
+
 def entry(
     job: Mapping[str, Any],
     wheel: Mapping[str, Any],
@@ -160,13 +171,18 @@ def entry(
         "version": job.get("version") or (wheel.get("tags") or {}).get("version"),
         "architecture": job["arch"],
         "python_tag": job["python_tag"],
+        "python": short_python(job["python_tag"]),
+        "identifier": build_identifier(job["python_tag"], job["arch"]),
         "plat": wheel.get("plat"),
         "grafted": sorted(wheel.get("grafted") or []),
         "host": host,
         "image": job["image"],
         "image_id": job.get("image_id"),
         "image_digests": list(job.get("image_digests") or []),
+        # A registry digest when the image came from one, else the local image ID.
+        "image_digest": (list(job.get("image_digests") or []) or [job.get("image_id")])[0],
         "emulated": bool(job.get("emulated")),
+        "mode": "emulated" if job.get("emulated") else "native",
         "source_hash": job["source_hash"],
         "settings_hash": job["settings_hash"],
         "tested": bool(job.get("tested")),

@@ -70,6 +70,9 @@ def test_publish_moves_the_wheel_writes_manifest_sums_and_log(tmp_path: Path) ->
     assert entry["grafted"] == ["libyaml-0-abc.so.2.0.9"]
     assert entry["build_seconds"] == 4.25 and entry["host"] == "localhost"
     assert entry["source_hash"] == "src1" and entry["settings_hash"] == "set1"
+    assert entry["python"] == "cp311" and entry["identifier"] == "cp311-manylinux_x86_64"
+    # No registry digest for a local image: its ID stands for it.
+    assert entry["mode"] == "native" and entry["image_digest"] == "sha256:aaa"
     assert (home / "SHA256SUMS").read_text() == f"{entry['sha256']}  {WHEEL}\n"
     assert (home / "logs" / f"{JOB['id']}.log").read_text() == "hi\n"
     assert result["published"] == [str(home / WHEEL)]
