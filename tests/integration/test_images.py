@@ -136,7 +136,7 @@ def test_a_second_run_changes_nothing(built: float, check: bool) -> None:
 
 
 def test_the_listing_shows_inputs_age_and_size(built: float) -> None:
-    result = run_module("wheelfleet.fleet.builder_image_info", {}).result
+    result = run_module("wheelfleet.fleet.builder_image_info", {"repository": "wheelfleet"}).result
     assert result["changed"] is False
     by_tag = {tag: image for image in result["images"] for tag in image["tags"]}
     for arch, docker_arch in IMAGES.items():
