@@ -6,17 +6,22 @@
 the interpreter that runs auditwheel, wherever the wheel is. One JSON
 document comes back on stdout for each command:
 
-  stat PATH                 exists, size
-  sha256 PATH               sha256 of a file
-  wheel-info PATH LIB_SDIR  sha256, size, and the libraries grafted into LIB_SDIR
-  policy PLAT               auditwheel's policy entry for a platform tag, and its arch
-  read JSONPATH             a JSON file's content, or null
-  mkdir DIR                 make a directory (and its parents)
-  mkdtemp DIR               a new scratch directory inside DIR
-  publish SRC DEST_DIR META_PATH META_JSON
-                            move SRC into DEST_DIR (same file system: atomic)
-                            and write the metadata file after it
-  rmtree DIR                remove a scratch directory
+  inspect WHEEL RECORD_DIR OPTIONS_JSON
+            whether the wheel exists, its sha256, the record key for these
+            options, and the record of an earlier repair when the wheel it
+            names is still there with the recorded sha256
+  policy PLAT
+            auditwheel's policy entry for a platform tag, and its arch
+  mkdtemp DIR
+            a new scratch directory inside DIR
+  finish PRODUCED LIB_SDIR DEST_DIR RECORD_PATH RESULT_JSON SCRATCH
+            add sha256, size and grafted libraries to the result, move the
+            produced wheel into DEST_DIR (same file system: atomic), write
+            the record, remove the scratch directory, print the result
+  rmtree DIR
+            remove a scratch directory
+
+Each command is one process: under emulation every process start costs.
 """
 
 from __future__ import annotations
@@ -50,44 +55,54 @@ def policy(plat):
                     return {"policy": entry, "arch": arch}
     return {"policy": None, "arch": arch}
 
+def record_key(input_sha256, options_json):
+    return hashlib.sha256(json.dumps([input_sha256, json.loads(options_json)]).encode()).hexdigest()
+
+def read_record(path):
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    wheel = record.get("wheel") or ""
+    if os.path.isfile(wheel) and sha256(wheel) == record.get("sha256"):
+        return record
+    return None
+
 def main(command, *args):
-    if command == "stat":
-        return {"exists": os.path.isfile(args[0]),
-                "size": os.path.getsize(args[0]) if os.path.isfile(args[0]) else None}
-    if command == "sha256":
-        return {"sha256": sha256(args[0])}
-    if command == "wheel-info":
-        path, lib_sdir = args
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-        grafted = sorted({
-            name.split("/")[-1] for name in names
-            if "/" in name and name.split("/")[0].endswith(lib_sdir) and not name.endswith("/")
-        })
-        return {"sha256": sha256(path), "size": os.path.getsize(path), "grafted": grafted}
+    if command == "inspect":
+        wheel, record_dir, options_json = args
+        if not os.path.isfile(wheel):
+            return {"exists": False}
+        digest = sha256(wheel)
+        key = record_key(digest, options_json)
+        record_path = os.path.join(record_dir, key + ".json")
+        return {"exists": True, "sha256": digest, "record_path": record_path,
+                "record": read_record(record_path)}
     if command == "policy":
         return policy(args[0])
-    if command == "read":
-        try:
-            with open(args[0]) as handle:
-                return {"content": json.load(handle)}
-        except (OSError, ValueError):
-            return {"content": None}
-    if command == "mkdir":
-        os.makedirs(args[0], exist_ok=True)
-        return {"path": args[0]}
     if command == "mkdtemp":
         os.makedirs(args[0], exist_ok=True)
         return {"path": tempfile.mkdtemp(prefix=".wheelfleet-repair-", dir=args[0])}
-    if command == "publish":
-        source, dest_dir, meta_path, meta = args
-        final = os.path.join(dest_dir, os.path.basename(source))
-        os.replace(source, final)
-        tmp = meta_path + ".tmp"
-        with open(tmp, "w") as handle:
-            handle.write(meta)
-        os.replace(tmp, meta_path)
-        return {"path": final}
+    if command == "finish":
+        produced, lib_sdir, dest_dir, record_path, result_json, scratch = args
+        with zipfile.ZipFile(produced) as archive:
+            names = archive.namelist()
+        result = json.loads(result_json)
+        result["grafted"] = sorted({
+            name.split("/")[-1] for name in names
+            if "/" in name and name.split("/")[0].endswith(lib_sdir) and not name.endswith("/")
+        })
+        result["sha256"] = sha256(produced)
+        result["size"] = os.path.getsize(produced)
+        result["wheel"] = os.path.join(dest_dir, os.path.basename(produced))
+        os.replace(produced, result["wheel"])
+        os.makedirs(os.path.dirname(record_path), exist_ok=True)
+        with open(record_path + ".tmp", "w") as handle:
+            json.dump(result, handle)
+        os.replace(record_path + ".tmp", record_path)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return result
     if command == "rmtree":
         shutil.rmtree(args[0], ignore_errors=True)
         return {}

@@ -192,7 +192,6 @@ auditwheel_output:
   type: str
 """
 
-import hashlib
 import json
 import posixpath
 
@@ -236,19 +235,21 @@ class Auditwheel:
         return json.loads(out)
 
     def _auditwheel_python(self) -> str:
+        """The interpreter named in the auditwheel script's first line (one process)."""
         command = self.params["auditwheel"]
-        rc, out, _ = self.target.run(["sh", "-c", 'command -v "$0"', command])
-        path = out.strip()
-        if rc != 0 or not path:
+        script = 'path=$(command -v "$0") || exit 127; echo "$path"; head -n 1 "$path"'
+        rc, out, _ = self.target.run(["sh", "-c", script, command])
+        lines = out.splitlines()
+        if rc != 0 or not lines:
             self.fail(
                 f"auditwheel ({command}) is not installed in {self.target.describe()}; "
                 "use a wheelfleet builder image or a manylinux image, or set auditwheel/python"
             )
-        rc, out, _ = self.target.run(["head", "-n", "1", path])
-        words = out.strip()[2:].split() if out.startswith("#!") else []
+        shebang = lines[1] if len(lines) > 1 else ""
+        words = shebang[2:].split() if shebang.startswith("#!") else []
         if not words:
             where = self.target.describe()
-            self.fail(f"cannot tell which Python runs {path} in {where}; set the python option")
+            self.fail(f"cannot tell which Python runs {lines[0]} in {where}; set the python option")
         return words[1] if posixpath.basename(words[0]) == "env" and len(words) > 1 else words[0]
 
     def analyse(self) -> dict:
@@ -270,17 +271,7 @@ class Auditwheel:
         return normalize_analysis(analysis)
 
     def run(self) -> dict:
-        stat = self.helper("stat", self.params["wheel"])
-        if not stat["exists"]:
-            self.fail(f"wheel {self.params['wheel']} does not exist in {self.target.describe()}")
-        input_sha256 = self.helper("sha256", self.params["wheel"])["sha256"]
-        if self.params["state"] == "analyzed":
-            return {"changed": False, "analysis": self.analyse(), "input_sha256": input_sha256}
-        return self.repair(input_sha256)
-
-    def repair(self, input_sha256: str) -> dict:
         plat = self.params["plat"] or self.target.getenv("AUDITWHEEL_PLAT") or "auto"
-        dest = self.params["dest"]
         options = [
             plat,
             sorted(self.params["exclude"]),
@@ -288,12 +279,17 @@ class Auditwheel:
             self.params["only_plat"],
             self.params["lib_sdir"],
         ]
-        key = hashlib.sha256(json.dumps([input_sha256, options]).encode()).hexdigest()
-        record_path = posixpath.join(dest, RECORD_DIR, f"{key}.json")
-        record = self.helper("read", record_path)["content"]
-        if record and self._still_present(record):
-            return dict(record, changed=False, plat=plat)
+        record_dir = posixpath.join(self.params["dest"] or "/", RECORD_DIR)
+        found = self.helper("inspect", self.params["wheel"], record_dir, json.dumps(options))
+        if not found["exists"]:
+            self.fail(f"wheel {self.params['wheel']} does not exist in {self.target.describe()}")
+        if self.params["state"] == "analyzed":
+            return {"changed": False, "analysis": self.analyse(), "input_sha256": found["sha256"]}
+        if found["record"]:
+            return dict(found["record"], changed=False, plat=plat)
+        return self.repair(found["sha256"], plat, found["record_path"])
 
+    def repair(self, input_sha256: str, plat: str, record_path: str) -> dict:
         analysis = self.analyse()
         if analysis.get("pure") and self.params["pure"] == "fail":
             raise AuditwheelFailure(
@@ -305,22 +301,22 @@ class Auditwheel:
         if self.module.check_mode:
             return dict(base, changed=True)
 
-        scratch = self.helper("mkdtemp", dest)["path"]
+        scratch = self.helper("mkdtemp", self.params["dest"])["path"]
         try:
             produced = self._produce(analysis, plat, scratch)
-            info = self.helper("wheel-info", produced, self.params["lib_sdir"])
-            result = dict(
-                base,
-                tags=wheel_tags(posixpath.basename(produced)),
-                sha256=info["sha256"],
-                size=info["size"],
-                grafted=info["grafted"],
-                wheel=posixpath.join(dest, posixpath.basename(produced)),
-            )
-            self.helper("mkdir", posixpath.join(dest, RECORD_DIR))
-            self.helper("publish", produced, dest, record_path, json.dumps(result))
-        finally:
+        except BaseException:
             self.helper("rmtree", scratch)
+            raise
+        partial = dict(base, tags=wheel_tags(posixpath.basename(produced)))
+        result = self.helper(
+            "finish",
+            produced,
+            self.params["lib_sdir"],
+            self.params["dest"],
+            record_path,
+            json.dumps(partial),
+            scratch,
+        )
         return dict(result, changed=True)
 
     def _produce(self, analysis: dict, plat: str, scratch: str) -> str:
@@ -357,11 +353,6 @@ class Auditwheel:
             failure.details["auditwheel_output"] = output.strip()[-4000:]
             raise failure
         return path
-
-    def _still_present(self, record: dict) -> bool:
-        if not self.helper("stat", record.get("wheel", ""))["exists"]:
-            return False
-        return self.helper("sha256", record["wheel"])["sha256"] == record.get("sha256")
 
 
 def main() -> None:
