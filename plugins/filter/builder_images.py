@@ -60,6 +60,23 @@ def builder_image_wheelhouse_error(entry: dict, info: dict, output: str) -> str:
     return _call(lambda: builder_images.wheelhouse_error(entry, info, output))
 
 
+def builder_image_rootfs_cache(
+    entry: dict,
+    cache_dir: str,
+    max_age_days: int,
+    version: str,
+    files: list[dict],
+    now: float,
+    unique: str,
+) -> dict:
+    """Whether a cached rootfs stands in for debootstrap, where it is kept, and what to prune."""
+    return _call(
+        lambda: builder_images.rootfs_cache(
+            entry, cache_dir, max_age_days, version, files, now, unique
+        )
+    )
+
+
 def builder_image_finish(entry: dict, probe_stdout: str, base_digest: str | None = None) -> dict:
     """Contract problems, missing AUDITWHEEL_* variables and labels of a candidate image."""
     return _call(lambda: builder_images.finish(entry, probe_stdout, base_digest))
@@ -80,6 +97,7 @@ class FilterModule:
             "builder_image_base_digest": builder_image_base_digest,
             "builder_image_wheelhouse": builder_image_wheelhouse,
             "builder_image_wheelhouse_error": builder_image_wheelhouse_error,
+            "builder_image_rootfs_cache": builder_image_rootfs_cache,
             "builder_image_finish": builder_image_finish,
             "builder_image_stale": builder_image_stale,
         }

@@ -43,6 +43,15 @@ OLDEST_MANYLINUX_GLIBC_MINOR = 5
 # emulated machine itself, so no other architecture needs this.
 PERSONALITY = {"i686": "linux32"}
 
+DEBOOTSTRAP_VARIANT = "minbase"
+"""The debootstrap variant of every bootstrapped image (part of its recipe and rootfs cache key)."""
+
+ROOTFS_CACHE_FORMAT = 1
+"""Part of every rootfs cache key: bump it when what a cached rootfs holds changes."""
+ROOTFS_CACHE_TMP_MAX_AGE = 24 * 3600
+"""Seconds after which an unfinished cache entry (``*.tar.tmp-*``) is a killed run's leftover."""
+_DAY = 24 * 3600
+
 REQUIRED_TOOLS = ("auditwheel", "patchelf")
 REQUIRED_PYTHON_PACKAGES = ("pip", "build")
 
@@ -173,6 +182,7 @@ def _entry(
         "personality": PERSONALITY.get(arch.name),
         "suite": None,
         "mirror": None,
+        "variant": None,
         "packages": [],
         "base": None,
         "pull": None,
@@ -185,13 +195,13 @@ def _entry(
                 f"{where}: source bootstrap needs a suite (e.g. bookworm), got {suite!r}"
             )
         packages = [*settings.get("bootstrap_packages", []), *(image.get("packages") or [])]
+        # An empty mirror means debootstrap's own default: no mirror argument is passed.
         entry.update(
             suite=suite,
             mirror=str(image.get("mirror") or settings.get("mirror") or ""),
+            variant=DEBOOTSTRAP_VARIANT,
             packages=sorted(dict.fromkeys(str(p) for p in packages)),
         )
-        if not entry["mirror"]:
-            raise BuilderImageError(f"{where}: no Debian mirror (set builder_image_debian_mirror)")
     else:
         base = str(image.get("base") or "").replace("{arch}", arch.name)
         if not base or any(ch.isspace() for ch in base) or "{" in base:
@@ -245,6 +255,7 @@ def recipe_hash(
         inputs.update(
             suite=entry["suite"],
             mirror=entry["mirror"],
+            variant=entry["variant"],
             packages=entry["packages"],
             tools=list(tools),
             python=list(pythons),
@@ -425,6 +436,154 @@ def wheelhouse_error(entry: Mapping[str, Any], info: Mapping[str, Any], output: 
     return (
         f"builder_image: downloading the wheelhouse for {where} on the controller failed:\n{tail}"
     )
+
+
+# --------------------------------------------------------------------------- rootfs cache
+
+
+def debootstrap_version(output: str) -> str:
+    """The version in ``debootstrap --version``: ``debootstrap 1.0.128`` -> ``1.0.128``."""
+    words = (output or "").split()
+    if not words:
+        raise BuilderImageError("debootstrap --version printed nothing")
+    return words[-1]
+
+
+def rootfs_cache_key(entry: Mapping[str, Any], version: str) -> str:
+    """sha256 over everything a debootstrapped rootfs depends on.
+
+    The suite, the Debian architecture, the variant, the include list, the
+    mirror (empty: debootstrap's default) and debootstrap's version. The
+    packages a suite serves change over time too (security updates): that is
+    what the cache's maximum age is for.
+    """
+    if entry.get("source") != "bootstrap":
+        raise BuilderImageError(f"{entry.get('tag')} is not a bootstrapped image")
+    inputs = {
+        "format": ROOTFS_CACHE_FORMAT,
+        "suite": entry["suite"],
+        "debian_arch": entry["debian_arch"],
+        "variant": entry["variant"],
+        "include": sorted(entry["packages"]),
+        "mirror": entry["mirror"] or "",
+        "debootstrap": version,
+    }
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_CACHE_ENTRY_RE = re.compile(r"^rootfs-.+-[0-9a-f]{24}\.tar$")
+_CACHE_TMP_RE = re.compile(r"^rootfs-.+-[0-9a-f]{24}\.tar\.tmp-.+$")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", _DAY), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.0f} s"
+
+
+def rootfs_cache_expired(
+    files: Iterable[Mapping[str, Any]], now: float, max_age_days: int
+) -> list[str]:
+    """Paths of cache files to prune: entries older than the maximum age, and leftovers.
+
+    ``files`` are ``ansible.builtin.find`` results (``path``, ``mtime``). Only
+    files named like the cache's own are considered. A maximum age of 0 prunes
+    no entry (it means "always bootstrap", not "drop everything"); unfinished
+    entries (``*.tar.tmp-*``) older than a day were left by a killed run and go.
+    """
+    remove: list[str] = []
+    for found in files:
+        path = str(found["path"])
+        name = path.rsplit("/", 1)[-1]
+        age = now - float(found.get("mtime") or 0)
+        if _CACHE_TMP_RE.match(name):
+            if age > ROOTFS_CACHE_TMP_MAX_AGE:
+                remove.append(path)
+        elif _CACHE_ENTRY_RE.match(name) and max_age_days > 0 and age > max_age_days * _DAY:
+            remove.append(path)
+    return sorted(remove)
+
+
+def rootfs_cache(
+    entry: Mapping[str, Any],
+    cache_dir: str,
+    max_age_days: int,
+    version: str,
+    files: Iterable[Mapping[str, Any]],
+    now: float,
+    unique: str,
+) -> dict[str, Any]:
+    """Whether a cached rootfs can stand in for debootstrap, and where the cache keeps it.
+
+    ``cache_dir`` is the build host's cache directory (empty: no cache);
+    ``version`` is what ``debootstrap --version`` printed there; ``files`` are
+    the ``ansible.builtin.find`` results of the directory (``path``, ``mtime``)
+    and ``now`` the current time (epoch seconds); ``unique`` makes the
+    temporary name of an entry being written unique to this build.
+
+    Returns ``enabled``, ``key``, ``path`` (the entry), ``tmp`` (where the
+    entry is written before being renamed to ``path``), ``hit``, ``store``
+    (write the entry after debootstrap), ``age`` (seconds, or None),
+    ``prune`` (see rootfs_cache_expired) and a one-line ``message`` saying
+    ``cache hit`` or ``cache miss`` and why.
+    """
+    tag = entry.get("tag")
+    if not cache_dir:
+        return {
+            "enabled": False,
+            "key": None,
+            "path": None,
+            "tmp": None,
+            "hit": False,
+            "store": False,
+            "age": None,
+            "prune": [],
+            "message": f"rootfs cache disabled for {tag} (builder_image_rootfs_cache_dir is empty)",
+        }
+    if not cache_dir.startswith("/"):
+        raise BuilderImageError(
+            f"builder_image_rootfs_cache_dir must be an absolute path, got {cache_dir!r}"
+        )
+    try:
+        max_age = int(max_age_days)
+    except (TypeError, ValueError):
+        max_age = -1
+    if max_age < 0 or isinstance(max_age_days, bool):
+        raise BuilderImageError(
+            "builder_image_rootfs_cache_max_age must be a number of days, 0 or more; "
+            f"got {max_age_days!r}"
+        )
+    if not unique or "/" in unique:
+        raise BuilderImageError(f"the rootfs cache needs a unique name part, got {unique!r}")
+    files = list(files)
+    key = rootfs_cache_key(entry, debootstrap_version(version))
+    name = f"rootfs-{entry['suite']}-{entry['debian_arch']}-{key[:24]}.tar"
+    path = f"{cache_dir.rstrip('/') or ''}/{name}"
+    found = next((f for f in files if str(f.get("path")) == path), None)
+    age = None if found is None else max(0.0, now - float(found.get("mtime") or 0))
+    limit = f"max {max_age} d"
+    if found is None:
+        hit, why = False, f"cache miss: no entry {name}"
+    elif max_age == 0:
+        hit, why = False, f"cache miss: {name} is not used, max age is 0 (always bootstrap)"
+    elif age is not None and age > max_age * _DAY:
+        hit, why = False, f"cache miss: {name} has expired ({_duration(age)} old, {limit})"
+    else:
+        hit, why = True, f"cache hit: {name} ({_duration(age or 0)} old, {limit})"
+    return {
+        "enabled": True,
+        "key": key,
+        "path": path,
+        "tmp": f"{path}.tmp-{unique}",
+        "hit": hit,
+        "store": not hit,
+        "age": age,
+        "prune": rootfs_cache_expired(files, now, max_age),
+        "message": f"rootfs of {tag} ({entry['suite']} {entry['debian_arch']}): {why}",
+    }
 
 
 # --------------------------------------------------------------------------- the finished image

