@@ -1,0 +1,63 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""Check a release's inputs on the controller (src/wheelfleet/release.py).
+
+Documentation: plugins/modules/release_inputs.py (ansible-doc wheelfleet.fleet.release_inputs).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    from wheelfleet import release
+except ImportError as exc:  # the controller needs the wheelfleet package installed
+    release = None
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+ARGUMENT_SPEC = {
+    "project": {"type": "raw"},
+    "wheel_build_project": {"type": "raw"},
+    "architectures": {"type": "raw"},
+    "pythons": {"type": "raw"},
+    "jobs": {"type": "raw"},
+    "wheel_build_jobs": {"type": "raw"},
+    "max_rounds": {"type": "raw"},
+    "emulation_factor": {"type": "raw"},
+    "publish": {"type": "raw", "default": False},
+    "repository_url": {"type": "raw"},
+    "has_username": {"type": "bool", "default": False},
+    "has_password": {"type": "bool", "default": False},
+}
+
+
+class ActionModule(ActionBase):
+    """Checks every input at once and fails naming each bad value; contacts no host."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        if release is None:
+            raise AnsibleActionFail(
+                f"the wheelfleet Python package is not importable on the controller "
+                f"({IMPORT_ERROR}); install it (scripts/bootstrap, or pip install -e .)"
+            )
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            checked = release.check_inputs(**args, environ=os.environ, cwd=os.getcwd())
+        except release.ReleaseInputError as exc:
+            raise AnsibleActionFail(f"Invalid release inputs:\n{exc}") from None
+        result.update(changed=False, **checked)
+        result["msg"] = (
+            f"{len(checked['jobs'])} job(s) for {checked['project']}:"
+            f" {', '.join(job['identifier'] for job in checked['jobs'])}"
+        )
+        return result

@@ -1,0 +1,112 @@
+#!/usr/bin/python
+# Copyright: wheelfleet developers
+# Apache License 2.0
+# The work is done by the action plugin plugins/action/release_inputs.py on the controller;
+# this file holds its documentation.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: release_inputs
+short_description: Check the inputs of a release before any host is touched
+version_added: 0.1.0
+description:
+  - Checks every input of C(playbooks/release.yml) at once, on the controller, and fails with one
+    message that names each bad value. It contacts no host and changes nothing. The logic is
+    C(wheelfleet.release.check_inputs) (src/wheelfleet/release.py), shared with the
+    C(wheelfleet release) command.
+  - The project must exist. O(project) and O(wheel_build_project) name the same thing and must
+    agree.
+  - The matrix is O(jobs), or O(architectures) x O(pythons), not both. Either of O(architectures)
+    (default C([x86_64, aarch64])) and O(pythons) (default C([cp311])) may be left out. Unknown
+    architectures and Python tags are named with the valid ones.
+  - O(wheel_build_jobs) is the release's to set, from its plan; giving it is a conflict.
+  - With O(publish), a repository URL and credentials are required. Only whether the credentials
+    are set reaches this module (O(has_username), O(has_password), or C(TWINE_USERNAME) and
+    C(TWINE_PASSWORD) in the controller's environment), never their values.
+options:
+  project:
+    description: The project, a directory with C(pyproject.toml) or C(setup.py), or an sdist.
+    type: raw
+  wheel_build_project:
+    description: The same, as the wheel_build role names it.
+    type: raw
+  architectures:
+    description: Architectures of the matrix (a list, or a comma-separated string).
+    type: raw
+  pythons:
+    description: CPython tags of the matrix, such as C(cp311).
+    type: raw
+  jobs:
+    description: The jobs themselves, build identifiers such as C(cp311-manylinux_aarch64).
+    type: raw
+  wheel_build_jobs:
+    description: Refused when set; present to detect the conflict.
+    type: raw
+  max_rounds:
+    description: How many build rounds a release may take when hosts fail (1 to 5, default 3).
+    type: raw
+  emulation_factor:
+    description: How many times longer an emulated build takes (1 or more).
+    type: raw
+  publish:
+    description: Whether the release is uploaded with twine.
+    type: raw
+    default: false
+  repository_url:
+    description: The repository to upload to, an http(s) URL.
+    type: raw
+  has_username:
+    description: Whether a user name is set in the variables.
+    type: bool
+    default: false
+  has_password:
+    description: Whether a password or token is set in the variables.
+    type: bool
+    default: false
+notes:
+  - Runs on the controller only (use C(run_once)); supports check mode.
+seealso:
+  - module: wheelfleet.fleet.release_round
+author:
+  - wheelfleet developers
+"""
+
+EXAMPLES = r"""
+- name: Check the release inputs
+  wheelfleet.fleet.release_inputs:
+    project: "{{ project | default(omit) }}"
+    architectures: "{{ wheelfleet_architectures | default(omit) }}"
+    pythons: "{{ wheelfleet_pythons | default(omit) }}"
+  run_once: true
+  register: release_inputs
+"""
+
+RETURN = r"""
+project:
+  description: The project's absolute path.
+  returned: success
+  type: str
+jobs:
+  description: The release's jobs, as C(wheelfleet.fleet.release_jobs) writes them.
+  returned: success
+  type: list
+  elements: dict
+architectures:
+  description: The architectures of the jobs.
+  returned: success
+  type: list
+  elements: str
+max_rounds:
+  description: The number of build rounds allowed.
+  returned: success
+  type: int
+emulation_factor:
+  description: The emulation factor given, or null.
+  returned: success
+  type: float
+publish:
+  description: Whether the wheels are to be uploaded.
+  returned: success
+  type: bool
+"""

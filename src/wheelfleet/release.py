@@ -1,0 +1,672 @@
+"""A release across the fleet: its inputs, and its rounds of builds until every wheel is in.
+
+``playbooks/release.yml`` drives a release; this module keeps its state, as a
+plain JSON-ready dict, so that the playbook (through the thin action plugins
+``release_inputs`` and ``release_round``), the ``wheelfleet`` command and the
+report (:mod:`wheelfleet.report`) all read the same thing.
+
+A release:
+
+1. checks its inputs (:func:`check_inputs`) before any host is touched;
+2. starts from the fleet's plan (:mod:`wheelfleet.plan`), one job per wheel
+   (:func:`start`): round 1 gives each host the jobs the plan assigned it;
+3. after each round (:func:`advance`), reads what happened:
+
+   * a job whose wheels were published in the round (the wheelhouse manifest
+     has them, under the round's run id), or that was up to date, is **done**;
+     it is never built again, whatever happens to its host later;
+   * a job that failed on a host that is still healthy **failed**: its build
+     is broken (a compile error, a wheel auditwheel cannot repair), and
+     building it elsewhere would fail the same way;
+   * the unfinished jobs of a host that failed (unreachable, its engine gone,
+     its images not buildable) are **replanned** onto the remaining capable
+     hosts (:func:`wheelfleet.plan.replan`, native first) and run in the next
+     round;
+
+4. ends when no job is left to run, or after ``max_rounds`` rounds; the jobs
+   still unbuilt then fail, naming the hosts that failed under them.
+
+Job names: the plan speaks in build identifiers (``cp311-manylinux_x86_64``),
+the wheel_build role in job ids (``yamlcount-cp311-cp311-x86_64``) and
+interpreter tags (``cp311-cp311``); every job of the state carries all three.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wheelfleet import jobs as build_jobs
+from wheelfleet import manifest as wheelhouse_manifest
+from wheelfleet import plan as planning
+from wheelfleet.identifiers import Identifier
+
+SCHEMA = 1
+"""Version of the state document (``release.json``)."""
+
+STATE_FILE = "release.json"
+"""The last release's state, in the wheelhouse next to ``manifest.json``."""
+
+DEFAULT_ARCHITECTURES = ("x86_64", "aarch64")
+DEFAULT_PYTHONS = ("cp311",)
+DEFAULT_MAX_ROUNDS = 3
+MAX_ROUNDS_LIMIT = 5
+
+# Job statuses.
+QUEUED = "queued"
+DONE = "done"
+UP_TO_DATE = "up-to-date"
+FAILED = "failed"
+FINISHED = frozenset({DONE, UP_TO_DATE})
+
+_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
+
+
+class ReleaseInputError(ValueError):
+    """Inputs a release cannot run with; the message names every bad value."""
+
+
+# ------------------------------------------------------------------------ inputs
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def _as_list(value: Any, name: str, problems: list[str]) -> list[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,\s]+", value) if part]
+    if isinstance(value, list | tuple):
+        return list(value)
+    problems.append(f"{name}: expected a list, got {value!r}")
+    return None
+
+
+def check_inputs(
+    *,
+    project: Any = None,
+    wheel_build_project: Any = None,
+    architectures: Any = None,
+    pythons: Any = None,
+    jobs: Any = None,
+    wheel_build_jobs: Any = None,
+    max_rounds: Any = None,
+    emulation_factor: Any = None,
+    publish: Any = False,
+    repository_url: Any = None,
+    has_username: bool = False,
+    has_password: bool = False,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> dict[str, Any]:
+    """Check a release's inputs and return them normalised; raise naming every problem.
+
+    The matrix is ``jobs`` (build identifiers or mappings, see
+    :meth:`wheelfleet.plan.Job.from_json`) or ``architectures`` x ``pythons``
+    (either defaults to :data:`DEFAULT_ARCHITECTURES` / :data:`DEFAULT_PYTHONS`),
+    not both. ``project`` and ``wheel_build_project`` name the same thing and
+    must agree; ``wheel_build_jobs`` is the release's to set. Publishing needs a
+    repository URL and credentials, from variables (``has_username`` /
+    ``has_password``: the values themselves never come here) or from
+    ``TWINE_USERNAME`` / ``TWINE_PASSWORD`` in ``environ``.
+    """
+    problems: list[str] = []
+    env = dict(environ or {})
+    base = Path(cwd) if cwd is not None else Path.cwd()
+
+    # The project.
+    path: str | None = None
+    if _given(project) and _given(wheel_build_project) and str(project) != str(wheel_build_project):
+        problems.append(
+            f"conflicting options: project {project!r} and wheel_build_project"
+            f" {wheel_build_project!r} name different projects; give one"
+        )
+    chosen = project if _given(project) else wheel_build_project
+    if not _given(chosen):
+        problems.append(
+            "no project: give the project to release, for example -e project=examples/yamlcount"
+            " (a directory with pyproject.toml or setup.py, or an sdist)"
+        )
+    elif not isinstance(chosen, str):
+        problems.append(f"project: expected a path, got {chosen!r}")
+    else:
+        resolved = (base / Path(chosen).expanduser()).absolute()
+        if not resolved.exists():
+            problems.append(f"project {chosen!r} does not exist (looked for {str(resolved)!r})")
+        path = str(resolved)
+
+    # The matrix.
+    release_jobs: list[planning.Job] = []
+    if _given(wheel_build_jobs):
+        problems.append(
+            "conflicting options: wheel_build_jobs is set, but a release gives each host the jobs"
+            " its plan assigns; give the matrix as wheelfleet_architectures and"
+            " wheelfleet_pythons, or wheelfleet_jobs"
+        )
+    archs = _as_list(architectures, "wheelfleet_architectures", problems)
+    tags = _as_list(pythons, "wheelfleet_pythons", problems)
+    if _given(jobs) and (_given(archs) or _given(tags)):
+        problems.append(
+            "conflicting options: wheelfleet_jobs and wheelfleet_architectures/wheelfleet_pythons"
+            " both give the matrix; give it one way"
+        )
+    elif _given(jobs):
+        if not isinstance(jobs, list | tuple):
+            problems.append(f"wheelfleet_jobs: expected a list of jobs, got {jobs!r}")
+        else:
+            for job in jobs:
+                try:
+                    release_jobs.append(planning.Job.from_json(job))
+                except planning.PlanInputError as exc:
+                    problems.append(f"wheelfleet_jobs: {exc}")
+    else:
+        arch_list = archs if _given(archs) else list(DEFAULT_ARCHITECTURES)
+        tag_list = tags if _given(tags) else list(DEFAULT_PYTHONS)
+        good_archs, good_tags = [], []
+        for arch in arch_list:
+            try:
+                good_archs.append(planning.check_architecture(arch, "wheelfleet_architectures"))
+            except planning.PlanInputError as exc:
+                problems.append(str(exc))
+        for tag in tag_list:
+            try:
+                good_tags.append(planning.check_python(tag))
+            except planning.PlanInputError as exc:
+                problems.append(f"wheelfleet_pythons: {exc}")
+        if good_archs and good_tags and len(good_archs) == len(arch_list):
+            release_jobs = planning.matrix_jobs(good_archs, good_tags)
+    seen: set[str] = set()
+    for job in release_jobs:
+        if job.identifier in seen:
+            problems.append(f"wheelfleet_jobs: job {job.identifier} is listed twice")
+        seen.add(job.identifier)
+
+    # Rounds and the emulation factor.
+    rounds = DEFAULT_MAX_ROUNDS
+    if _given(max_rounds):
+        try:
+            rounds = int(str(max_rounds))
+        except ValueError:
+            rounds = 0
+        if not 1 <= rounds <= MAX_ROUNDS_LIMIT:
+            problems.append(
+                f"wheelfleet_max_rounds {max_rounds!r}: expected a whole number from 1 to"
+                f" {MAX_ROUNDS_LIMIT}"
+            )
+    factor: float | None = None
+    if _given(emulation_factor):
+        try:
+            factor = float(str(emulation_factor))
+        except ValueError:
+            factor = 0.0
+        if factor < 1:
+            problems.append(
+                f"wheelfleet_emulation_factor {emulation_factor!r}: expected a number of 1 or more"
+            )
+
+    # Publishing.
+    publishing = _truthy(publish)
+    if publish not in (None, "") and publishing is None:
+        problems.append(f"wheelfleet_publish {publish!r}: expected true or false")
+    if publishing:
+        if not _given(repository_url):
+            problems.append(
+                "wheelfleet_publish is true but wheelfleet_publish_repository_url is not set"
+                " (for example https://upload.pypi.org/legacy/)"
+            )
+        elif not isinstance(repository_url, str) or not _URL.match(repository_url):
+            problems.append(
+                f"wheelfleet_publish_repository_url {repository_url!r}: expected an http(s) URL"
+            )
+        missing = []
+        if not (has_username or env.get("TWINE_USERNAME")):
+            missing.append("a user name (wheelfleet_publish_username, or TWINE_USERNAME)")
+        if not (has_password or env.get("TWINE_PASSWORD")):
+            missing.append("a password or token (wheelfleet_publish_password, or TWINE_PASSWORD)")
+        if missing:
+            problems.append(
+                "publishing needs credentials; missing "
+                + " and ".join(missing)
+                + ". Keep them in an Ansible vault or in the controller's environment"
+            )
+
+    if problems:
+        raise ReleaseInputError("\n".join(problems))
+    return {
+        "project": path,
+        "jobs": [job.to_json() for job in release_jobs],
+        "architectures": sorted({job.architecture for job in release_jobs}),
+        "max_rounds": rounds,
+        "emulation_factor": factor,
+        "publish": bool(publishing),
+    }
+
+
+def _truthy(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value is None or value == "":
+        return False
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    return None
+
+
+# ---------------------------------------------------------------------- job names
+
+
+def job_names(identifier: str, project: str) -> dict[str, str]:
+    """The names of one release job: build identifier, architecture, CPython tag, the
+    interpreter tag of the builder image and the wheel_build job id."""
+    parsed = Identifier.parse(identifier)
+    return {
+        "identifier": str(parsed),
+        "architecture": parsed.arch,
+        "python": parsed.python,
+        "python_tag": parsed.interpreter,
+        "job": build_jobs.job_id(project, parsed.interpreter, parsed.arch),
+    }
+
+
+def new_release_id(now: float | None = None, token: str | None = None) -> str:
+    """A release identifier that sorts by time: ``20250101T120000-3f9a1c``."""
+    return build_jobs.new_run_id(now, token)
+
+
+def run_id(release_id: str, round_number: int) -> str:
+    """The wheel_build run id of one round: every round's containers have their own names."""
+    return f"{release_id}-r{round_number}"
+
+
+# ------------------------------------------------------------------------- state
+
+
+def _plan_of(state: Mapping[str, Any]) -> planning.Plan:
+    return planning.Plan.from_json(state["plan"])
+
+
+def start(
+    plan_document: Mapping[str, Any],
+    *,
+    release_id: str,
+    project: str,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    failed_hosts: Mapping[str, str] | None = None,
+    started_at: float | None = None,
+) -> dict[str, Any]:
+    """A release's state from its plan, with round 1 assigned.
+
+    ``failed_hosts`` are hosts known to have failed before round 1 (their jobs
+    are replanned at once). Jobs the plan could not place are failed.
+    """
+    plan = planning.Plan.from_json(plan_document)
+    state: dict[str, Any] = {
+        "schema": SCHEMA,
+        "release_id": release_id,
+        "project": project,
+        "max_rounds": int(max_rounds),
+        "started_at": time.time() if started_at is None else started_at,
+        "finished_at": None,
+        "round": 0,
+        "initial_plan": plan.to_json(),
+        "plan": plan.to_json(),
+        "jobs": {},
+        "failed_hosts": {},
+        "moves": [],
+        "rounds": [],
+        "assignments": {},
+        "complete": False,
+    }
+    for host_plan in plan.hosts:
+        for assignment in host_plan.assignments:
+            identifier = assignment.job.identifier
+            state["jobs"][identifier] = {
+                **job_names(identifier, project),
+                "status": QUEUED,
+                "host": host_plan.name,
+                "native": assignment.native,
+                "reason": None,
+                "step": None,
+                "round": None,
+                "wheels": [],
+                "seconds": None,
+                "attempts": [],
+            }
+    for unplaced in plan.unschedulable:
+        identifier = unplaced.job.identifier
+        state["jobs"][identifier] = {
+            **job_names(identifier, project),
+            "status": FAILED,
+            "host": None,
+            "native": None,
+            "reason": unplaced.reason,
+            "step": "plan",
+            "round": 0,
+            "wheels": [],
+            "seconds": None,
+            "attempts": [],
+        }
+    return _next_round(state, dict(failed_hosts or {}))
+
+
+def _pending(state: Mapping[str, Any]) -> list[str]:
+    return sorted(name for name, job in state["jobs"].items() if job["status"] == QUEUED)
+
+
+def _next_round(state: dict[str, Any], newly_failed: Mapping[str, str]) -> dict[str, Any]:
+    """Replan after ``newly_failed`` hosts, then assign the next round (or finish)."""
+    for host, reason in newly_failed.items():
+        state["failed_hosts"].setdefault(host, reason)
+    plan = _plan_of(state)
+    finished = [name for name, job in state["jobs"].items() if job["status"] in FINISHED]
+    planned = {a.job.identifier for h in plan.hosts for a in h.assignments}
+    if state["failed_hosts"]:
+        plan = planning.replan(
+            plan,
+            {h: r for h, r in state["failed_hosts"].items() if h in {x.name for x in plan.hosts}},
+            [name for name in finished if name in planned],
+        )
+        state["plan"] = plan.to_json()
+    unplaced = {u.job.identifier: u.reason for u in plan.unschedulable}
+    pending = _pending(state)
+    next_round = state["round"] + 1
+    assignments: dict[str, list[str]] = {}
+    for name in pending:
+        job = state["jobs"][name]
+        if name in unplaced:
+            _fail(job, "plan", unplaced[name], state["round"])
+            continue
+        where = plan.where(name)
+        if where is None:  # not in the plan at all: cannot happen for a state made by start()
+            _fail(job, "plan", "the plan has no host for this job", state["round"])
+            continue
+        host, assignment = where
+        if host != job["host"]:
+            state["moves"].append(
+                {
+                    "job": name,
+                    "from": job["host"],
+                    "to": host,
+                    "round": next_round,
+                    "reason": state["failed_hosts"].get(job["host"], "its host failed"),
+                    "native": assignment.native,
+                }
+            )
+            job["host"] = host
+            job["native"] = assignment.native
+        assignments.setdefault(host, []).append(name)
+    if not assignments:
+        state["assignments"] = {}
+        return _finish(state)
+    if next_round > state["max_rounds"]:
+        for names in assignments.values():
+            for name in names:
+                job = state["jobs"][name]
+                failed = ", ".join(sorted(state["failed_hosts"])) or "none"
+                _fail(
+                    job,
+                    "release",
+                    f"not built after {state['max_rounds']} round(s) (failed hosts: {failed})",
+                    state["round"],
+                )
+        state["assignments"] = {}
+        return _finish(state)
+    state["round"] = next_round
+    state["assignments"] = {host: sorted(names) for host, names in sorted(assignments.items())}
+    state["rounds"].append(
+        {
+            "round": next_round,
+            "run_id": run_id(state["release_id"], next_round),
+            "assignments": state["assignments"],
+            "failed_hosts": {},
+        }
+    )
+    return state
+
+
+def _fail(job: dict[str, Any], step: str, reason: str, round_number: int | None) -> None:
+    job.update(status=FAILED, step=step, reason=reason, round=round_number)
+
+
+def _finish(state: dict[str, Any]) -> dict[str, Any]:
+    state["complete"] = True
+    state["finished_at"] = time.time()
+    return state
+
+
+def host_jobs(state: Mapping[str, Any], host: str) -> list[dict[str, str]]:
+    """``wheel_build_jobs`` of ``host`` for the current round: ``{arch, python}`` pairs."""
+    return [
+        {
+            "arch": state["jobs"][name]["architecture"],
+            "python": state["jobs"][name]["python_tag"],
+        }
+        for name in state.get("assignments", {}).get(host, [])
+    ]
+
+
+def advance(
+    state: Mapping[str, Any],
+    outcomes: Mapping[str, Mapping[str, Any] | None],
+    manifest_document: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Fold one round's outcome into the state, then replan and assign the next round.
+
+    ``outcomes`` maps each host that had jobs in the round to what it reported
+    (None, or no entry, when it reported nothing: it failed or was unreachable
+    before its round ended):
+
+    * ``healthy``: whether the host (its connection and its engine) still works;
+    * ``reason``: why it is not healthy, or why its round failed;
+    * ``up_to_date``: wheel_build job ids skipped as up to date;
+    * ``failed``: wheel_build's failed jobs (``job``, ``step``, ``reason``).
+
+    A job is done when ``manifest_document`` has its wheels under the round's
+    run id, whatever its host did afterwards.
+    """
+    new = _copy(state)
+    if new["complete"] or not new["assignments"]:
+        return new
+    number = new["round"]
+    current_run = run_id(new["release_id"], number)
+    published: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in manifest_document.get("wheels", {}).values():
+        if entry.get("run_id") == current_run:
+            published.setdefault(str(entry.get("job")), []).append(entry)
+    newly_failed: dict[str, str] = {}
+    record = new["rounds"][-1]
+    for host, names in new["assignments"].items():
+        outcome = outcomes.get(host) or {}
+        reported = bool(outcomes.get(host))
+        healthy = reported and bool(outcome.get("healthy"))
+        reason = str(outcome.get("reason") or "").strip()
+        if not reported:
+            reason = reason or "the host reported nothing (it failed or became unreachable)"
+        up_to_date = set(outcome.get("up_to_date") or [])
+        failures = {
+            str(item.get("job")): item
+            for item in outcome.get("failed") or []
+            if isinstance(item, Mapping)
+        }
+        for name in names:
+            job = new["jobs"][name]
+            entries = published.get(job["job"], [])
+            attempt = {"round": number, "host": host}
+            if entries:
+                job.update(
+                    status=DONE,
+                    round=number,
+                    reason=None,
+                    step=None,
+                    wheels=sorted(str(e["file"]) for e in entries),
+                    seconds=round(sum(float(v) for v in entries[0].get("timings", {}).values()), 1),
+                    native=not entries[0].get("emulated", False),
+                )
+                attempt["outcome"] = DONE
+            elif job["job"] in up_to_date:
+                job.update(status=UP_TO_DATE, round=number, reason=None, step=None)
+                attempt["outcome"] = UP_TO_DATE
+            elif not healthy:
+                attempt.update(outcome="host failed", reason=reason or "the host failed")
+            else:
+                failure = failures.get(job["job"]) or {}
+                _fail(
+                    job,
+                    str(failure.get("step") or "build"),
+                    str(
+                        failure.get("reason")
+                        or reason
+                        or "no result: the host finished its round without reporting this job"
+                    ),
+                    number,
+                )
+                attempt.update(outcome=FAILED, reason=job["reason"])
+            job["attempts"].append(attempt)
+        if not healthy:
+            newly_failed[host] = reason or "the host failed"
+            record["failed_hosts"][host] = newly_failed[host]
+    return _next_round(new, newly_failed)
+
+
+def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(dict(state))
+
+
+def finished_wheels(state: Mapping[str, Any], manifest_document: Mapping[str, Any]) -> list[str]:
+    """The wheel files of the release's finished jobs: those built in the release, and for
+    the jobs that were up to date, their latest build in the manifest."""
+    files = {name for job in state["jobs"].values() for name in job.get("wheels") or []}
+    skipped = {job["job"] for job in state["jobs"].values() if job["status"] == UP_TO_DATE}
+    entries = list(manifest_document.get("wheels", {}).values())
+    for job in skipped:
+        mine = [entry for entry in entries if entry.get("job") == job]
+        latest = max((str(entry.get("run_id", "")) for entry in mine), default="")
+        files.update(str(e["file"]) for e in mine if str(e.get("run_id", "")) == latest)
+    return sorted(files)
+
+
+def failed_jobs(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [job for _, job in sorted(state["jobs"].items()) if job["status"] == FAILED]
+
+
+def counts(state: Mapping[str, Any]) -> dict[str, int]:
+    statuses = [job["status"] for job in state["jobs"].values()]
+    return {
+        "jobs": len(statuses),
+        "built": statuses.count(DONE),
+        "up_to_date": statuses.count(UP_TO_DATE),
+        "failed": statuses.count(FAILED),
+        "queued": statuses.count(QUEUED),
+        "moved": len(state.get("moves") or []),
+    }
+
+
+def summary_text(state: Mapping[str, Any]) -> str:
+    """A few lines for the play's output: what was built, skipped, moved and failed."""
+    numbers = counts(state)
+    lines = [
+        f"release {state['release_id']} of {state['project']}: {numbers['built']} built,"
+        f" {numbers['up_to_date']} up to date (not rebuilt), {numbers['failed']} failed,"
+        f" in {state['round']} round(s)"
+    ]
+    if numbers["jobs"] and numbers["built"] == 0 and numbers["up_to_date"] == numbers["jobs"]:
+        lines.append("nothing to build: every wheel is up to date in the wheelhouse")
+    for move in state.get("moves") or []:
+        lines.append(
+            f"replanned {move['job']}: {move['from']} failed ({move['reason']}),"
+            f" rebuilt on {move['to']} in round {move['round']}"
+        )
+    for job in failed_jobs(state):
+        where = f" on {job['host']}" if job.get("host") else ""
+        lines.append(f"FAILED {job['identifier']}{where} at step {job['step']}:")
+        lines.extend(f"    {line}" for line in str(job["reason"]).splitlines())
+    return "\n".join(lines)
+
+
+def builder_images(
+    recipe: Sequence[Mapping[str, Any]], image: str, architectures: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The ``builder_image_images`` a host needs for its jobs: the recipe of ``image`` (the
+    wheel_build image name) restricted to ``architectures``. Raises ReleaseInputError when the
+    recipe has no image of that name."""
+    wanted = sorted({planning.check_architecture(arch) for arch in architectures})
+    found = [dict(entry) for entry in recipe if isinstance(entry, Mapping)]
+    matching = [entry for entry in found if entry.get("name") == image]
+    if not matching:
+        names = ", ".join(sorted(str(entry.get("name")) for entry in found)) or "none"
+        raise ReleaseInputError(
+            f"wheel_build_image {image!r} has no recipe in builder_image_images"
+            f" (recipes: {names}); add one, or skip the image step with --skip-tags images"
+            " when the images exist on the hosts already"
+        )
+    return [{**entry, "architectures": wanted} for entry in matching[:1]] if wanted else []
+
+
+def load_state(wheelhouse: str | Path) -> dict[str, Any] | None:
+    """The last release's state written into ``wheelhouse``, or None."""
+    try:
+        document = json.loads((Path(wheelhouse) / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        return None
+    return document
+
+
+def write_state(wheelhouse: str | Path, state: Mapping[str, Any]) -> str:
+    """Write ``release.json`` into the wheelhouse (atomically, owned by the invoking user)."""
+    home = Path(wheelhouse)
+    ids = wheelhouse_manifest.owner()
+    wheelhouse_manifest.make_dirs(home, ids)
+    path = home / STATE_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.chmod(0o644)
+    tmp.replace(path)
+    if os.getuid() == 0:
+        with contextlib.suppress(OSError):
+            os.chown(path, *ids)
+    return str(path)
+
+
+def outcomes_from_hostvars(
+    hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]], fact: str, number: int
+) -> dict[str, Mapping[str, Any] | None]:
+    """Each host's outcome fact for round ``number``; None when it has none for that round."""
+    found: dict[str, Mapping[str, Any] | None] = {}
+    for host in hosts:
+        value = (hostvars.get(host) or {}).get(fact)
+        if isinstance(value, Mapping) and value.get("round") == number:
+            found[host] = value
+        else:
+            found[host] = None
+    return found
+
+
+__all__: Sequence[str] = (
+    "ReleaseInputError",
+    "advance",
+    "builder_images",
+    "check_inputs",
+    "counts",
+    "failed_jobs",
+    "finished_wheels",
+    "host_jobs",
+    "job_names",
+    "load_state",
+    "start",
+    "summary_text",
+    "write_state",
+)
