@@ -2,8 +2,12 @@
 
 The first test run builds the default set (wheelfleet/bookworm for x86_64 and
 aarch64) unless an up-to-date set is already there; the aarch64 bootstrap runs
-under QEMU and takes minutes. Bad input must end with a message naming the
-image and the cause, and leave no image tagged.
+under QEMU and takes minutes, unless the host's rootfs cache (filled by
+scripts/test's images step) has it. Rebuilds use x86_64, the cheap
+architecture: one with the cache entry counting as expired (a real
+debootstrap), then forced rebuilds that take the rootfs from the cache. Bad
+input must end with a message naming the image and the cause, and leave no
+image tagged.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.conftest import handler_disabled, run_module, run_playbook
+from tests.conftest import REPO, PlaybookRun, handler_disabled, run_module, run_playbook
 
 pytestmark = [pytest.mark.engine, pytest.mark.emulation]
 
@@ -24,6 +31,8 @@ PLAYBOOK = "playbooks/images.yml"
 IMAGES = {"x86_64": "amd64", "aarch64": "arm64"}
 LABEL = "org.wheelfleet.image."
 BUILD_TIMEOUT = 3600
+DEFAULTS = yaml.safe_load((REPO / "roles/builder_image/defaults/main.yml").read_text())
+CACHE_DIR = Path(DEFAULTS["builder_image_rootfs_cache_dir"])
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -151,21 +160,155 @@ def test_the_listing_shows_inputs_age_and_size(built: float) -> None:
         assert f"wheelfleet/bookworm:{arch}  linux/{docker_arch}" in image["summary"]
 
 
-def test_a_forced_rebuild_reuses_the_wheelhouse_and_drops_the_old_image(built: float) -> None:
+# --------------------------------------------------------------------------- rebuilds, rootfs cache
+
+
+@dataclass
+class Rebuild:
+    """A forced rebuild of wheelfleet/bookworm:x86_64 (the cheap architecture)."""
+
+    run: PlaybookRun
+    elapsed: float
+    old_id: str
+    new_id: str
+    entries_before: dict[str, tuple[int, float]]
+    entries_after: dict[str, tuple[int, float]]
+    facts: str
+    """What the new image holds: packages, /opt listing, labels, environment, platform."""
+
+
+def cache_entries() -> dict[str, tuple[int, float]]:
+    """The rootfs cache's files: name -> (inode, mtime)."""
+    if not CACHE_DIR.is_dir():
+        return {}
+    return {
+        path.name: (path.stat().st_ino, path.stat().st_mtime)
+        for path in CACHE_DIR.iterdir()
+        if path.name.startswith("rootfs-")
+    }
+
+
+def task_output(run: PlaybookRun, task: str) -> str:
+    """The result lines of the (first) task whose name starts with ``task``."""
+    found = re.search(rf"^TASK \[(?:[^\]]+ : )?{re.escape(task)}", run.stdout, re.M)
+    assert found, f"no task {task!r} in the output"
+    return run.stdout[found.end() :].split("\nTASK [", 1)[0].split("\n", 1)[1]
+
+
+def outcome(run: PlaybookRun, task: str) -> str:
+    """How a task ended for localhost: changed, ok, skipping..."""
+    return task_output(run, task).strip().split(":", 1)[0]
+
+
+def image_facts(image: str) -> str:
+    """Everything an image made from a cached rootfs must share with one made from a fresh one."""
+    (inspection,) = json.loads(docker("image", "inspect", image).stdout)
+    labels = dict(inspection["Config"]["Labels"])
+    inside = docker(
+        "run", "--rm", "--network", "none", image, "sh", "-ec",
+        "dpkg-query -W -f '${Package} ${Version} ${Architecture}\\n';"
+        " find /opt /usr/local/bin | sort; ls -la --time-style=+ /opt/python/*/bin; uname -m",
+    ).stdout  # fmt: skip
+    return json.dumps(
+        {
+            "platform": [inspection["Os"], inspection["Architecture"]],
+            "env": sorted(inspection["Config"]["Env"]),
+            "entrypoint": inspection["Config"]["Entrypoint"],
+            "cmd": inspection["Config"]["Cmd"],
+            "labels": labels,
+            "inside": inside,
+        },
+        indent=1,
+        sort_keys=True,
+    )
+
+
+def rebuild_x86_64(**extra_vars: object) -> Rebuild:
     old = docker("image", "inspect", "-f", "{{.Id}}", "wheelfleet/bookworm:x86_64").stdout.strip()
-    images = [{"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}]
+    before = cache_entries()
+    started = time.monotonic()
     run = run_playbook(
         PLAYBOOK,
-        extra_vars={"builder_image_images": images, "builder_image_force": True},
+        extra_vars={
+            "builder_image_images": [
+                {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}
+            ],
+            "builder_image_force": True,
+            **extra_vars,
+        },
         timeout=BUILD_TIMEOUT,
     )
+    elapsed = time.monotonic() - started
     assert run.rc == 0, run.output[-3000:]
     new = docker("image", "inspect", "-f", "{{.Id}}", "wheelfleet/bookworm:x86_64").stdout.strip()
+    return Rebuild(
+        run, elapsed, old, new, before, cache_entries(), image_facts("wheelfleet/bookworm:x86_64")
+    )
+
+
+@pytest.fixture(scope="module")
+def bootstrapped_again(built: float) -> Rebuild:
+    """A forced rebuild with a maximum age of 0: the rootfs cache entry counts as expired."""
+    return rebuild_x86_64(builder_image_rootfs_cache_max_age=0)
+
+
+@pytest.fixture(scope="module")
+def rebuilt_from_cache(bootstrapped_again: Rebuild) -> Rebuild:
+    """A forced rebuild with the default maximum age, right after the entry was refreshed."""
+    return rebuild_x86_64()
+
+
+def test_an_expired_rootfs_cache_entry_is_bootstrapped_again(bootstrapped_again: Rebuild) -> None:
+    run = bootstrapped_again.run
+    report = task_output(run, "Report the rootfs cache for wheelfleet/bookworm:x86_64")
+    assert "(bookworm amd64): cache miss:" in report, report
+    assert "max age is 0 (always bootstrap)" in report
+    assert "cache hit" not in run.stdout
+    assert outcome(run, "Bootstrap the Debian rootfs") == "changed"
+    assert outcome(run, "Unpack the cached rootfs") == "skipping"
+    assert bootstrapped_again.new_id != bootstrapped_again.old_id
+    # The fresh rootfs replaced the entry (a new file, renamed into place) ...
+    (entry,) = [
+        name
+        for name, (inode, _) in bootstrapped_again.entries_after.items()
+        if name.startswith("rootfs-bookworm-amd64-") and name.endswith(".tar")
+    ]
+    assert bootstrapped_again.entries_after[entry] != bootstrapped_again.entries_before.get(entry)
+    # ... no temporary file is left, and max age 0 pruned no other entry.
+    assert not [name for name in bootstrapped_again.entries_after if ".tmp-" in name]
+    assert set(bootstrapped_again.entries_before) - {entry} <= set(bootstrapped_again.entries_after)
+
+
+def test_a_rootfs_cache_hit_skips_debootstrap_and_gives_the_same_image(
+    bootstrapped_again: Rebuild, rebuilt_from_cache: Rebuild
+) -> None:
+    run = rebuilt_from_cache.run
+    report = task_output(run, "Report the rootfs cache for wheelfleet/bookworm:x86_64")
+    assert "(bookworm amd64): cache hit: rootfs-bookworm-amd64-" in report, report
+    assert "max 7 d)" in report
+    assert outcome(run, "Unpack the cached rootfs") == "changed"
+    assert outcome(run, "Bootstrap the Debian rootfs") == "skipping"
+    assert outcome(run, "Pack the rootfs into a temporary cache entry") == "skipping"
+    # The entry was read, not rewritten.
+    assert rebuilt_from_cache.entries_after == rebuilt_from_cache.entries_before
+    # The interpreters and tools are still laid out on every build.
+    assert outcome(run, "Lay out the interpreters") == "changed"
+    # Much faster: debootstrap is most of an x86_64 build.
+    assert rebuilt_from_cache.elapsed < 0.75 * bootstrapped_again.elapsed, (
+        rebuilt_from_cache.elapsed,
+        bootstrapped_again.elapsed,
+    )
+    # The cache is transparent: the same packages, layout, labels (recipe included) and platform.
+    assert rebuilt_from_cache.facts == bootstrapped_again.facts
+
+
+def test_a_forced_rebuild_reuses_the_wheelhouse_and_drops_the_old_image(
+    rebuilt_from_cache: Rebuild,
+) -> None:
+    run, old, new = rebuilt_from_cache.run, rebuilt_from_cache.old_id, rebuilt_from_cache.new_id
     assert new != old
     # The controller's wheelhouse cache answered: nothing was downloaded.
-    task = "Download on the controller the wheelhouse for x86_64 cp311-cp311"
-    download = run.stdout.split(task)[1].split("TASK [")[0]
-    assert download.strip().splitlines()[-1].startswith("ok: [localhost")
+    assert outcome(run, "Download on the controller the wheelhouse for x86_64 cp311-cp311") == "ok"
     # The replaced image is gone, unless a container (of another user of this engine) holds it.
     if docker("image", "inspect", old, check=False).returncode == 0:
         assert docker("ps", "-aq", "--filter", f"ancestor={old}").stdout.strip()
