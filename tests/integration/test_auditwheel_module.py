@@ -244,12 +244,14 @@ def test_missing_wheel_and_missing_auditwheel_are_clear_errors(wheels, tmp_path)
 
 
 @pytest.mark.engine
-def test_missing_docker_sdk_is_reported_with_missing_required_lib(wheels, tmp_path):
-    # Debian's own python3 has no Docker SDK installed.
+def test_missing_docker_sdk_is_reported_with_missing_required_lib(tmp_path):
+    # A bare virtualenv: the standard library only, no Docker SDK.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     run = run_module(
         MODULE,
         {"wheel": "/w.whl", "dest": "/out", "container": "any"},
-        extra_args=["-e", "ansible_python_interpreter=/usr/bin/python3"],
+        extra_args=["-e", f"ansible_python_interpreter={bare / 'bin' / 'python'}"],
     )
     assert run.rc != 0
     assert "Failed to import the required Python library (docker)" in run.result["msg"]
