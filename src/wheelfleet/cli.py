@@ -3,14 +3,20 @@
 Each subcommand runs one playbook of the project (see ``COMMANDS``) through
 ansible-runner, shows per-host progress, and ends with a per-host summary. A
 playbook may publish a result with ``set_stats`` (``wheelfleet plan`` prints the
-plan this way); it is shown before the summary and is part of ``--json``.
+plan this way, ``wheelfleet release`` its report); it is shown before the
+summary and is part of ``--json``. ``wheelfleet release`` also shows each job
+of the release: queued, building, repairing, testing, done or failed, with its
+host and time. ``wheelfleet report`` runs nothing: it renders the report of a
+wheelhouse's last release.
 
 Exit codes:
     0    success
-    1    the playbook failed on at least one host
+    1    the playbook failed on at least one host (for release: a job has no
+         wheel; for report: the release it shows has failed jobs)
     2    usage error or bad input (bad arguments, a missing inventory file, a
          malformed -e value, or inputs ansible-playbook rejected before any task
-         ran, such as a --limit matching no host; for plan, a job no host can build)
+         ran, such as a --limit matching no host; for plan and release, a job no
+         host can build; for report, a wheelhouse without a manifest)
     3    at least one host was unreachable (and none failed)
     130  cancelled (Ctrl-C)
 """
@@ -19,15 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from wheelfleet import __version__
+from wheelfleet import release as release_inputs
+from wheelfleet import report as release_report
 from wheelfleet.display import make_display
 from wheelfleet.inputs import InputError, check_inventory, parse_extra_vars
 from wheelfleet.plan import (
@@ -79,6 +89,10 @@ class Command:
     extravars: Callable[[argparse.Namespace, Mapping[str, Any]], dict[str, Any]] | None = None
     """Extra variables from those options, given the -e ones; raises InputError."""
     published: Published | None = None
+    skip_tags: Callable[[argparse.Namespace], tuple[str, ...]] | None = None
+    """Tags to skip, from the subcommand's options."""
+    input_tasks: frozenset[str] = frozenset()
+    """Tasks that only check the user's input: a run that failed in them alone exits 2."""
 
 
 # --------------------------------------------------------------------- plan
@@ -164,6 +178,134 @@ def _plan_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[
     return result
 
 
+# ------------------------------------------------------------------ release
+
+
+def _release_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project",
+        metavar="PROJECT",
+        help="the project to release: a directory with pyproject.toml or setup.py, or an sdist",
+    )
+    _plan_arguments(parser)
+    group = parser.add_argument_group("release")
+    group.add_argument(
+        "-w",
+        "--wheelhouse",
+        metavar="DIR",
+        help="the controller's wheelhouse (default: ./wheelhouse)",
+    )
+    group.add_argument(
+        "--force", action="store_true", help="rebuild the jobs whose wheels are up to date"
+    )
+    group.add_argument(
+        "--max-rounds",
+        type=int,
+        metavar="N",
+        help="build rounds when hosts fail: their jobs move to the others (default 3)",
+    )
+    group.add_argument(
+        "--skip-provision",
+        action="store_true",
+        help="do not provision the build hosts (--skip-tags provision)",
+    )
+    group.add_argument(
+        "--skip-images",
+        action="store_true",
+        help="do not build or check the builder images (--skip-tags images)",
+    )
+    group.add_argument(
+        "--publish",
+        metavar="URL",
+        help="upload the wheels with twine to this repository when every job has its wheel;"
+        " credentials from -e wheelfleet_publish_username/_password (vault) or"
+        " TWINE_USERNAME/TWINE_PASSWORD",
+    )
+    group.add_argument(
+        "--vault-password-file",
+        metavar="FILE",
+        help="decrypt vaulted variables (such as publishing credentials) with this file",
+    )
+
+
+def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the release's inputs before anything runs; every error names the value."""
+    result: dict[str, Any] = {}
+    for key, value, flag in (
+        ("wheelfleet_architectures", args.architectures, "--arch"),
+        ("wheelfleet_pythons", args.pythons, "--python"),
+        ("wheelfleet_emulation_factor", args.emulation_factor, "--emulation-factor"),
+        ("wheelfleet_max_rounds", args.max_rounds, "--max-rounds"),
+        ("wheel_build_wheelhouse", args.wheelhouse, "--wheelhouse"),
+        ("wheelfleet_publish_repository_url", args.publish, "--publish"),
+    ):
+        if value is not None and key in given:
+            raise InputError(f"{flag} conflicts with -e {key}: give it one way")
+        if value is not None:
+            result[key] = value
+    if "project" in given or "wheel_build_project" in given:
+        raise InputError("the project is the PROJECT argument; do not also give it with -e")
+    merged = {**given, **result}
+    if args.publish is not None:
+        result["wheelfleet_publish"] = True
+        merged["wheelfleet_publish"] = True
+    try:
+        checked = release_inputs.check_inputs(
+            project=args.project,
+            architectures=merged.get("wheelfleet_architectures"),
+            pythons=merged.get("wheelfleet_pythons"),
+            jobs=merged.get("wheelfleet_jobs"),
+            wheel_build_jobs=merged.get("wheel_build_jobs"),
+            max_rounds=merged.get("wheelfleet_max_rounds"),
+            emulation_factor=merged.get("wheelfleet_emulation_factor"),
+            publish=merged.get("wheelfleet_publish", False),
+            repository_url=merged.get("wheelfleet_publish_repository_url"),
+            has_username=bool(merged.get("wheelfleet_publish_username"))
+            or args.vault_password_file is not None,
+            has_password=bool(merged.get("wheelfleet_publish_password"))
+            or args.vault_password_file is not None,
+            environ=os.environ,
+        )
+    except release_inputs.ReleaseInputError as exc:
+        raise InputError(str(exc)) from None
+    result["project"] = checked["project"]
+    # Paths reach ansible-runner absolute: it does not run in this directory.
+    result["wheel_build_wheelhouse"] = str(
+        Path(merged.get("wheel_build_wheelhouse") or "wheelhouse").expanduser().absolute()
+    )
+    if "wheelfleet_jobs" not in merged:
+        result["wheelfleet_architectures"] = checked["architectures"]
+        result["wheelfleet_pythons"] = sorted({job["python"] for job in checked["jobs"]})
+    if args.force:
+        result["wheel_build_force"] = True
+    return result
+
+
+def _release_skip_tags(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(
+        tag for tag, on in (("provision", args.skip_provision), ("images", args.skip_images)) if on
+    )
+
+
+def _release_text(data: Any) -> str:
+    if not isinstance(data, Mapping) or not isinstance(data.get("report"), Mapping):
+        return "the release published no report"
+    return release_report.text_summary(data["report"], data.get("paths") or {})
+
+
+RELEASE_INPUT_TASKS = frozenset(
+    {
+        "Check the project, the matrix and the publishing options",
+        "Check that the project is a Python project (directory or sdist) on the controller",
+        "Check that every requested architecture has a host that runs or will emulate it",
+        "Validate role inputs against their argument specs",
+        "Require one matrix, given one way",
+        "Turn the matrix into jobs",
+        "Stop when a job has no host that can build it",
+    }
+)
+
+
 def _plan_text(data: Any) -> str:
     return Plan.from_json(data).render()
 
@@ -209,15 +351,63 @@ COMMANDS: tuple[Command, ...] = (
             key="wheelfleet_plan", name="plan", render=_plan_text, bad_input=_plan_bad_input
         ),
     ),
+    Command(
+        name="images",
+        playbook="images.yml",
+        help="build the builder images on the build hosts",
+        description=(
+            "Build the builder images on every host of the build_hosts group"
+            " (playbooks/images.yml, role builder_image): one image per architecture,"
+            " <repository>/<name>:<arch>, with the manylinux layout (interpreters in"
+            " /opt/python, auditwheel and patchelf), bootstrapped with debootstrap or based on"
+            " a registry image. Images whose labels match their inputs are left alone."
+        ),
+    ),
+    Command(
+        name="release",
+        playbook="release.yml",
+        help="build every wheel of a project across the fleet, with a report",
+        description=(
+            "Release PROJECT across the build_hosts group (playbooks/release.yml): check the"
+            " inputs, provision the hosts, plan the matrix (native hosts first, balanced by"
+            " capacity; printed before building), then build in rounds: each host ensures the"
+            " builder images of its jobs and builds, repairs (auditwheel) and tests them, and"
+            " every wheel lands atomically in the wheelhouse with manifest.json. When a host"
+            " fails or becomes unreachable, its unfinished jobs move to the remaining capable"
+            " hosts in the next round; wheels already built are kept. A job whose inputs"
+            " (source, image, Python tag, architecture, build settings) match a wheel in the"
+            " manifest is not rebuilt. The wheelhouse then holds release.json, report.md and"
+            " report.html. Each job is shown as it goes: queued, building, repairing, testing,"
+            " done or failed, with its host and time. The matrix defaults to x86_64 and"
+            " aarch64 with cp311. Exit code 1 when a job has no wheel (the report names each"
+            " one and why), 2 on bad input, which is refused before any host is changed."
+        ),
+        add_arguments=_release_arguments,
+        extravars=_release_extravars,
+        published=Published(key="wheelfleet_release", name="release", render=_release_text),
+        skip_tags=_release_skip_tags,
+        input_tasks=RELEASE_INPUT_TASKS,
+    ),
+)
+
+REPORT_DESCRIPTION = (
+    "Render the report of the last release in WHEELHOUSE (default ./wheelhouse) from its"
+    " manifest.json and release.json, without running anything: the matrix (rows Python,"
+    " columns architecture) with each job's status, host, mode and time, the wheels, the jobs"
+    " replanned after host failures, and each failure with its reason. Without release.json,"
+    " the matrix of the wheels in manifest.json. Exit code 0 when every job has its wheel, 1"
+    " when the release has failed jobs, 2 when WHEELHOUSE has no manifest.json."
 )
 
 EPILOG = """\
 exit codes:
   0    success
-  1    the playbook failed on at least one host
+  1    the playbook failed on at least one host (for release: a job has no
+       wheel; for report: the release it shows has failed jobs)
   2    usage error or bad input (bad arguments, a missing inventory file, a
        malformed -e value, or inputs ansible-playbook rejected before any task
-       ran, such as a --limit matching no host; for plan, a job no host can build)
+       ran, such as a --limit matching no host; for plan and release, a job no
+       host can build; for report, a wheelhouse without a manifest)
   3    at least one host was unreachable (and none failed)
   130  cancelled (Ctrl-C)
 """
@@ -295,6 +485,28 @@ def build_parser() -> argparse.ArgumentParser:
         _add_run_options(sub, changes_hosts=command.changes_hosts)
         if command.add_arguments is not None:
             command.add_arguments(sub)
+    report = subparsers.add_parser(
+        "report",
+        help="show the report of a wheelhouse's last release (runs nothing)",
+        description=textwrap.fill(REPORT_DESCRIPTION, width=79),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "wheelhouse", nargs="?", default="wheelhouse", metavar="WHEELHOUSE", help="(./wheelhouse)"
+    )
+    report.add_argument(
+        "--format",
+        choices=("markdown", "html", "json"),
+        default="markdown",
+        help="what to print (default markdown)",
+    )
+    report.add_argument("--json", action="store_true", help="the same as --format json")
+    report.add_argument(
+        "--write",
+        action="store_true",
+        help="also (re)write report.md and report.html in the wheelhouse",
+    )
     return parser
 
 
@@ -309,6 +521,9 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
     extravars = parse_extra_vars(args.extra_vars)
     if command.extravars is not None:
         extravars.update(command.extravars(args, extravars))
+    vault = getattr(args, "vault_password_file", None)
+    if vault is not None and not Path(vault).expanduser().is_file():
+        raise InputError(f"--vault-password-file {vault!r}: no such file")
     return RunRequest(
         playbook=project.playbook(command.playbook),
         inventories=inventories or (project.default_inventory,),
@@ -317,6 +532,8 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
         check=getattr(args, "check", False),
         diff=getattr(args, "diff", False),
         verbosity=args.verbose,
+        skip_tags=command.skip_tags(args) if command.skip_tags is not None else (),
+        vault_password_file=Path(vault).expanduser().absolute() if vault is not None else None,
     )
 
 
@@ -342,9 +559,27 @@ def _messages(progress: Progress, result: RunResult) -> list[Message]:
     return messages
 
 
+def report_main(args: argparse.Namespace) -> int:
+    """``wheelfleet report``: render a wheelhouse's report; runs nothing."""
+    home = Path(args.wheelhouse).expanduser().absolute()
+    if not (home / "manifest.json").is_file():
+        return _fail(
+            f"no manifest.json in {str(home)!r}: give the wheelhouse of a release"
+            " (wheelfleet report WHEELHOUSE)"
+        )
+    built = release_report.Report.from_wheelhouse(home)
+    if args.write:
+        built.write(home)
+    fmt = "json" if args.json else args.format
+    print(release_report.render(built, fmt))
+    return int(ExitCode.OK if built.complete else ExitCode.FAILED)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wheelfleet`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        return report_main(args)
     try:
         project = Project.locate()
         request = build_request(args, project)
@@ -386,6 +621,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if published is not None and data is not None:
         summary = replace(summary, bad_input=published.bad_input(data))
         print("\n" + published.render(data), file=stream, flush=True)
+    # Stopped by its own input checks, before any host was changed: bad input.
+    if (
+        command.input_tasks
+        and summary.failures
+        and all(failure.task in command.input_tasks for failure in summary.failures)
+    ):
+        summary = replace(summary, bad_input=True)
     display.summary(summary)
     if args.json:
         document = summary.to_json()

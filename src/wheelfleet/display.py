@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from wheelfleet.progress import (
+    JobChanged,
+    JobPhase,
     Message,
     Notice,
     Outcome,
@@ -65,6 +67,41 @@ def result_line(result: TaskResult) -> str:
     line = f"{result.outcome.value:<{_LABEL_WIDTH}}  {result.host}  "
     line += task_title(result.role, result.task)
     return f"{line}  ({duration})" if duration else line
+
+
+_JOB_STYLES: dict[JobPhase, str] = {
+    JobPhase.QUEUED: "dim",
+    JobPhase.BUILDING: "yellow",
+    JobPhase.REPAIRING: "yellow",
+    JobPhase.TESTING: "yellow",
+    JobPhase.PUBLISHING: "yellow",
+    JobPhase.DONE: "green",
+    JobPhase.UP_TO_DATE: "cyan",
+    JobPhase.FAILED: "bold red",
+}
+_REASON_LINES = 6
+
+
+def job_line(change: JobChanged) -> str:
+    """One plain line for a job changing phase: ``job  cp311-manylinux_x86_64  b  done (31s)``."""
+    line = f"{'job':<{_LABEL_WIDTH}}  {change.identifier}  {change.host}  {change.phase.value}"
+    if change.moved_from:
+        line += f" (moved from {change.moved_from}, which failed)"
+    if (
+        change.phase.finished
+        and change.elapsed is not None
+        and change.phase is not JobPhase.UP_TO_DATE
+    ):
+        line += f"  ({format_seconds(change.elapsed)})"
+    return line
+
+
+def reason_text(reason: str | None) -> str:
+    """The first lines of a job's failure reason (the report has all of it)."""
+    lines = str(reason or "").strip().splitlines()
+    if len(lines) > _REASON_LINES:
+        lines = [*lines[:_REASON_LINES], "... (the report and the job's log have the rest)"]
+    return "\n".join(lines)
 
 
 def indent(text: str, prefix: str = _INDENT) -> str:
@@ -152,6 +189,10 @@ class PlainDisplay:
                     self._print(indent(result.diff))
                 if self.verbosity and result.output:
                     self._print(indent(result.output))
+            case JobChanged() as change:
+                self._print(job_line(change))
+                if change.reason:
+                    self._print(indent(reason_text(change.reason)))
             case Message("output", text):
                 if self.verbosity:
                     self._print(text)
@@ -225,6 +266,18 @@ class RichDisplay:
         if self.progress.play:
             parts.append(Text(f"PLAY [{self.progress.play}]", style="bold"))
         parts.append(table)
+        if self.progress.jobs:
+            jobs = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+            jobs.add_column("job")
+            jobs.add_column("host")
+            jobs.add_column("state")
+            jobs.add_column("time", justify="right")
+            for job in self.progress.jobs.values():
+                state = Text(job.phase.value, style=_JOB_STYLES[job.phase])
+                if job.moved_from and not job.phase.finished:
+                    state.append(f" (from {job.moved_from})", style="dim")
+                jobs.add_row(job.identifier, job.host, state, format_seconds(job.elapsed(now)))
+            parts.append(jobs)
         if self._cancelling:
             parts.append(Text("Cancelling... (Ctrl-C again to force)", style="bold yellow"))
         return Group(*parts)
@@ -248,6 +301,12 @@ class RichDisplay:
                     out.print(Text(indent(result.diff)))
                 if self.verbosity and result.output:
                     out.print(Text(indent(result.output), style="dim"))
+            case JobChanged() as change:
+                # The live table shows every phase; the scrollback keeps the milestones.
+                if change.phase.finished or change.phase is JobPhase.QUEUED:
+                    out.print(Text(job_line(change), style=_JOB_STYLES[change.phase]))
+                    if change.reason:
+                        out.print(Text(indent(reason_text(change.reason)), style="red"))
             case Message("output", text):
                 if self.verbosity:
                     out.print(Text(text, style="dim"))

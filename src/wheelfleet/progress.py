@@ -10,9 +10,9 @@ a host or a terminal, so it is tested with recorded events.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -65,7 +65,61 @@ class Message:
     text: str
 
 
-Notice = PlayStarted | TaskResult | Message
+class JobPhase(StrEnum):
+    """Where one job of a release is (``wheelfleet release``)."""
+
+    QUEUED = "queued"
+    BUILDING = "building"
+    REPAIRING = "repairing"
+    TESTING = "testing"
+    PUBLISHING = "publishing"
+    DONE = "done"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobPhase.DONE, JobPhase.UP_TO_DATE, JobPhase.FAILED)
+
+
+_PHASE_ORDER = list(JobPhase)
+
+
+@dataclass
+class JobProgress:
+    """One job of a release: a wheel (a Python tag on an architecture) and its host."""
+
+    job: str
+    """The wheel_build job id (``yamlcount-cp311-cp311-x86_64``)."""
+    identifier: str
+    """The build identifier (``cp311-manylinux_x86_64``)."""
+    host: str
+    phase: JobPhase = JobPhase.QUEUED
+    started: datetime | None = None
+    finished: datetime | None = None
+    reason: str | None = None
+    moved_from: str | None = None
+    round: int = 1
+
+    def elapsed(self, now: datetime) -> float | None:
+        if self.started is None:
+            return None
+        return max(0.0, ((self.finished or now) - self.started).total_seconds())
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    """A job moved to another phase (or another host)."""
+
+    identifier: str
+    host: str
+    phase: JobPhase
+    elapsed: float | None = None
+    reason: str | None = None
+    moved_from: str | None = None
+
+
+Notice = PlayStarted | TaskResult | Message | JobChanged
 
 
 @dataclass(frozen=True)
@@ -186,6 +240,59 @@ def _messages(stdout: str, default_level: str) -> list[Message]:
     return found
 
 
+# --------------------------------------------------------------- release jobs
+
+# The wheel_build role's task names, lowercased, by the phase they mean. A task
+# of one job names it (``Repair with auditwheel: <job>``); a task of a batch
+# names its jobs in its loop labels.
+_PHASES: tuple[tuple[JobPhase, tuple[str, ...]], ...] = (
+    (
+        JobPhase.PUBLISHING,
+        ("publish job", "copy the job's logs", "fetch the job's files", "move the job's wheels"),
+    ),
+    (JobPhase.TESTING, ("test",)),
+    (
+        JobPhase.REPAIRING,
+        ("repair", "check that the build produced", "copy the repaired wheels out"),
+    ),
+    (
+        JobPhase.BUILDING,
+        (
+            "prepare job",
+            "prepare the build containers",
+            "start the build container",
+            "list the image's interpreters",
+            "check that the image has",
+            "copy the source in",
+            "copy the requirements wheelhouse in",
+            "unpack the",
+            "start before_all",
+            "wait for the builds",
+        ),
+    ),
+)
+_IGNORED_TASKS = ("take the time", "record ")
+
+
+def _phase_of(task: str) -> JobPhase | None:
+    name = task.lower()
+    if name.startswith(_IGNORED_TASKS):
+        return None
+    for phase, prefixes in _PHASES:
+        if any(prefix in name for prefix in prefixes):
+            return phase
+    return None
+
+
+def _is_wheel_build(data: Mapping[str, Any]) -> bool:
+    role = str(data.get("role") or data.get("resolved_role") or "")
+    return role.endswith("wheel_build")
+
+
+def _action(data: Mapping[str, Any]) -> str:
+    return str(data.get("resolved_action") or data.get("task_action") or "")
+
+
 @dataclass
 class Progress:
     """The state of a run, updated one ansible-runner event at a time."""
@@ -202,6 +309,8 @@ class Progress:
     """What the playbook published with ``ansible.builtin.set_stats`` (``per_host: false``)."""
     pid: int | None = None
     """ansible-playbook's process id, as the events report it."""
+    jobs: dict[str, JobProgress] = field(default_factory=dict)
+    """The jobs of a release (playbooks/release.yml), by wheel_build job id."""
 
     def no_host_message(self) -> Message | None:
         """An error for a run that ended without any host running a task."""
@@ -228,12 +337,13 @@ class Progress:
                 self.patterns.append(pattern)
             return [PlayStarted(self.play)]
         if kind == "runner_on_start":
-            return self._start(event, data)
+            return [*self._start(event, data), *self._job_events(event, data, kind)]
         if kind in _RESULT_EVENTS:
-            return self._result(event, data, _RESULT_EVENTS[kind])
+            notices: list[Notice] = list(self._job_events(event, data, kind))
+            return [*self._result(event, data, _RESULT_EVENTS[kind]), *notices]
         if kind in _ITEM_EVENTS:
             self._item(data)
-            return []
+            return list(self._job_events(event, data, kind))
         if kind == "runner_retry":
             self._retry(data)
             return []
@@ -329,3 +439,131 @@ class Progress:
         if data.get("host"):
             attempts, retries = res.get("attempts"), res.get("retries")
             self.host(data["host"]).detail = f"retry {attempts}/{retries}"
+
+    def _jobs_from(
+        self, event: Mapping[str, Any], data: Mapping[str, Any], kind: str
+    ) -> Iterator[Notice]:
+        """Notices about release jobs from one event (see Progress._job_events)."""
+        res: Mapping[str, Any] = data.get("res") or {}
+        when = _timestamp(event)
+        action = _action(data)
+        if kind == "runner_on_ok" and action.endswith("release_round"):
+            yield from self._round(res, when)
+            return
+        if not self.jobs or not _is_wheel_build(data):
+            return
+        host = str(data.get("host") or "")
+        task = str(data.get("task") or "")
+        if kind == "runner_on_ok" and action.endswith("wheel_build_plan"):
+            reasons = {
+                str(job.get("id")): job.get("reason")
+                for job in res.get("jobs") or []
+                if isinstance(job, Mapping)
+            }
+            for name in res.get("up_to_date") or []:
+                yield from self._move(str(name), host, JobPhase.UP_TO_DATE, when)
+            for name in res.get("failed_jobs") or []:
+                yield from self._move(
+                    str(name), host, JobPhase.FAILED, when, reasons.get(str(name))
+                )
+            return
+        if kind == "runner_on_ok" and task.startswith("Summarise the jobs"):
+            facts = res.get("ansible_facts") or {}
+            summary = facts.get("wheel_build_summary") or {}
+            for failure in summary.get("failed") or []:
+                if isinstance(failure, Mapping):
+                    reason = f"at step {failure.get('step')}: {failure.get('reason')}"
+                    yield from self._move(
+                        str(failure.get("job")), host, JobPhase.FAILED, when, reason
+                    )
+            return
+        phase = _phase_of(task)
+        if phase is None:
+            return
+        label = res.get("_ansible_item_label", res.get("item"))
+        text = f"{task} {label if isinstance(label, str) else ''}"
+        for name in sorted(self.jobs, key=len, reverse=True):
+            job = self.jobs[name]
+            if job.host == host and name in text:
+                if (
+                    phase is JobPhase.PUBLISHING
+                    and kind == "runner_on_ok"
+                    and task.startswith("Move the job's wheels")
+                    and res.get("published")
+                ):
+                    phase = JobPhase.DONE
+                yield from self._move(name, host, phase, when)
+                return
+
+    def _move(
+        self,
+        name: str,
+        host: str,
+        phase: JobPhase,
+        when: datetime | None,
+        reason: str | None = None,
+    ) -> Iterator[Notice]:
+        job = self.jobs.get(name)
+        if job is None or job.host != host or job.phase.finished:
+            return
+        if not phase.finished and _PHASE_ORDER.index(phase) <= _PHASE_ORDER.index(job.phase):
+            return
+        job.phase = phase
+        if job.started is None and phase is not JobPhase.UP_TO_DATE:
+            job.started = when
+        if phase.finished:
+            job.finished = when
+            job.reason = reason
+        yield JobChanged(
+            job.identifier, host, phase, job.elapsed(when or datetime.now(UTC)), reason
+        )
+
+    def _round(self, res: Mapping[str, Any], when: datetime | None) -> Iterator[Notice]:
+        """A release_round result: the state after a round, and the next round's jobs."""
+        state = res.get("state") or {}
+        number = int(res.get("round") or 0)
+        statuses = {
+            "done": JobPhase.DONE,
+            "up-to-date": JobPhase.UP_TO_DATE,
+            "failed": JobPhase.FAILED,
+        }
+        for job in (state.get("jobs") or {}).values():
+            if not isinstance(job, Mapping) or job.get("status") not in statuses:
+                continue
+            name = str(job.get("job"))
+            current = self.jobs.get(name)
+            if current is None:
+                current = self.jobs[name] = JobProgress(
+                    name, str(job.get("identifier")), str(job.get("host") or "-")
+                )
+            phase = statuses[str(job["status"])]
+            if current.phase is not phase:
+                reason = job.get("reason") if phase is JobPhase.FAILED else None
+                current.host = str(job.get("host") or current.host)
+                yield from self._move(name, current.host, phase, when, reason)
+        for job in res.get("round_jobs") or []:
+            if not isinstance(job, Mapping):
+                continue
+            name = str(job.get("job"))
+            host = str(job.get("host"))
+            current = self.jobs.get(name)
+            if current is not None and current.host == host and current.round == number:
+                continue
+            moved_from = current.host if current is not None and current.host != host else None
+            self.jobs[name] = JobProgress(
+                name, str(job.get("identifier")), host, moved_from=moved_from, round=number
+            )
+            yield JobChanged(
+                str(job.get("identifier")), host, JobPhase.QUEUED, moved_from=moved_from
+            )
+
+    def _job_events(
+        self, event: Mapping[str, Any], data: Mapping[str, Any], kind: str
+    ) -> list[Notice]:
+        """Release jobs: queued from the release's rounds (wheelfleet.fleet.release_round), then
+        building, repairing, testing, publishing, done or failed from the wheel_build role's
+        tasks, whose names and loop labels carry the job ids."""
+        try:
+            return list(self._jobs_from(event, data, kind))
+        except (TypeError, ValueError, AttributeError):  # a malformed event must not stop a run
+            return []

@@ -607,3 +607,59 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report.to_json(), indent=2)
     return report.markdown()
+
+
+def text_summary(document: Mapping[str, Any], paths: Mapping[str, str] | None = None) -> str:
+    """A few lines for a terminal, from :meth:`Report.to_json`: the headline, the matrix as
+    an aligned table, the moves and failures, and where the wheelhouse and report are."""
+    title = str(document.get("project") or "?")
+    if document.get("version"):
+        title += f" {document['version']}"
+    lines = [f"{title}: {document.get('headline', '')}"]
+    matrix: Mapping[str, Mapping[str, Any]] = document.get("matrix") or {}
+    archs: list[str] = []
+    for row in matrix.values():
+        archs.extend(arch for arch in row if arch not in archs)
+    if matrix and archs:
+        rows = [["", *archs]]
+        for python, row in matrix.items():
+            cells = []
+            for arch in archs:
+                cell = row.get(arch)
+                if not cell:
+                    cells.append("-")
+                    continue
+                text = str(cell.get("status"))
+                if cell.get("host"):
+                    text += f" on {cell['host']}"
+                if cell.get("mode"):
+                    text += f", {cell['mode']}"
+                if cell.get("seconds") is not None:
+                    text += f", {format_seconds(float(cell['seconds']))}"
+                cells.append(text)
+            rows.append([python, *cells])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines.extend(
+            "  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows
+        )
+    for host, reason in sorted((document.get("failed_hosts") or {}).items()):
+        lines.append(f"host {host} failed: {_one_line(str(reason))}")
+    for move in document.get("moves") or []:
+        lines.append(
+            f"replanned {move.get('job')}: moved from {move.get('from')} to {move.get('to')}"
+            f" in round {move.get('round')}"
+        )
+    for failure in document.get("failures") or []:
+        where = f" on {failure['host']}" if failure.get("host") else ""
+        lines.append(f"FAILED {failure.get('identifier')}{where} at step {failure.get('step')}:")
+        reason = str(failure.get("reason") or "").strip().splitlines()
+        lines.extend(f"    {line}" for line in reason[:12])
+        if len(reason) > 12:
+            lines.append("    ... (see the report)")
+    if document.get("wheelhouse"):
+        lines.append(f"wheelhouse: {document['wheelhouse']}")
+    if paths:
+        shown = [paths[key] for key in ("markdown", "html") if paths.get(key)]
+        if shown:
+            lines.append(f"report: {', '.join(shown)}")
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sysconfig
 import tempfile
@@ -76,9 +77,13 @@ class RunRequest:
     check: bool = False
     diff: bool = False
     verbosity: int = 0
+    skip_tags: tuple[str, ...] = ()
+    vault_password_file: Path | None = None
 
     def cmdline(self) -> str | None:
         flags = [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
+        if self.vault_password_file is not None:
+            flags += ["--vault-password-file", shlex.quote(str(self.vault_password_file))]
         return " ".join(flags) or None
 
 
@@ -179,6 +184,7 @@ def run_playbook(
             extravars=request.extravars or None,
             envvars=_environment(project),
             limit=request.limit,
+            skip_tags=",".join(request.skip_tags) or None,
             cmdline=request.cmdline(),
             verbosity=request.verbosity or None,
             event_handler=event_handler,

@@ -69,7 +69,7 @@ def test_plan_help_documents_the_inventory_variables_and_exit_codes(capsys):
         "--python TAG",
         "--emulation-factor N",
         "2 usage error or bad input",
-        "for plan, a job no host can build",
+        "for plan and release, a job no host can build",
     ):
         assert words in text, words
 
