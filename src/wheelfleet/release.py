@@ -139,7 +139,7 @@ def check_inputs(
     elif not isinstance(chosen, str):
         problems.append(f"project: expected a path, got {chosen!r}")
     else:
-        resolved = (base / Path(chosen).expanduser()).absolute()
+        resolved = Path(os.path.normpath((base / Path(chosen).expanduser()).absolute()))
         if not resolved.exists():
             problems.append(f"project {chosen!r} does not exist (looked for {str(resolved)!r})")
         path = str(resolved)
@@ -436,6 +436,15 @@ def _next_round(state: dict[str, Any], newly_failed: Mapping[str, str]) -> dict[
     return state
 
 
+def short_reason(text: str, limit: int = 200) -> str:
+    """A host's failure in one line: Ansible's ``Task failed:`` prefixes and its advice after
+    the first sentence dropped, at most ``limit`` characters."""
+    line = " ".join(str(text).split())
+    line = re.sub(r"(Task failed: )+", "", line)
+    line = re.sub(r"(?<=[a-z0-9)])\. (In some cases|Consider|For more|See ).*$", "", line)
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
+
+
 def _fail(job: dict[str, Any], step: str, reason: str, round_number: int | None) -> None:
     job.update(status=FAILED, step=step, reason=reason, round=round_number)
 
@@ -519,7 +528,9 @@ def advance(
                 job.update(status=UP_TO_DATE, round=number, reason=None, step=None)
                 attempt["outcome"] = UP_TO_DATE
             elif not healthy:
-                attempt.update(outcome="host failed", reason=reason or "the host failed")
+                attempt.update(
+                    outcome="host failed", reason=short_reason(reason or "the host failed")
+                )
             else:
                 failure = failures.get(job["job"]) or {}
                 _fail(
@@ -535,7 +546,7 @@ def advance(
                 attempt.update(outcome=FAILED, reason=job["reason"])
             job["attempts"].append(attempt)
         if not healthy:
-            newly_failed[host] = reason or "the host failed"
+            newly_failed[host] = short_reason(reason or "the host failed")
             record["failed_hosts"][host] = newly_failed[host]
     return _next_round(new, newly_failed)
 

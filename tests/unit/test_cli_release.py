@@ -1,0 +1,202 @@
+"""``wheelfleet release`` and ``wheelfleet images``: options, checks before anything runs,
+exit codes, and what is shown at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import wheelfleet.cli as cli
+from wheelfleet.runner import Project, RunResult
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "yamlcount"
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(argv)
+
+
+def request(*argv):
+    return cli.build_request(parse(*argv), Project.locate())
+
+
+def test_release_and_images_are_in_the_subcommand_table():
+    release = cli.command_named("release")
+    assert release.playbook == "release.yml"
+    assert release.published.key == "wheelfleet_release"
+    assert release.published.name == "release"
+    assert cli.command_named("images").playbook == "images.yml"
+
+
+def test_release_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    made = request("release", str(EXAMPLE))
+    assert made.playbook == Project.locate().playbook("release.yml")
+    assert made.inventories == (Project.locate().default_inventory,)
+    assert made.extravars == {
+        "project": str(EXAMPLE),
+        "wheel_build_wheelhouse": str(tmp_path / "wheelhouse"),
+        "wheelfleet_architectures": ["aarch64", "x86_64"],
+        "wheelfleet_pythons": ["cp311"],
+    }
+    assert made.skip_tags == ()
+
+
+def test_release_options_become_extra_variables_and_skip_tags(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    made = request(
+        "release",
+        "../" + tmp_path.name,  # relative paths are made absolute here
+        *("--arch", "arm64", "--python", "cp312", "-w", "out", "--force", "--max-rounds", "2"),
+        *("--skip-provision", "--skip-images", "--check"),
+    )
+    assert made.extravars == {
+        "project": str(tmp_path),
+        "wheel_build_wheelhouse": str(tmp_path / "out"),
+        "wheelfleet_architectures": ["aarch64"],
+        "wheelfleet_pythons": ["cp312"],
+        "wheelfleet_max_rounds": 2,
+        "wheel_build_force": True,
+    }
+    assert made.skip_tags == ("provision", "images")
+    assert made.check
+
+
+def test_jobs_from_extra_vars_are_kept_as_given(tmp_path):
+    made = request(
+        "release", str(tmp_path), "-e", '{"wheelfleet_jobs": ["cp311-manylinux_x86_64"]}'
+    )
+    assert made.extravars["wheelfleet_jobs"] == ["cp311-manylinux_x86_64"]
+    assert "wheelfleet_architectures" not in made.extravars
+
+
+def test_publishing_needs_credentials_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("TWINE_USERNAME", raising=False)
+    monkeypatch.delenv("TWINE_PASSWORD", raising=False)
+    with pytest.raises(cli.InputError, match="publishing needs credentials"):
+        request("release", str(tmp_path), "--publish", "https://upload.example/legacy/")
+    monkeypatch.setenv("TWINE_USERNAME", "__token__")
+    monkeypatch.setenv("TWINE_PASSWORD", "pypi-secret")
+    made = request("release", str(tmp_path), "--publish", "https://upload.example/legacy/")
+    assert made.extravars["wheelfleet_publish"] is True
+    assert made.extravars["wheelfleet_publish_repository_url"] == "https://upload.example/legacy/"
+    assert "pypi-secret" not in json.dumps(made.extravars)
+
+
+def test_vault_password_file_goes_on_the_command_line(tmp_path):
+    secret = tmp_path / "vault pass"
+    secret.write_text("x\n")
+    made = request("release", str(tmp_path), "--vault-password-file", str(secret))
+    assert made.cmdline() == f"--vault-password-file '{secret}'"
+    with pytest.raises(cli.InputError, match="no such file"):
+        request("release", str(tmp_path), "--vault-password-file", str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["release", "/no/such/project"], "project '/no/such/project' does not exist"),
+        (["release", str(EXAMPLE), "--arch", "sparc"], "unknown architecture 'sparc'"),
+        (["release", str(EXAMPLE), "--python", "py3"], "'py3' is not a CPython tag"),
+        (
+            ["release", str(EXAMPLE), "--arch", "x86_64", "-e", '{"wheelfleet_architectures": []}'],
+            "--arch conflicts with -e wheelfleet_architectures",
+        ),
+        (
+            ["release", str(EXAMPLE), "-e", "project=/elsewhere"],
+            "the project is the PROJECT argument",
+        ),
+        (
+            [
+                "release",
+                str(EXAMPLE),
+                "--arch",
+                "x86_64",
+                "-e",
+                '{"wheelfleet_jobs": ["cp311-manylinux_x86_64"]}',
+            ],
+            "conflicting options: wheelfleet_jobs and wheelfleet_architectures",
+        ),
+        (["release", str(EXAMPLE), "--max-rounds", "0"], "wheelfleet_max_rounds 0"),
+    ],
+)
+def test_bad_input_exits_2_before_anything_runs(monkeypatch, capsys, argv, words):
+    def no_run(*args, **kwargs):
+        raise AssertionError("ansible must not run on bad input")
+
+    monkeypatch.setattr(cli, "run_playbook", no_run)
+    assert cli.main([*argv, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("wheelfleet: error: ")
+    assert words in captured.err
+
+
+def stats(artifacts, *, failed=False):
+    return {
+        "event": "playbook_on_stats",
+        "event_data": {
+            "failures": {"localhost": 1} if failed else {},
+            "ok": {"localhost": 30},
+            "processed": {"localhost": 1},
+            "artifact_data": artifacts,
+        },
+    }
+
+
+def failed_task(task):
+    return {
+        "event": "runner_on_failed",
+        "event_data": {"host": "localhost", "task": task, "res": {"msg": "Invalid release inputs"}},
+    }
+
+
+def fake_run(*events, status="successful", rc=0):
+    def run(project, request, *, on_event, cancellation):
+        for item in events:
+            on_event(item)
+        return RunResult(status, rc, None, 1.0)
+
+    return run
+
+
+def test_a_stop_in_the_playbooks_input_checks_exits_2(monkeypatch, capsys):
+    task = "Check that every requested architecture has a host that runs or will emulate it"
+    run = fake_run(failed_task(task), stats({}, failed=True), status="failed", rc=2)
+    monkeypatch.setattr(cli, "run_playbook", run)
+    assert cli.main(["release", str(EXAMPLE), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+
+
+def test_a_failed_job_exits_1(monkeypatch, capsys):
+    task = "Fail, naming every job that has no wheel and why"
+    run = fake_run(failed_task(task), stats({}, failed=True), status="failed", rc=2)
+    monkeypatch.setattr(cli, "run_playbook", run)
+    assert cli.main(["release", str(EXAMPLE), "--json"]) == 1
+
+
+def test_the_release_report_is_printed_and_in_json(monkeypatch, capsys):
+    published = {
+        "wheelfleet_release": {
+            "state": {"release_id": "rel"},
+            "report": {
+                "project": "yamlcount",
+                "version": "1.0.0",
+                "headline": "1 job(s): 1 built",
+                "matrix": {"cp311": {"x86_64": {"status": "built", "host": "localhost"}}},
+                "wheelhouse": "/srv/wh",
+            },
+            "paths": {"markdown": "/srv/wh/report.md", "html": "/srv/wh/report.html"},
+            "wheels": ["yamlcount.whl"],
+        }
+    }
+    monkeypatch.setattr(cli, "run_playbook", fake_run(stats(published)))
+    assert cli.main(["release", str(EXAMPLE), "--json"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["release"]["wheels"] == ["yamlcount.whl"]
+    assert "yamlcount 1.0.0: 1 job(s): 1 built" in captured.err
+    assert "wheelhouse: /srv/wh" in captured.err
+    assert "report: /srv/wh/report.md, /srv/wh/report.html" in captured.err

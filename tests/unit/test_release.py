@@ -1,0 +1,346 @@
+"""src/wheelfleet/release.py: a release's inputs, and its rounds until every wheel is in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wheelfleet import release
+from wheelfleet.plan import Host, make_plan, matrix_jobs
+
+PROJECT = "yamlcount"
+
+
+def plan_document(*hosts: Host, archs=("x86_64", "aarch64"), pythons=("cp311",)) -> dict:
+    return make_plan(matrix_jobs(archs, pythons), hosts).to_json()
+
+
+A = Host("a", "x86_64", 1, frozenset({"aarch64"}))
+B = Host("b", "x86_64", 1, frozenset({"aarch64"}))
+ARM = Host("arm", "aarch64", 1)
+
+
+def entry(job: str, run: str, file: str | None = None) -> dict:
+    return {
+        "file": file or f"{job}.whl",
+        "job": job,
+        "run_id": run,
+        "project": PROJECT,
+        "emulated": job.endswith("aarch64"),
+        "timings": {"build": 3.0, "repair": 1.0},
+    }
+
+
+def manifest(*entries: dict) -> dict:
+    return {"version": 1, "wheels": {e["file"]: e for e in entries}}
+
+
+def healthy(**extra) -> dict:
+    return {"round": 1, "healthy": True, "reason": "", "up_to_date": [], "failed": [], **extra}
+
+
+# --- inputs -------------------------------------------------------------------------
+
+
+def test_inputs_default_matrix_and_absolute_project(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    checked = release.check_inputs(project="proj", cwd=tmp_path, environ={})
+    assert checked["project"] == str(tmp_path / "proj")
+    assert [job["identifier"] for job in checked["jobs"]] == [
+        "cp311-manylinux_x86_64",
+        "cp311-manylinux_aarch64",
+    ]
+    assert checked["architectures"] == ["aarch64", "x86_64"]
+    assert (checked["max_rounds"], checked["publish"]) == (3, False)
+
+
+def test_inputs_take_aliases_strings_and_explicit_jobs(tmp_path: Path) -> None:
+    checked = release.check_inputs(
+        wheel_build_project=str(tmp_path), architectures="arm64", pythons=["cp312"], environ={}
+    )
+    assert [job["identifier"] for job in checked["jobs"]] == ["cp312-manylinux_aarch64"]
+    checked = release.check_inputs(
+        project=str(tmp_path), jobs=["cp313t-manylinux_x86_64"], max_rounds="2", environ={}
+    )
+    assert [job["python"] for job in checked["jobs"]] == ["cp313t"]
+    assert checked["max_rounds"] == 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"project": None}, "no project: give the project to release"),
+        ({"project": "nowhere"}, "project 'nowhere' does not exist"),
+        ({"architectures": ["sparc"]}, "wheelfleet_architectures: unknown architecture 'sparc'"),
+        ({"pythons": ["py3"]}, "wheelfleet_pythons: 'py3' is not a CPython tag"),
+        ({"jobs": ["cp311-musllinux_x86_64"]}, "manylinux wheels only"),
+        (
+            {"jobs": ["cp311-manylinux_x86_64"], "architectures": ["x86_64"]},
+            "conflicting options: wheelfleet_jobs and wheelfleet_architectures",
+        ),
+        ({"wheel_build_jobs": [{"arch": "x86_64"}]}, "conflicting options: wheel_build_jobs"),
+        ({"wheel_build_project": "/elsewhere"}, "conflicting options: project"),
+        ({"max_rounds": 9}, "wheelfleet_max_rounds 9: expected a whole number from 1 to 5"),
+        ({"emulation_factor": 0.5}, "wheelfleet_emulation_factor 0.5"),
+        ({"publish": "maybe"}, "wheelfleet_publish 'maybe': expected true or false"),
+        ({"publish": True}, "wheelfleet_publish_repository_url is not set"),
+        (
+            {"publish": True, "repository_url": "ftp://x"},
+            "wheelfleet_publish_repository_url 'ftp://x': expected an http(s) URL",
+        ),
+        (
+            {"publish": True, "repository_url": "https://upload.example/legacy/"},
+            "publishing needs credentials; missing a user name",
+        ),
+    ],
+)
+def test_bad_inputs_are_named(tmp_path: Path, arguments: dict, words: str) -> None:
+    arguments = {"project": str(tmp_path), **arguments}
+    with pytest.raises(release.ReleaseInputError) as caught:
+        release.check_inputs(**arguments, environ={}, cwd=tmp_path)
+    assert words in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(release.ReleaseInputError) as caught:
+        release.check_inputs(project="gone", architectures=["sparc"], pythons=["cp2"], cwd=tmp_path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3, lines
+
+
+def test_credentials_from_variables_or_environment(tmp_path: Path) -> None:
+    common = {"project": str(tmp_path), "publish": "true", "repository_url": "https://x/legacy/"}
+    with pytest.raises(release.ReleaseInputError, match="missing a password or token"):
+        release.check_inputs(**common, has_username=True, environ={})
+    assert release.check_inputs(**common, has_username=True, has_password=True, environ={})[
+        "publish"
+    ]
+    environ = {"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": "pypi-secret"}
+    checked = release.check_inputs(**common, environ=environ)
+    # The values themselves are never part of the result.
+    assert "pypi-secret" not in repr(checked)
+
+
+def test_job_names_link_the_plan_and_the_role() -> None:
+    assert release.job_names("cp313t-manylinux_aarch64", "My Project") == {
+        "identifier": "cp313t-manylinux_aarch64",
+        "architecture": "aarch64",
+        "python": "cp313t",
+        "python_tag": "cp313-cp313t",
+        "job": "my-project-cp313-cp313t-aarch64",
+    }
+    assert release.run_id("20250101T000000-abcdef", 2) == "20250101T000000-abcdef-r2"
+
+
+def test_builder_images_for_a_hosts_jobs() -> None:
+    recipe = [
+        {"name": "bookworm", "source": "bootstrap", "suite": "bookworm", "architectures": []},
+        {"name": "other", "source": "bootstrap", "suite": "trixie", "architectures": ["x86_64"]},
+    ]
+    assert release.builder_images(recipe, "bookworm", ["arm64", "x86_64", "aarch64"]) == [
+        {**recipe[0], "architectures": ["aarch64", "x86_64"]}
+    ]
+    assert release.builder_images(recipe, "bookworm", []) == []
+    with pytest.raises(release.ReleaseInputError, match=r"'missing' has no recipe.*other"):
+        release.builder_images(recipe, "missing", ["x86_64"])
+
+
+# --- rounds ---------------------------------------------------------------------------
+
+
+def test_start_assigns_round_one_native_first() -> None:
+    state = release.start(plan_document(A, ARM), release_id="rel", project=PROJECT)
+    assert state["round"] == 1 and not state["complete"]
+    assert state["assignments"] == {
+        "a": ["cp311-manylinux_x86_64"],
+        "arm": ["cp311-manylinux_aarch64"],
+    }
+    assert release.host_jobs(state, "arm") == [{"arch": "aarch64", "python": "cp311-cp311"}]
+    assert state["rounds"][0]["run_id"] == "rel-r1"
+    assert state["jobs"]["cp311-manylinux_aarch64"]["job"] == "yamlcount-cp311-cp311-aarch64"
+    assert state["jobs"]["cp311-manylinux_aarch64"]["native"] is True
+
+
+def test_a_clean_round_completes_the_release() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    built = manifest(
+        entry("yamlcount-cp311-cp311-x86_64", "rel-r1"),
+        entry("yamlcount-cp311-cp311-aarch64", "rel-r1"),
+    )
+    done = release.advance(state, {host: healthy() for host in state["assignments"]}, built)
+    assert done["complete"] and done["assignments"] == {}
+    assert {job["status"] for job in done["jobs"].values()} == {"done"}
+    assert done["jobs"]["cp311-manylinux_x86_64"]["seconds"] == 4.0
+    assert done["jobs"]["cp311-manylinux_aarch64"]["native"] is False
+    assert release.counts(done)["built"] == 2
+    assert release.failed_jobs(done) == []
+    assert release.finished_wheels(done, built) == sorted(built["wheels"])
+    # The state is JSON-ready and advance did not change its input.
+    assert state["round"] == 1 and not state["complete"]
+
+
+def test_an_unchanged_rerelease_builds_nothing_and_says_so() -> None:
+    state = release.start(plan_document(A, B), release_id="rel2", project=PROJECT)
+    earlier = manifest(
+        entry("yamlcount-cp311-cp311-x86_64", "rel-r1"),
+        entry("yamlcount-cp311-cp311-aarch64", "rel-r1"),
+    )
+    outcomes = {
+        "a": healthy(up_to_date=["yamlcount-cp311-cp311-aarch64"]),
+        "b": healthy(up_to_date=["yamlcount-cp311-cp311-x86_64"]),
+    }
+    done = release.advance(state, outcomes, earlier)
+    assert done["complete"]
+    assert release.counts(done) == {
+        "jobs": 2,
+        "built": 0,
+        "up_to_date": 2,
+        "failed": 0,
+        "queued": 0,
+        "moved": 0,
+    }
+    assert "nothing to build: every wheel is up to date" in release.summary_text(done)
+    assert release.finished_wheels(done, earlier) == sorted(earlier["wheels"])
+
+
+def test_a_broken_build_on_a_healthy_host_fails_without_moving() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    failure = {"job": "yamlcount-cp311-cp311-aarch64", "step": "build", "reason": "exit 1"}
+    outcomes = {
+        "a": healthy(failed=[failure]),
+        "b": healthy(),
+    }
+    built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
+    done = release.advance(state, outcomes, built)
+    assert done["complete"] and done["moves"] == []
+    [failed] = release.failed_jobs(done)
+    assert (failed["identifier"], failed["step"], failed["reason"]) == (
+        "cp311-manylinux_aarch64",
+        "build",
+        "exit 1",
+    )
+    text = release.summary_text(done)
+    assert "FAILED cp311-manylinux_aarch64 on a at step build:\n    exit 1" in text
+
+
+def test_a_failed_host_s_jobs_move_and_finished_wheels_stay() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    assert state["assignments"] == {
+        "a": ["cp311-manylinux_aarch64"],
+        "b": ["cp311-manylinux_x86_64"],
+    }
+    lost = {
+        "round": 1,
+        "healthy": False,
+        "reason": "the host stopped answering: Task failed: Failed to create temporary"
+        " directory. In some cases, you may have been able to authenticate...",
+        # What the dying host recorded does not count: its jobs are not its fault.
+        "failed": [{"job": "yamlcount-cp311-cp311-aarch64", "step": "copy", "reason": "gone"}],
+    }
+    built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
+    second = release.advance(state, {"a": lost, "b": healthy()}, built)
+    assert not second["complete"] and second["round"] == 2
+    assert second["assignments"] == {"b": ["cp311-manylinux_aarch64"]}
+    assert second["failed_hosts"] == {
+        "a": "the host stopped answering: Failed to create temporary directory"
+    }
+    [move] = second["moves"]
+    assert (move["job"], move["from"], move["to"], move["round"]) == (
+        "cp311-manylinux_aarch64",
+        "a",
+        "b",
+        2,
+    )
+    # The x86_64 wheel built on b in round 1 is done: never rebuilt.
+    assert second["jobs"]["cp311-manylinux_x86_64"]["status"] == "done"
+    assert second["rounds"][1]["run_id"] == "rel-r2"
+    built = manifest(
+        entry("yamlcount-cp311-cp311-x86_64", "rel-r1"),
+        entry("yamlcount-cp311-cp311-aarch64", "rel-r2"),
+    )
+    done = release.advance(second, {"b": {**healthy(), "round": 2}}, built)
+    assert done["complete"] and release.failed_jobs(done) == []
+    assert [a["outcome"] for a in done["jobs"]["cp311-manylinux_aarch64"]["attempts"]] == [
+        "host failed",
+        "done",
+    ]
+    text = release.summary_text(done)
+    assert "replanned cp311-manylinux_aarch64: a failed" in text
+    assert "rebuilt on b in round 2" in text
+
+
+def test_a_wheel_published_just_before_its_host_died_is_kept() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    built = manifest(entry("yamlcount-cp311-cp311-aarch64", "rel-r1"))
+    after = release.advance(state, {"a": None, "b": healthy(up_to_date=[])}, built)
+    # a reported nothing, but its wheel is in the manifest: done. b's job reported nothing
+    # either, on a healthy host: it failed, not moved.
+    assert after["jobs"]["cp311-manylinux_aarch64"]["status"] == "done"
+    assert after["failed_hosts"] == {
+        "a": "the host reported nothing (it failed or became unreachable)"
+    }
+    assert after["complete"]
+
+
+def test_jobs_without_a_remaining_capable_host_fail_naming_it() -> None:
+    native_only = Host("a", "x86_64", 1)
+    state = release.start(plan_document(native_only, ARM), release_id="rel", project=PROJECT)
+    built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
+    lost = {"round": 1, "healthy": False, "reason": "engine gone"}
+    done = release.advance(state, {"a": healthy(), "arm": lost}, built)
+    assert done["complete"]
+    [failed] = release.failed_jobs(done)
+    assert failed["identifier"] == "cp311-manylinux_aarch64" and failed["step"] == "plan"
+    assert failed["reason"].startswith("its host arm failed and no available host can build")
+
+
+def test_rounds_are_bounded() -> None:
+    hosts = [Host(name, "x86_64", 1) for name in ("a", "b", "c")]
+    state = release.start(
+        plan_document(*hosts, archs=("x86_64",)), release_id="rel", project=PROJECT, max_rounds=2
+    )
+    empty = manifest()
+    for number in (1, 2):
+        [host] = state["assignments"]
+        lost = {"round": number, "healthy": False, "reason": f"lost in round {number}"}
+        state = release.advance(state, {host: lost}, empty)
+    assert state["complete"] and state["round"] == 2
+    [failed] = release.failed_jobs(state)
+    assert failed["step"] == "release"
+    assert failed["reason"].startswith("not built after 2 round(s) (failed hosts: ")
+
+
+def test_hosts_failed_before_round_one_are_planned_around() -> None:
+    state = release.start(
+        plan_document(A, B), release_id="rel", project=PROJECT, failed_hosts={"a": "no images"}
+    )
+    assert state["assignments"] == {"b": ["cp311-manylinux_aarch64", "cp311-manylinux_x86_64"]}
+    assert [m["from"] for m in state["moves"]] == ["a"]
+
+
+def test_unschedulable_jobs_of_the_plan_fail_at_once() -> None:
+    state = release.start(
+        plan_document(B, archs=("x86_64", "s390x")), release_id="rel", project=PROJECT
+    )
+    assert state["jobs"]["cp311-manylinux_s390x"]["status"] == "failed"
+    assert "no host runs s390x natively" in state["jobs"]["cp311-manylinux_s390x"]["reason"]
+    assert state["assignments"] == {"b": ["cp311-manylinux_x86_64"]}
+
+
+def test_state_round_trips_through_the_wheelhouse(tmp_path: Path) -> None:
+    state = release.start(plan_document(A), release_id="rel", project=PROJECT)
+    assert release.load_state(tmp_path) is None
+    path = release.write_state(tmp_path / "wh", state)
+    assert Path(path).name == "release.json"
+    assert release.load_state(tmp_path / "wh") == state
+    (tmp_path / "wh" / "release.json").write_text("{not json")
+    assert release.load_state(tmp_path / "wh") is None
+
+
+def test_outcomes_of_another_round_do_not_count() -> None:
+    hostvars = {"a": {"wheelfleet_round_outcome": {"round": 1, "healthy": True}}, "b": {}}
+    found = release.outcomes_from_hostvars(["a", "b"], hostvars, "wheelfleet_round_outcome", 2)
+    assert found == {"a": None, "b": None}
+    found = release.outcomes_from_hostvars(["a"], hostvars, "wheelfleet_round_outcome", 1)
+    assert found == {"a": {"round": 1, "healthy": True}}
