@@ -24,8 +24,10 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import textwrap
 import time
@@ -278,7 +280,36 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
         result["wheelfleet_pythons"] = sorted({job["python"] for job in checked["jobs"]})
     if args.force:
         result["wheel_build_force"] = True
+    if "wheelfleet_release_id" not in merged:
+        # Known here, so that a cancelled release can be tidied up (see _after_cancel).
+        result["wheelfleet_release_id"] = release_inputs.new_release_id()
     return result
+
+
+def _after_cancel(request: RunRequest) -> list[str]:
+    """After a cancelled release: remove its staging directories from the wheelhouse (no
+    wheel of an unfinished job is ever in the wheelhouse itself), and say how to remove
+    the build containers the hosts may still run."""
+    release_id = str(request.extravars.get("wheelfleet_release_id") or "")
+    wheelhouse = request.extravars.get("wheel_build_wheelhouse")
+    if not release_id or not wheelhouse:
+        return []
+    staging = Path(wheelhouse) / ".staging"
+    removed = []
+    for directory in sorted(staging.glob(f"{release_id}-r*")) if staging.is_dir() else []:
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory.name)
+    with contextlib.suppress(OSError):
+        staging.rmdir()  # only when empty
+    notes = [
+        f"release {release_id} cancelled: no wheel of an unfinished job reached {wheelhouse}",
+        "build containers the hosts were running may remain; remove them on each host with"
+        f" docker rm -f $(docker ps -aq --filter label=org.wheelfleet.run={release_id}-r1)"
+        " (and -r2, -r3 for later rounds)",
+    ]
+    if removed:
+        notes.insert(1, f"removed its staging directories: {', '.join(removed)}")
+    return notes
 
 
 def _release_skip_tags(args: argparse.Namespace) -> tuple[str, ...]:
@@ -605,6 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = RunResult("canceled", None, None, time.monotonic() - started)
 
     command = command_named(args.command)
+    if result.status == "canceled" and args.command == "release":
+        for note in _after_cancel(request):
+            print(f"wheelfleet: {note}", file=sys.stderr, flush=True)
     published = command.published
     data = progress.artifacts.get(published.key) if published is not None else None
     summary = RunSummary.build(

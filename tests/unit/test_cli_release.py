@@ -4,6 +4,7 @@ exit codes, and what is shown at the end."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ def test_release_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     made = request("release", str(EXAMPLE))
     assert made.playbook == Project.locate().playbook("release.yml")
+    release_id = made.extravars.pop("wheelfleet_release_id")
+    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", release_id)
     assert made.inventories == (Project.locate().default_inventory,)
     assert made.extravars == {
         "project": str(EXAMPLE),
@@ -51,8 +54,10 @@ def test_release_options_become_extra_variables_and_skip_tags(tmp_path, monkeypa
         "../" + tmp_path.name,  # relative paths are made absolute here
         *("--arch", "arm64", "--python", "cp312", "-w", "out", "--force", "--max-rounds", "2"),
         *("--skip-provision", "--skip-images", "--check"),
+        *("-e", "wheelfleet_release_id=rel-1"),
     )
     assert made.extravars == {
+        "wheelfleet_release_id": "rel-1",
         "project": str(tmp_path),
         "wheel_build_wheelhouse": str(tmp_path / "out"),
         "wheelfleet_architectures": ["aarch64"],
@@ -200,3 +205,26 @@ def test_the_release_report_is_printed_and_in_json(monkeypatch, capsys):
     assert "yamlcount 1.0.0: 1 job(s): 1 built" in captured.err
     assert "wheelhouse: /srv/wh" in captured.err
     assert "report: /srv/wh/report.md, /srv/wh/report.html" in captured.err
+
+
+def test_a_cancelled_release_leaves_no_staging_behind(tmp_path, capsys, monkeypatch):
+    wheelhouse = tmp_path / "wh"
+    staged = wheelhouse / ".staging" / "rel-1-r1" / "host" / "job"
+    staged.mkdir(parents=True)
+    (staged / "half.whl").write_bytes(b"partial")
+    other = wheelhouse / ".staging" / "another-run"
+    other.mkdir()
+
+    def cancelled(project, request, *, on_event, cancellation):
+        return RunResult("canceled", 254, None, 1.0)
+
+    monkeypatch.setattr(cli, "run_playbook", cancelled)
+    code = cli.main(
+        ["release", str(EXAMPLE), "-w", str(wheelhouse), "-e", "wheelfleet_release_id=rel-1"]
+    )
+    assert code == 130
+    assert not (wheelhouse / ".staging" / "rel-1-r1").exists()
+    assert other.is_dir()  # another run's staging is not this release's to remove
+    err = capsys.readouterr().err
+    assert "release rel-1 cancelled: no wheel of an unfinished job reached" in err
+    assert "label=org.wheelfleet.run=rel-1-r1" in err
