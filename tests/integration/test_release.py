@@ -216,6 +216,17 @@ def released(fleet, inventory) -> dict[str, Any]:
     return {"run": run, "result": result, "wheelhouse": wheelhouse}
 
 
+# --- wheelfleet images --------------------------------------------------------------------
+
+
+def test_wheelfleet_images_finds_the_builder_images_up_to_date(builder_images, tmp_path) -> None:
+    run = wheelfleet("images", "--check", "--json", cwd=tmp_path, timeout=600)
+    result = document(run)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert result["command"] == "images" and result["hosts"]["localhost"]["changed"] == 0
+    assert "builder_image" in run.stderr
+
+
 # --- the plan ----------------------------------------------------------------------------
 
 
