@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wheelfleet.progress import (
+    Announcement,
     JobChanged,
     JobPhase,
     Message,
@@ -189,6 +190,8 @@ class PlainDisplay:
                     self._print(indent(result.diff))
                 if self.verbosity and result.output:
                     self._print(indent(result.output))
+            case Announcement(text):
+                self._print(f"\n{text}\n")
             case JobChanged() as change:
                 self._print(job_line(change))
                 if change.reason:
@@ -301,6 +304,8 @@ class RichDisplay:
                     out.print(Text(indent(result.diff)))
                 if self.verbosity and result.output:
                     out.print(Text(indent(result.output), style="dim"))
+            case Announcement(text):
+                out.print(Text(f"\n{text}\n", style="bold"))
             case JobChanged() as change:
                 # The live table shows every phase; the scrollback keeps the milestones.
                 if change.phase.finished or change.phase is JobPhase.QUEUED:

@@ -119,7 +119,14 @@ class JobChanged:
     moved_from: str | None = None
 
 
-Notice = PlayStarted | TaskResult | Message | JobChanged
+@dataclass(frozen=True)
+class Announcement:
+    """Text a run shows as it goes, such as a release's plan before it builds."""
+
+    text: str
+
+
+Notice = PlayStarted | TaskResult | Message | JobChanged | Announcement
 
 
 @dataclass(frozen=True)
@@ -180,9 +187,11 @@ def _timestamp(event: Mapping[str, Any]) -> datetime | None:
     if not isinstance(created, str):
         return None
     try:
-        return datetime.fromisoformat(created)
+        value = datetime.fromisoformat(created)
     except ValueError:
         return None
+    # ansible-runner writes UTC with its offset; a time without one is UTC too.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
@@ -522,6 +531,17 @@ class Progress:
         """A release_round result: the state after a round, and the next round's jobs."""
         state = res.get("state") or {}
         number = int(res.get("round") or 0)
+        table = res.get("table")
+        if isinstance(table, str) and table:
+            if not self.jobs and not res.get("complete"):
+                yield Announcement(f"The release plan:\n{table}")
+            elif res.get("moves"):
+                moved = ", ".join(
+                    f"{move.get('job')} from {move.get('from')} to {move.get('to')}"
+                    for move in res["moves"]
+                    if isinstance(move, Mapping)
+                )
+                yield Announcement(f"Replanned after host failures ({moved}):\n{table}")
         statuses = {
             "done": JobPhase.DONE,
             "up-to-date": JobPhase.UP_TO_DATE,

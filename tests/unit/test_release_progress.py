@@ -8,16 +8,19 @@ role's task names and loop labels carry the job ids.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
-from wheelfleet.display import PlainDisplay, job_line
-from wheelfleet.progress import JobChanged, JobPhase, Progress
+from rich.console import Console
+
+from wheelfleet.display import PlainDisplay, RichDisplay, job_line
+from wheelfleet.progress import Announcement, JobChanged, JobPhase, Progress, TaskResult
 
 X86 = "yamlcount-cp311-cp311-x86_64"
 ARM = "yamlcount-cp311-cp311-aarch64"
 
 
 def at(second: int) -> str:
-    return f"2026-01-01T00:00:{second:02d}.000000"
+    return f"2026-01-01T00:00:{second:02d}.000000+00:00"
 
 
 def event(kind, host, task, second, *, role="wheel_build", action="", res=None, **data):
@@ -223,3 +226,42 @@ def test_events_of_other_runs_make_no_jobs():
         feed(progress, event("runner_on_start", "a", f"Start the build container: {X86}", 1)) == []
     )
     assert progress.jobs == {}
+
+
+def test_the_plan_is_shown_before_building_and_again_after_a_move():
+    progress = Progress()
+    first = round_event(0, 1, [("cp311-manylinux_aarch64", ARM, "a")])
+    first["event_data"]["res"]["table"] = "host  arch ...\na     x86_64 ..."
+    [announcement, queued] = [n for n in progress.apply(first) if not isinstance(n, TaskResult)]
+    assert announcement == Announcement("The release plan:\nhost  arch ...\na     x86_64 ...")
+    assert isinstance(queued, JobChanged)
+    moved = round_event(60, 2, [("cp311-manylinux_aarch64", ARM, "b")])
+    moved["event_data"]["res"].update(
+        table="host ...\nb ...", moves=[{"job": "cp311-manylinux_aarch64", "from": "a", "to": "b"}]
+    )
+    notices = [n for n in progress.apply(moved) if not isinstance(n, TaskResult)]
+    assert notices[0] == Announcement(
+        "Replanned after host failures (cp311-manylinux_aarch64 from a to b):\nhost ...\nb ..."
+    )
+    stream = io.StringIO()
+    with PlainDisplay(stream) as display:
+        display.show(notices[0])
+    assert stream.getvalue() == f"\n{notices[0].text}\n\n"
+
+
+def test_the_live_view_lists_the_jobs():
+    progress = Progress()
+    feed(
+        progress,
+        round_event(
+            0, 1, [("cp311-manylinux_x86_64", X86, "a"), ("cp311-manylinux_aarch64", ARM, "b")]
+        ),
+        event("runner_on_start", "a", f"Start the build container: {X86}", 1),
+    )
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system=None)
+    display = RichDisplay(console, progress)
+    console.print(display._render())
+    text = console.file.getvalue()
+    assert "cp311-manylinux_x86_64" in text and "building" in text
+    assert "cp311-manylinux_aarch64" in text and "queued" in text
+    assert progress.jobs[X86].elapsed(datetime(2026, 1, 1, 0, 0, 11, tzinfo=UTC)) is not None
