@@ -43,6 +43,9 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         home = os.path.abspath(os.path.expanduser(args["wheelhouse"]))
         state = args["state"]
+        if not self._task.check_mode:
+            # A release that stops before its last round ends here: what is left failed.
+            state = release.finish(state)
         built = report.Report.build(manifest.load(home), state, home)
         paths: dict[str, str] = {}
         if not self._task.check_mode:
@@ -53,6 +56,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(f"cannot write the report into {home}: {exc}") from None
         result.update(
             changed=not self._task.check_mode,
+            state=state,
             report=built.to_json(),
             paths=paths,
             wheels=release.finished_wheels(state, manifest.load(home)),

@@ -44,7 +44,7 @@ options:
     description: Refused when set; present to detect the conflict.
     type: raw
   max_rounds:
-    description: How many build rounds a release may take when hosts fail (1 to 5, default 3).
+    description: How many build rounds a release may take when hosts fail (1 to 3, default 3).
     type: raw
   emulation_factor:
     description: How many times longer an emulated build takes (1 or more).

@@ -204,7 +204,7 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-rounds",
         type=int,
         metavar="N",
-        help="build rounds when hosts fail: their jobs move to the others (default 3)",
+        help="build rounds when hosts fail: their jobs move to the others (1 to 3, default 3)",
     )
     group.add_argument(
         "--skip-provision",

@@ -57,7 +57,8 @@ STATE_FILE = "release.json"
 DEFAULT_ARCHITECTURES = ("x86_64", "aarch64")
 DEFAULT_PYTHONS = ("cp311",)
 DEFAULT_MAX_ROUNDS = 3
-MAX_ROUNDS_LIMIT = 5
+MAX_ROUNDS_LIMIT = 3
+"""playbooks/release.yml has three round plays."""
 
 # Job statuses.
 QUEUED = "queued"
@@ -455,6 +456,23 @@ def _finish(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def finish(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The state of a release that stops here: jobs still queued fail (not built)."""
+    new = _copy(state)
+    if new["complete"]:
+        return new
+    for name in _pending(new):
+        failed = ", ".join(sorted(new["failed_hosts"])) or "none"
+        _fail(
+            new["jobs"][name],
+            "release",
+            f"not built: the release ended after round {new['round']} (failed hosts: {failed})",
+            new["round"],
+        )
+    new["assignments"] = {}
+    return _finish(new)
+
+
 def host_jobs(state: Mapping[str, Any], host: str) -> list[dict[str, str]]:
     """``wheel_build_jobs`` of ``host`` for the current round: ``{arch, python}`` pairs."""
     return [
@@ -673,6 +691,7 @@ __all__: Sequence[str] = (
     "check_inputs",
     "counts",
     "failed_jobs",
+    "finish",
     "finished_wheels",
     "host_jobs",
     "job_names",

@@ -81,7 +81,7 @@ def test_inputs_take_aliases_strings_and_explicit_jobs(tmp_path: Path) -> None:
         ),
         ({"wheel_build_jobs": [{"arch": "x86_64"}]}, "conflicting options: wheel_build_jobs"),
         ({"wheel_build_project": "/elsewhere"}, "conflicting options: project"),
-        ({"max_rounds": 9}, "wheelfleet_max_rounds 9: expected a whole number from 1 to 5"),
+        ({"max_rounds": 4}, "wheelfleet_max_rounds 4: expected a whole number from 1 to 3"),
         ({"emulation_factor": 0.5}, "wheelfleet_emulation_factor 0.5"),
         ({"publish": "maybe"}, "wheelfleet_publish 'maybe': expected true or false"),
         ({"publish": True}, "wheelfleet_publish_repository_url is not set"),
@@ -344,3 +344,15 @@ def test_outcomes_of_another_round_do_not_count() -> None:
     assert found == {"a": None, "b": None}
     found = release.outcomes_from_hostvars(["a"], hostvars, "wheelfleet_round_outcome", 1)
     assert found == {"a": {"round": 1, "healthy": True}}
+
+
+def test_a_release_that_stops_early_fails_what_is_left() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    ended = release.finish(state)
+    assert ended["complete"] and ended["assignments"] == {}
+    assert {job["status"] for job in ended["jobs"].values()} == {"failed"}
+    assert all(
+        job["reason"] == "not built: the release ended after round 1 (failed hosts: none)"
+        for job in ended["jobs"].values()
+    )
+    assert release.finish(ended) == ended
