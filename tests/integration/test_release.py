@@ -473,6 +473,37 @@ def test_ctrl_c_cancels_and_leaves_no_partial_wheel(docker_client, inventory, fl
         _remove_release_containers(docker_client)
 
 
+# --- a job that cannot be built ------------------------------------------------------------
+
+
+def test_a_failed_job_is_named_with_its_reason_and_exits_1(inventory, fleet) -> None:
+    """cp312 is not in the builder image: that job fails on its (healthy) host, is not
+    replanned, and the report names it and why; the cp311 wheel still lands."""
+    wheelhouse = fleet["dir"] / "wheelhouse-failed"
+    started = time.monotonic()
+    run = wheelfleet(
+        *release_args(inventory, wheelhouse, "failed", "--arch", "x86_64"),
+        *("--python", "cp311", "--python", "cp312"),
+        cwd=fleet["dir"],
+    )
+    record_timing(
+        "fleet release with a job that fails (x86_64, cp311 + cp312)", time.monotonic() - started
+    )
+    result = document(run)
+    assert run.returncode == 1, run.stderr[-6000:]
+    report = result["release"]["report"]
+    assert report["counts"]["failed"] == 1 and report["counts"]["built"] == 1
+    [failure] = report["failures"]
+    assert failure["identifier"] == "cp312-manylinux_x86_64"
+    assert "Python tag cp312-cp312 is not in image wheelfleet/bookworm:x86_64" in failure["reason"]
+    assert "the image has: cp311-cp311" in failure["reason"]
+    assert result["release"]["state"]["moves"] == []
+    assert [entry["python"] for entry in manifest(wheelhouse).values()] == ["cp311"]
+    markdown = (wheelhouse / "report.md").read_text()
+    assert "## Failures" in markdown and "### cp312-manylinux_x86_64 on " in markdown
+    assert "FAILED cp312-manylinux_x86_64" in run.stderr
+
+
 # --- a host lost in the middle of a release -----------------------------------------------
 
 

@@ -113,6 +113,7 @@ def test_markdown_has_the_matrix_rows_python_columns_architecture() -> None:
     assert cells[0] == "cp311" and cells[1].startswith("built on ")
     assert cells[2].startswith("FAILED on a")
     assert "## Replanned" in text and "Host b failed: engine \\<gone\\> & lost" in text
+    assert "### cp311-manylinux_aarch64 on a, step build\n" in text
     # A failure's reason is kept whole in a code block.
     assert "```\nerror: <stdio.h> `x` | y\n```" in text
     assert "libyaml-0-8ec1a697.so.2.0.9" in text
