@@ -476,10 +476,12 @@ def test_ctrl_c_cancels_and_leaves_no_partial_wheel(docker_client, inventory, fl
 # --- a job that cannot be built ------------------------------------------------------------
 
 
-def test_a_failed_job_is_named_with_its_reason_and_exits_1(inventory, fleet) -> None:
+def test_a_failed_job_is_named_with_its_reason_and_exits_1(released, inventory, fleet) -> None:
     """cp312 is not in the builder image: that job fails on its (healthy) host, is not
-    replanned, and the report names it and why; the cp311 wheel still lands."""
-    wheelhouse = fleet["dir"] / "wheelhouse-failed"
+    replanned, and the report names it and why. (In the first release's wheelhouse, where
+    the cp311 wheel is up to date: the manifest does not change.)"""
+    wheelhouse = released["wheelhouse"]
+    before = (wheelhouse / "manifest.json").read_text()
     started = time.monotonic()
     run = wheelfleet(
         *release_args(inventory, wheelhouse, "failed", "--arch", "x86_64"),
@@ -487,17 +489,19 @@ def test_a_failed_job_is_named_with_its_reason_and_exits_1(inventory, fleet) -> 
         cwd=fleet["dir"],
     )
     record_timing(
-        "fleet release with a job that fails (x86_64, cp311 + cp312)", time.monotonic() - started
+        "fleet re-release with a job that fails (x86_64, cp311 up to date + cp312)",
+        time.monotonic() - started,
     )
     result = document(run)
     assert run.returncode == 1, run.stderr[-6000:]
     report = result["release"]["report"]
-    assert report["counts"]["failed"] == 1 and report["counts"]["built"] == 1
+    assert report["counts"]["failed"] == 1 and report["counts"]["up_to_date"] == 1
     [failure] = report["failures"]
     assert failure["identifier"] == "cp312-manylinux_x86_64"
     assert "Python tag cp312-cp312 is not in image wheelfleet/bookworm:x86_64" in failure["reason"]
     assert "the image has: cp311-cp311" in failure["reason"]
     assert result["release"]["state"]["moves"] == []
+    assert (wheelhouse / "manifest.json").read_text() == before
     assert [entry["python"] for entry in manifest(wheelhouse).values()] == ["cp311"]
     markdown = (wheelhouse / "report.md").read_text()
     assert "## Failures" in markdown and "### cp312-manylinux_x86_64 on " in markdown
