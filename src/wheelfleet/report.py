@@ -212,7 +212,9 @@ class Report:
             version=", ".join(sorted(versions)) or None,
             wheelhouse=wheelhouse,
             release_id=state.get("release_id"),
-            complete=not any(c.status in ("FAILED", "not built") for c in cells),
+            # A state that is not complete is a dry run (check mode) or an interrupted run:
+            # its jobs were not built, and did not fail either.
+            complete=bool(state.get("complete")) and not any(c.status == "FAILED" for c in cells),
             rounds=int(state.get("round") or 0),
             elapsed=elapsed,
             cells=tuple(cells),
@@ -226,7 +228,7 @@ class Report:
 
     @property
     def failures(self) -> list[Cell]:
-        return [cell for cell in self.cells if cell.status in ("FAILED", "not built")]
+        return [cell for cell in self.cells if cell.status == "FAILED"]
 
     def counts(self) -> dict[str, int]:
         statuses = [cell.status for cell in self.cells]
@@ -255,7 +257,13 @@ class Report:
 
     def headline(self) -> str:
         numbers = self.counts()
-        state = "complete" if self.complete else f"INCOMPLETE: {numbers['failed']} job(s) failed"
+        pending = sum(cell.status == "not built" for cell in self.cells)
+        if self.complete:
+            state = "complete"
+        elif numbers["failed"]:
+            state = f"INCOMPLETE: {numbers['failed']} job(s) failed"
+        else:
+            state = f"not finished (a dry run, or interrupted): {pending} job(s) not built"
         text = (
             f"{numbers['jobs']} job(s): {numbers['built']} built, {numbers['up_to_date']} up to"
             f" date (not rebuilt), {numbers['failed']} failed; {numbers['wheels']} wheel(s)"

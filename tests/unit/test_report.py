@@ -240,3 +240,12 @@ def test_wheelfleet_report_defaults_to_the_wheelhouse_here(tmp_path, monkeypatch
     (tmp_path / "wheelhouse" / "manifest.json").write_text(json.dumps(document))
     assert cli.main(["report"]) == 0
     assert "| cp311 | built on localhost, native, 5.0 s |" in capsys.readouterr().out
+
+
+def test_a_dry_run_is_not_finished_and_has_no_failures() -> None:
+    plan = make_plan(matrix_jobs(["x86_64"], ["cp311"]), [Host("a", "x86_64", 1)]).to_json()
+    state = release.start(plan, release_id="rel", project=PROJECT)
+    built = report.Report.build(manifest(), state, "wh")
+    assert not built.complete and built.failures == []
+    assert built.cell("cp311", "x86_64").status == "not built"
+    assert built.headline().endswith("not finished (a dry run, or interrupted): 1 job(s) not built")
