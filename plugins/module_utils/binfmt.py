@@ -13,6 +13,7 @@ and ``mask ffff...``.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 class BinfmtError(Exception):
     """A registration could not be read, parsed or written; the message says why."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 @dataclass(frozen=True)
@@ -228,10 +233,26 @@ class BinfmtMisc:
             return None
 
     def register(self, registration: Registration) -> None:
-        self._write("register", registration.line(), registration.name)
+        """Register a handler; an identical one registered meanwhile counts as done.
+
+        binfmt_misc is global to the kernel, so hosts that are containers of one
+        machine (or two runs on one host) may register the same handler at once.
+        """
+        try:
+            self._write("register", registration.line(), registration.name)
+        except BinfmtError as error:
+            current = self.read(registration.name) if error.errno == errno.EEXIST else None
+            if current is None or not current.same_handler(registration):
+                raise
 
     def remove(self, name: str) -> None:
-        self._write(name, "-1", name)
+        """Remove a handler; one already removed (by a concurrent run) counts as done."""
+        try:
+            self._write(name, "-1", name)
+        except BinfmtError:
+            # A missing entry cannot be opened (EACCES or ENOENT, by kernel).
+            if self.read(name) is not None:
+                raise
 
     def enable(self, name: str) -> None:
         self._write(name, "1", name)
@@ -243,5 +264,6 @@ class BinfmtMisc:
         except OSError as exc:
             raise BinfmtError(
                 f"writing binfmt_misc entry {entry!r} for handler {name!r} failed: "
-                f"{exc.strerror or exc}"
+                f"{exc.strerror or exc}",
+                exc.errno,
             ) from exc
