@@ -195,7 +195,7 @@ VALIDATE_FAILED = {
     "\x1b[0;31mqemu_binfmt: value of qemu_binfmt_architectures must be one or "
     "more of: x86_64, i686, aarch64, armv7l, ppc64le, s390x, riscv64. Got no "
     "match for: sparc99\x1b[0m\r\n"
-    "\x1b[0;31mOrigin: /work/main/playbooks/validate.yml:13:7\x1b[0m\r\n"
+    "\x1b[0;31mOrigin: /srv/wheelfleet/playbooks/validate.yml:13:7\x1b[0m\r\n"
     "\x1b[0;31m\x1b[0m\r\n"
     "\x1b[0;31m11   any_errors_fatal: true\x1b[0m\r\n"
     "\x1b[0;31m12   tasks:\x1b[0m\r\n"
@@ -578,9 +578,9 @@ def test_verbose_errors_before_the_playbook_are_kept():
 
 def test_verbose_output_without_a_level_is_shown_but_not_kept():
     progress = Progress()
-    event = {"event": "verbose", "stdout": "Using /work/main/ansible.cfg as config file"}
+    event = {"event": "verbose", "stdout": "Using /srv/wheelfleet/ansible.cfg as config file"}
     assert progress.apply(event) == [
-        Message("output", "Using /work/main/ansible.cfg as config file")
+        Message("output", "Using /srv/wheelfleet/ansible.cfg as config file")
     ]
     assert progress.messages == []
 

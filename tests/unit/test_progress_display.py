@@ -111,9 +111,9 @@ def test_plain_messages_and_cancelling():
 
 
 def test_plain_ansible_output_only_when_verbose():
-    output = Message("output", "Using /work/main/ansible.cfg as config file")
+    output = Message("output", "Using /srv/wheelfleet/ansible.cfg as config file")
     assert plain_output(output) == ""
-    assert plain_output(output, verbosity=1) == "Using /work/main/ansible.cfg as config file\n"
+    assert plain_output(output, verbosity=1) == "Using /srv/wheelfleet/ansible.cfg as config file\n"
 
 
 def test_summary_lines():
