@@ -8,7 +8,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import architectures, jobs, manifest, requirements
+    from wheelfleet import architectures, job_settings, jobs, manifest, options, requirements
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     jobs = None
     IMPORT_ERROR = exc
@@ -20,15 +20,15 @@ class ActionModule(ActionBase):
     """Runs on the controller only; reads the wheelhouse manifest and the wheels it lists.
 
     Arguments: ``project`` (the result of wheelfleet.fleet.wheel_source),
-    ``settings`` (the role's build settings), ``architectures``,
+    ``settings`` (the role's build settings), ``options`` (cibuildwheel options
+    by name, the highest precedence), ``use_project_config``, ``architectures``,
     ``python_tags`` (or ``jobs``, explicit ``{arch, python}`` pairs that replace them),
     ``images`` (``docker_image_info`` results of the host),
     ``image`` (repository; the tag is the architecture), ``host_arch`` (the
     engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
-    ``jobs`` (each with ``status`` build, up-to-date or failed),
-    ``requirements`` (the wheelhouses the jobs to build need), ``settings``
-    (the effective settings, the project's [tool.wheelfleet] filled in) and
-    counts. Never changes anything.
+    ``jobs`` (each with its effective ``settings`` and ``status`` build,
+    up-to-date or failed), ``requirements`` (the wheelhouses the jobs to build
+    need), ``warnings`` about the configuration, and counts. Never changes anything.
     """
 
     TRANSFERS_FILES = False
@@ -44,16 +44,19 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         project = args["project"]
+        role = args.get("settings") or {}
         try:
-            settings = jobs.effective_settings(
-                args.get("settings") or {}, project.get("config") or {}
+            config = job_settings.project_config(
+                project,
+                role,
+                args.get("options") or {},
+                use_project_config=bool(args.get("use_project_config", True)),
             )
-            if not args.get("use_project_config", True):
-                settings = jobs.effective_settings(args.get("settings") or {}, {})
             wheelhouse = args["wheelhouse"]
             planned = jobs.plan(
                 project=project,
-                settings=settings,
+                config=config,
+                role=role,
                 architectures_wanted=args.get("architectures") or [],
                 python_tags=args.get("python_tags") or [],
                 images=args.get("images") or [],
@@ -66,16 +69,22 @@ class ActionModule(ActionBase):
                 force=bool(args.get("force")),
                 matrix=args.get("jobs") or None,
             )
-        except (jobs.PlanError, requirements.RequirementsError) as exc:
+        except (
+            jobs.PlanError,
+            requirements.RequirementsError,
+            architectures.UnknownArchitectureError,
+            options.OptionsError,
+        ) as exc:
             raise AnsibleActionFail(str(exc)) from None
-        except architectures.UnknownArchitectureError as exc:
-            raise AnsibleActionFail(str(exc)) from None
+        notes = [note for job in planned for note in job["settings"]["notes"]]
+        warnings = [str(warning) for warning in config.warnings] + list(dict.fromkeys(notes))
+        for warning in warnings:
+            self._display.warning(warning)
         result.update(
             changed=False,
             jobs=planned,
-            settings=settings,
-            settings_hash=jobs.settings_hash(settings),
-            requirements=jobs.wheelhouse_requests(planned, project, settings),
+            config_warnings=warnings,
+            requirements=jobs.wheelhouse_requests(planned, project),
             to_build=[job["id"] for job in planned if job["status"] == "build"],
             up_to_date=[job["id"] for job in planned if job["status"] == "up-to-date"],
             failed_jobs=[job["id"] for job in planned if job["status"] == "failed"],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
 try:
-    from wheelfleet import jobs
+    from wheelfleet import job_settings, jobs
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     jobs = None
     IMPORT_ERROR = exc
@@ -34,13 +35,18 @@ def wheel_build_run_id(_: Any = None) -> str:
     return _call(jobs.new_run_id)
 
 
-def wheel_build_steps(
-    job: dict, settings: dict, purpose: str = "build", wheels: list | None = None
-) -> list[dict]:
-    """The steps a job runs in its build container, or (purpose=test) its test container."""
+def wheel_build_steps(job: dict, purpose: str = "build", wheels: list | None = None) -> list[dict]:
+    """The steps a job runs in its build container, or (purpose=test) its test container,
+    from the job's own settings."""
     if purpose == "test":
-        return _call(jobs.test_steps, job, settings, wheels or [])
-    return _call(jobs.build_steps, job, settings)
+        return _call(jobs.test_steps, job, wheels or [])
+    return _call(jobs.build_steps, job)
+
+
+def wheel_build_passed_env(names: list) -> dict:
+    """environment-pass: the controller's values of those variables (filters run on the
+    controller). Give the result only to no_log parameters."""
+    return _call(lambda: job_settings.passed_environment(names or [], os.environ))
 
 
 def wheel_build_record(
@@ -92,6 +98,7 @@ class FilterModule:
         return {
             "wheel_build_run_id": wheel_build_run_id,
             "wheel_build_steps": wheel_build_steps,
+            "wheel_build_passed_env": wheel_build_passed_env,
             "wheel_build_record": wheel_build_record,
             "wheel_build_record_async": wheel_build_record_async,
             "wheel_build_active": wheel_build_active,

@@ -55,6 +55,19 @@ options:
         type: list
         elements: str
         default: []
+      shell_env:
+        description:
+          - C(export) lines evaluated by the container's C(sh) before the command, so values may
+            use C($VAR) and C($(command)) as in cibuildwheel's C(environment) option.
+          - They are written to the log; put secrets in O(passed_env) instead.
+        type: str
+        default: ""
+  passed_env:
+    description:
+      - Environment variables given to every step, for cibuildwheel's C(environment-pass).
+      - Their values are never logged nor returned.
+    type: dict
+    default: {}
   log:
     description: Log file inside the container; steps append to it.
     type: str
@@ -145,6 +158,14 @@ if [ -n "$WHEELFLEET_PATH_PREPEND" ]; then PATH="$WHEELFLEET_PATH_PREPEND:$PATH"
 unset WHEELFLEET_PATH_PREPEND
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 printf '\n=== wheelfleet step %s: started %s in %s\n' "$name" "$(now)" "$PWD" >>"$log"
+if [ -n "$WHEELFLEET_SHELL_ENV" ]; then
+    printf '=== environment:\n%s\n' "$WHEELFLEET_SHELL_ENV" >>"$log"
+    if ! eval "$WHEELFLEET_SHELL_ENV" >>"$log" 2>&1 </dev/null; then
+        printf '=== wheelfleet step %s: the environment could not be evaluated\n' "$name" >>"$log"
+        exit 1
+    fi
+fi
+unset WHEELFLEET_SHELL_ENV
 printf '=== $ %s\n' "$*" >>"$log"
 "$@" >>"$log" 2>&1 </dev/null
 rc=$?
@@ -167,7 +188,10 @@ def run_steps(module: AnsibleModule, target: ContainerTarget) -> dict:
                 msg=f"cannot create the working directory {workdir} in {target.describe()}: {err}",
                 **result,
             )
-        env = {str(k): str(v) for k, v in (step.get("env") or {}).items()}
+        env = {str(k): str(v) for k, v in (params["passed_env"] or {}).items()}
+        env.update({str(k): str(v) for k, v in (step.get("env") or {}).items()})
+        if step.get("shell_env"):
+            env["WHEELFLEET_SHELL_ENV"] = step["shell_env"]
         if step.get("path_prepend"):
             env["WHEELFLEET_PATH_PREPEND"] = ":".join(step["path_prepend"])
         argv = ["sh", "-c", WRAPPER, "wheelfleet-step", log, step["name"], *step["argv"]]
@@ -225,8 +249,10 @@ def main() -> None:
                     "env": {"type": "dict", "default": {}},
                     "workdir": {"type": "str", "default": "/"},
                     "path_prepend": {"type": "list", "elements": "str", "default": []},
+                    "shell_env": {"type": "str", "default": ""},
                 },
             },
+            "passed_env": {"type": "dict", "default": {}, "no_log": True},
             "log": {"type": "str", "default": "/work/logs/steps.log"},
             "log_tail_lines": {"type": "int", "default": 40},
             "list_files": {"type": "list", "elements": "str", "default": []},

@@ -134,3 +134,21 @@ def build_identifiers(pythons: Iterable[str], archs: Iterable[str]) -> list[Iden
         for arch in archs
     }
     return sorted(unique, key=lambda identifier: identifier.sort_key)
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """A Python tag in either spelling, as (CPython tag, interpreter directory).
+
+    The planner and build identifiers say ``cp311``; an image's ``/opt/python``
+    says ``cp311-cp311``. Both are accepted wherever a Python is named:
+    ``cp311`` -> (cp311, cp311-cp311); ``cp313-cp313t`` -> (cp313t, cp313-cp313t).
+    """
+    text = str(tag).strip()
+    short = text.split("-", 1)[1] if "-" in text else text
+    check_python_tag(short)
+    interpreter = Identifier(short, "x86_64").interpreter
+    if "-" in text and text != interpreter:
+        raise IdentifierError(
+            f"{tag!r} is not an interpreter tag: expected {interpreter} (or {short})"
+        )
+    return short, interpreter

@@ -10,15 +10,14 @@ never stops the others and the end of the run can name every failure.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wheelfleet import architectures, manifest, requirements
+from wheelfleet import architectures, job_settings, manifest, options, placeholders, requirements
+from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
 WORK = "/work"
 SRC = f"{WORK}/src"
@@ -29,27 +28,7 @@ LOGS = f"{WORK}/logs"
 BUILD_LOG = f"{LOGS}/build.log"
 TEST_LOG = f"{LOGS}/test.log"
 TEST_CWD = f"{WORK}/test-cwd"
-FRONTENDS = ("pip", "build")
 REQUIREMENTS_SOURCES = ("wheelhouse", "index")
-# The settings that change what a job produces (or whether it is tested): their hash is
-# part of a job's inputs, so changing one of them rebuilds.
-HASHED_SETTINGS = (
-    "before_all",
-    "before_build",
-    "environment",
-    "frontend",
-    "extra_build_requires",
-    "requirements_source",
-    "index_url",
-    "plat",
-    "repair_exclude",
-    "repair_strip",
-    "repair_only_plat",
-    "repair_lib_sdir",
-    "repair_pure",
-    "test_command",
-    "test_requires",
-)
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 
 
@@ -79,34 +58,13 @@ def container_name(run_id: str, job: str, purpose: str = "build") -> str:
     return f"wheelfleet-{safe_name(run_id)}-{job}{suffix}"
 
 
-def effective_settings(role: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    """The role's settings, falling back to the project's ``[tool.wheelfleet]`` for the
-    commands, test requirements and environment the role leaves empty."""
-    settings = dict(role)
-    for key in ("before_all", "before_build", "test_command"):
-        if not settings.get(key) and config.get(key):
-            settings[key] = config[key]
-    if not settings.get("test_requires") and config.get("test_requires"):
-        settings["test_requires"] = list(config["test_requires"])
-    environment = dict(config.get("environment") or {})
-    environment.update(settings.get("environment") or {})
-    settings["environment"] = {str(key): str(value) for key, value in environment.items()}
-    if settings.get("frontend", "pip") not in FRONTENDS:
-        raise PlanError(f"frontend {settings['frontend']!r} is not one of {', '.join(FRONTENDS)}")
-    if settings.get("requirements_source", "wheelhouse") not in REQUIREMENTS_SOURCES:
+def check_role_settings(role: Mapping[str, Any]) -> None:
+    """The role-only settings that have a fixed set of values."""
+    if role.get("requirements_source", "wheelhouse") not in REQUIREMENTS_SOURCES:
         raise PlanError(
-            f"requirements_source {settings['requirements_source']!r} is not one of "
+            f"requirements_source {role['requirements_source']!r} is not one of "
             f"{', '.join(REQUIREMENTS_SOURCES)}"
         )
-    return settings
-
-
-def settings_hash(settings: Mapping[str, Any]) -> str:
-    """sha256 of the settings that change a job's output (see ``HASHED_SETTINGS``)."""
-    chosen = {key: settings.get(key) for key in HASHED_SETTINGS}
-    if chosen.get("requirements_source") != "index":
-        chosen["index_url"] = None
-    return hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def job_plat(plat: str | None, arch: str) -> str | None:
@@ -151,7 +109,8 @@ def find_image(images: Iterable[Mapping[str, Any]], reference: str) -> Mapping[s
 def plan(
     *,
     project: Mapping[str, Any],
-    settings: Mapping[str, Any],
+    config: options.ProjectConfig,
+    role: Mapping[str, Any],
     architectures_wanted: Sequence[str],
     python_tags: Sequence[str],
     images: Iterable[Mapping[str, Any]],
@@ -165,30 +124,35 @@ def plan(
     default_glibc: str = "2.17",
     matrix: Sequence[Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One job per (architecture, Python tag), each with ``status``:
+    """One job per (architecture, Python tag), each with its effective ``settings``
+    (:func:`wheelfleet.job_settings.for_job`) and ``status``:
 
     - ``build``: to be built;
     - ``up-to-date``: the manifest has its wheels for the same inputs (``entries``);
     - ``failed``: it cannot run on this host (``reason``), e.g. its image is missing.
 
-    ``matrix`` (``wheel_build_jobs``), when not empty, lists the jobs explicitly as
+    Python tags may be spelt ``cp311`` or ``cp311-cp311``. ``matrix``
+    (``wheel_build_jobs``), when not empty, lists the jobs explicitly as
     ``{"arch": ..., "python": ...}`` pairs and replaces architectures x Python tags.
     """
+    check_role_settings(role)
     pairs = explicit_pairs(matrix) if matrix else None
     if pairs is None:
         if not architectures_wanted:
             raise PlanError("no architectures to build (wheel_build_architectures is empty)")
         if not python_tags:
             raise PlanError("no Python tags to build (wheel_build_python_tags is empty)")
-        pairs = [(wanted, tag) for wanted in architectures_wanted for tag in python_tags]
-    for tag in dict.fromkeys(tag for _, tag in pairs):
-        try:
-            requirements.python_target(tag)
-        except requirements.RequirementsError as exc:
-            where = "wheel_build_jobs" if matrix else "wheel_build_python_tags"
-            raise PlanError(f"{where}: {exc}") from None
+        pairs = []
+        for wanted in architectures_wanted:
+            try:
+                arch_name = architectures.resolve(wanted).name
+            except architectures.UnknownArchitectureError as exc:
+                raise PlanError(f"wheel_build_architectures: {exc}") from None
+            pairs.extend(
+                (arch_name, _interpreter(tag, "wheel_build_python_tags")) for tag in python_tags
+            )
     images = list(images)
-    hashed = settings_hash(settings)
+    document = project.get("build_config") or {}
     host_canonical = architectures.resolve(host_arch).name
     jobs: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -204,8 +168,16 @@ def plan(
             if identifier in seen:
                 continue
             seen.add(identifier)
+            short, _ = split_tag(tag)
+            build = Identifier(short, arch.name)
+            try:
+                settings = job_settings.for_job(config, build, role, document, reference)
+            except job_settings.JobSettingsError as exc:
+                raise PlanError(str(exc)) from None
+            hashed = settings["settings_hash"]
             job: dict[str, Any] = {
                 "id": identifier,
+                "identifier": str(build),
                 "project": project["name"],
                 "version": project.get("version"),
                 "arch": arch.name,
@@ -219,13 +191,14 @@ def plan(
                 "glibc": facts.get("glibc") or default_glibc,
                 "emulated": not architectures.runs_natively(host_canonical, arch.name),
                 "host": host,
-                "plat": job_plat(settings.get("plat"), arch.name),
+                "plat": job_plat(role.get("plat"), arch.name),
                 "run_id": run_id,
                 "container": container_name(run_id, identifier),
                 "test_container": container_name(run_id, identifier, "test"),
                 "source_hash": project["source_hash"],
+                "settings": settings,
                 "settings_hash": hashed,
-                "tested": bool(settings.get("test_command")),
+                "tested": bool(settings["test_command"]),
                 "status": "build",
                 "entries": [],
             }
@@ -254,57 +227,71 @@ def plan(
     return jobs
 
 
+def _interpreter(tag: object, where: str) -> str:
+    """The ``/opt/python`` spelling of a Python tag given either way; PlanError if neither."""
+    try:
+        return split_tag(str(tag))[1]
+    except IdentifierError as exc:
+        raise PlanError(
+            f"{where}: {exc}; the /opt/python spelling (cp311-cp311) works too"
+        ) from None
+
+
 def explicit_pairs(matrix: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
-    """``wheel_build_jobs`` as (architecture, Python tag) pairs, in order, without duplicates;
-    raises PlanError naming a malformed entry."""
+    """``wheel_build_jobs`` as (architecture, interpreter tag) pairs, in order, without
+    duplicates; raises PlanError naming a malformed entry."""
     pairs: list[tuple[str, str]] = []
     for index, item in enumerate(matrix):
         if not isinstance(item, Mapping) or not item.get("arch") or not item.get("python"):
             raise PlanError(
                 f"wheel_build_jobs[{index}]: expected a mapping with arch and python"
-                f" (such as {{arch: aarch64, python: cp311-cp311}}), got {item!r}"
+                f" (such as {{arch: aarch64, python: cp311}}), got {item!r}"
             )
         try:
             arch = architectures.resolve(str(item["arch"])).name
         except architectures.UnknownArchitectureError as exc:
             raise PlanError(f"wheel_build_jobs[{index}]: {exc}") from None
-        pair = (arch, str(item["python"]))
+        pair = (arch, _interpreter(item["python"], f"wheel_build_jobs[{index}]"))
         if pair not in pairs:
             pairs.append(pair)
     return pairs
 
 
 def wheelhouse_requests(
-    jobs: Iterable[Mapping[str, Any]], project: Mapping[str, Any], settings: Mapping[str, Any]
+    jobs: Iterable[Mapping[str, Any]], project: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """One requirements wheelhouse per distinct (architecture, Python tag, glibc) to build."""
-    wanted = list(project.get("build_requires") or []) + list(
-        settings.get("extra_build_requires") or []
-    )
-    if settings.get("test_command"):
-        wanted += list(settings.get("test_requires") or [])
-        wanted += list(project.get("dependencies") or [])
+    """One requirements wheelhouse per distinct (architecture, Python tag, glibc) to build,
+    holding what every such job's build and test need."""
     requests: dict[tuple[str, str, str], dict[str, Any]] = {}
     for job in jobs:
         if job.get("status") != "build":
             continue
+        settings = job["settings"]
+        wanted = list(project.get("build_requires") or [])
+        wanted += list(settings.get("extra_build_requires") or [])
+        if settings.get("test_command"):
+            wanted += list(settings.get("test_requires") or [])
+            wanted += list(project.get("dependencies") or [])
         key = (job["arch"], job["python_tag"], job["glibc"])
-        requests.setdefault(
+        request = requests.setdefault(
             key,
             {
                 "arch": job["arch"],
                 "python_tag": job["python_tag"],
                 "glibc": job["glibc"],
-                "requirements": requirements.requirement_set(wanted),
+                "requirements": [],
                 "jobs": [],
             },
-        )["jobs"].append(job["id"])
+        )
+        request["requirements"] = requirements.requirement_set(request["requirements"], wanted)
+        request["jobs"].append(job["id"])
     return list(requests.values())
 
 
 def substitute(command: str) -> str:
-    """cibuildwheel's placeholder: ``{project}`` is the project's directory in the container."""
-    return command.replace("{project}", SRC)
+    """cibuildwheel's placeholders: ``{project}`` and ``{package}`` are the project's
+    directory in the container (wheelfleet builds the project root)."""
+    return placeholders.substitute(command, {"project": SRC, "package": SRC})
 
 
 def pip_environment(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -315,64 +302,80 @@ def pip_environment(settings: Mapping[str, Any]) -> dict[str, str]:
         env["PIP_INDEX_URL"] = settings.get("index_url") or "https://pypi.org/simple"
     else:
         env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=WHEELHOUSE)
-    env.update(settings.get("environment") or {})
     return env
 
 
-def build_steps(job: Mapping[str, Any], settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _step(
+    name: str, argv: list[str], env: dict[str, str], workdir: str, bindir: str, shell_env: str
+) -> dict[str, Any]:
+    """A container_steps step; ``shell_env`` (``export`` lines, cibuildwheel's
+    environment syntax) is evaluated by the container's shell before the command."""
+    return {
+        "name": name,
+        "argv": argv,
+        "env": env,
+        "workdir": workdir,
+        "path_prepend": [bindir],
+        "shell_env": shell_env,
+    }
+
+
+def frontend_argv(python: str, settings: Mapping[str, Any]) -> list[str]:
+    """The PEP 517 build: ``python -m build`` or ``pip wheel``, with config-settings and
+    the frontend's own arguments."""
+    config = [f"{key}={value}" for key, value in settings.get("config_settings") or []]
+    extra = list(settings.get("frontend_args") or [])
+    if settings.get("frontend", "build") == "build":
+        argv = [python, "-m", "build", "--wheel", "--outdir", DIST]
+        argv += [f"--config-setting={item}" for item in config]
+        return [*argv, *extra, SRC]
+    argv = [python, "-m", "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
+    argv += [f"--config-settings={item}" for item in config]
+    return [*argv, *extra, "--wheel-dir", DIST, SRC]
+
+
+def build_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The steps of a build container: before_all, before_build, then the PEP 517 build."""
+    settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
     env = pip_environment(settings)
+    shell_env = settings.get("environment") or ""
     steps: list[dict[str, Any]] = []
-    if settings.get("before_all"):
-        steps.append(
-            {
-                "name": "before_all",
-                "argv": ["sh", "-c", substitute(settings["before_all"])],
-                "env": env,
-                "workdir": SRC,
-            }
-        )
-    if settings.get("before_build"):
-        steps.append(
-            {
-                "name": "before_build",
-                "argv": ["sh", "-c", substitute(settings["before_build"])],
-                "env": env,
-                "workdir": SRC,
-                "path_prepend": [bindir],
-            }
-        )
-    if settings.get("frontend", "pip") == "build":
-        argv = [python, "-m", "build", "--wheel", "--outdir", DIST, SRC]
-    else:
-        argv = [python, "-m", "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
-        argv += ["--wheel-dir", DIST, SRC]
-    steps.append(
-        {"name": "build", "argv": argv, "env": env, "workdir": SRC, "path_prepend": [bindir]}
-    )
+    for name in ("before_all", "before_build"):
+        if settings.get(name):
+            argv = ["sh", "-c", substitute(settings[name])]
+            steps.append(_step(name, argv, env, SRC, bindir, shell_env))
+    steps.append(_step("build", frontend_argv(python, settings), env, SRC, bindir, shell_env))
     return steps
 
 
-def test_steps(
-    job: Mapping[str, Any], settings: Mapping[str, Any], wheels: Sequence[str]
-) -> list[dict[str, Any]]:
-    """The steps of a fresh test container: install the repaired wheels, then the test."""
+def test_steps(job: Mapping[str, Any], wheels: Sequence[str]) -> list[dict[str, Any]]:
+    """The steps of a fresh test container: test-sources copied into the test directory,
+    before_test, the repaired wheels installed (with test-extras) with test-requires,
+    then the test command, under the environment and test-environment."""
+    settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
     env = pip_environment(settings)
-    install = [python, "-m", "pip", "install", *wheels, *(settings.get("test_requires") or [])]
-    return [
-        {"name": "install", "argv": install, "env": env, "workdir": TEST_CWD},
-        {
-            "name": "test",
-            "argv": ["sh", "-c", substitute(settings["test_command"])],
-            "env": env,
-            "workdir": TEST_CWD,
-            "path_prepend": [bindir],
-        },
-    ]
+    shell_env = (settings.get("environment") or "") + (settings.get("test_environment") or "")
+    steps: list[dict[str, Any]] = []
+    for source in settings.get("test_sources") or []:
+        relative = source.strip("/")
+        argv = ["sh", "-c", 'mkdir -p "$(dirname "$2")" && cp -a "$1" "$2"', "copy"]
+        argv += [f"{SRC}/{relative}", f"{TEST_CWD}/{relative}"]
+        steps.append(_step("test_sources", argv, env, TEST_CWD, bindir, ""))
+    if settings.get("before_test"):
+        argv = ["sh", "-c", substitute(settings["before_test"])]
+        steps.append(_step("before_test", argv, env, TEST_CWD, bindir, shell_env))
+    extras = ",".join(settings.get("test_extras") or [])
+    install = [python, "-m", "pip", "install"]
+    install += [f"{wheel}[{extras}]" if extras else wheel for wheel in wheels]
+    install += list(settings.get("test_requires") or [])
+    steps.append(_step("install", install, env, TEST_CWD, bindir, shell_env))
+    argv = ["sh", "-c", substitute(settings["test_command"])]
+    steps.append(_step("test", argv, env, TEST_CWD, bindir, shell_env))
+    return steps
 
 
 # --- job state, as the role's tasks report results ---------------------------------------

@@ -1273,13 +1273,41 @@ def load(
     ``test_command``), the highest precedence. Raises OptionsError for any
     value wheelfleet cannot use.
     """
-    reader = _Reader()
     path, required = _pyproject_path(project)
     document: dict[str, Any] = {}
     if path is not None and (required or path.exists()):
         document = _load_toml(path)
-    label = str(path) if path is not None else PYPROJECT
+    setup_cfg = None
+    if path is not None:
+        requires = _setup_cfg_requires(path.parent)
+        if requires:
+            setup_cfg = (requires, str(path.parent / "setup.cfg"))
+    return from_document(
+        document,
+        label=str(path) if path is not None else PYPROJECT,
+        path=path if document else None,
+        setup_cfg_requires=setup_cfg,
+        environ=environ,
+        overrides=overrides,
+    )
 
+
+def from_document(
+    document: Mapping[str, Any],
+    *,
+    label: str = PYPROJECT,
+    path: Path | None = None,
+    setup_cfg_requires: tuple[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ProjectConfig:
+    """:func:`load` for a pyproject document already parsed (from an sdist, say).
+
+    ``label`` names the file in messages; ``setup_cfg_requires`` is setup.cfg's
+    ``python_requires`` and the file it came from, used when ``[project]`` has
+    no ``requires-python``.
+    """
+    reader = _Reader()
     cibw_origin = f"{label} [tool.cibuildwheel]"
     cibw = _table(document, "tool.cibuildwheel", cibw_origin)
     linux_origin = f"{label} [tool.cibuildwheel.linux]"
@@ -1372,18 +1400,14 @@ def load(
         candidates.append(
             (project_table["requires-python"], f"{label} [project]", "requires-python")
         )
-    elif path is not None:
-        from_setup_cfg = _setup_cfg_requires(path.parent)
-        if from_setup_cfg:
-            candidates.append(
-                (from_setup_cfg, str(path.parent / "setup.cfg"), "options.python_requires")
-            )
+    elif setup_cfg_requires is not None:
+        candidates.append((*setup_cfg_requires, "options.python_requires"))
     if candidates:
         text, requires_origin, key = candidates[0]
         requires_python = _parse_requires_python(text, requires_origin, key)
 
     return ProjectConfig(
-        path=path if document else None,
+        path=path,
         layers=tuple(layers),
         requires_python=requires_python,
         requires_python_origin=requires_origin,

@@ -13,6 +13,7 @@ hashes the same, whether it comes as a directory or was touched since.
 
 from __future__ import annotations
 
+import configparser
 import fnmatch
 import gzip
 import hashlib
@@ -27,6 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from wheelfleet import options
 
 # Never part of a project's source: VCS data, build output, caches, virtualenvs.
 # A leading "/" anchors a pattern at the project root; other patterns match any
@@ -54,14 +57,6 @@ PROJECT_FILES = ("pyproject.toml", "setup.py")
 # PEP 517/518: a project without [build-system] is built with setuptools.
 DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 DEFAULT_BUILD_BACKEND = "setuptools.build_meta:__legacy__"
-# Keys of [tool.wheelfleet] that the wheel_build role reads, and their types.
-CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
-    "before-all": str,
-    "before-build": str,
-    "test-command": str,
-    "test-requires": list,
-    "environment": dict,
-}
 ARCHIVE_PREFIX = "src"
 
 
@@ -93,8 +88,12 @@ class Project:
     version: str | None
     build_requires: list[str]
     build_backend: str
-    config: dict[str, Any] = field(default_factory=dict)
-    """The ``[tool.wheelfleet]`` table, with only the keys wheelfleet reads."""
+    build_config: dict[str, Any] = field(default_factory=dict)
+    """The parts of pyproject.toml the build options come from (see :func:`build_config`)."""
+    setup_cfg_requires: tuple[str, str] | None = None
+    """setup.cfg's ``python_requires`` and where it was read, when pyproject has none."""
+    pyproject_label: str = ""
+    """How messages name the project's pyproject.toml."""
     dependencies: list[str] = field(default_factory=list)
     """``[project].dependencies``: what the test step installs with the wheel."""
     source_hash: str = ""
@@ -108,7 +107,11 @@ class Project:
             "version": self.version,
             "build_requires": list(self.build_requires),
             "build_backend": self.build_backend,
-            "config": dict(self.config),
+            "build_config": dict(self.build_config),
+            "setup_cfg_requires": list(self.setup_cfg_requires)
+            if self.setup_cfg_requires
+            else None,
+            "pyproject_label": self.pyproject_label,
             "dependencies": list(self.dependencies),
             "source_hash": self.source_hash,
             "files": self.files,
@@ -229,23 +232,37 @@ def read_build_system(pyproject: dict[str, Any], where: str) -> tuple[list[str],
     return [item.strip() for item in requires if item.strip()], backend
 
 
-def read_config(pyproject: dict[str, Any], where: str) -> dict[str, Any]:
-    """The keys of ``[tool.wheelfleet]`` that wheelfleet reads, type-checked."""
-    table = (pyproject.get("tool") or {}).get("wheelfleet") or {}
-    if not isinstance(table, dict):
-        raise ProjectError(f"{where}: [tool.wheelfleet] in pyproject.toml must be a table")
+def build_config(pyproject: dict[str, Any]) -> dict[str, Any]:
+    """The tables the build options are read from: ``[tool.cibuildwheel]``,
+    ``[tool.wheelfleet]``, ``[project]``'s requires-python and optional
+    dependencies, and ``[dependency-groups]`` (for test-groups)."""
+    tool = pyproject.get("tool") or {}
+    project = pyproject.get("project") or {}
     config: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in CONFIG_KEYS:
-            raise ProjectError(
-                f"{where}: unknown key {key!r} in [tool.wheelfleet]; "
-                f"known keys: {', '.join(CONFIG_KEYS)}"
-            )
-        if not isinstance(value, CONFIG_KEYS[key]):
-            wanted = CONFIG_KEYS[key].__name__  # type: ignore[union-attr]
-            raise ProjectError(f"{where}: [tool.wheelfleet] {key} must be a {wanted}")
-        config[key.replace("-", "_")] = value
+    tables = {
+        k: tool[k] for k in ("cibuildwheel", "wheelfleet") if isinstance(tool, dict) and k in tool
+    }
+    if tables:
+        config["tool"] = tables
+    if isinstance(project, dict):
+        kept = {k: project[k] for k in ("requires-python", "optional-dependencies") if k in project}
+        if kept:
+            config["project"] = kept
+    if "dependency-groups" in pyproject:
+        config["dependency-groups"] = pyproject["dependency-groups"]
     return config
+
+
+def _setup_cfg_requires(data: bytes | None, where: str) -> tuple[str, str] | None:
+    if data is None:
+        return None
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(data.decode("utf-8", "replace"))
+    except configparser.Error:
+        return None
+    found = parser.get("options", "python_requires", fallback=None)
+    return (found, where) if found else None
 
 
 def read_dependencies(pyproject: dict[str, Any]) -> list[str]:
@@ -341,11 +358,23 @@ def inspect(
         version=version,
         build_requires=requires,
         build_backend=backend,
-        config=read_config(pyproject, where),
+        build_config=build_config(pyproject),
+        setup_cfg_requires=_setup_cfg_requires(
+            by_path["setup.cfg"].data if "setup.cfg" in by_path else None, f"{where}/setup.cfg"
+        ),
+        pyproject_label=f"{where}/pyproject.toml",
         dependencies=read_dependencies(pyproject),
         source_hash=content_hash(files),
         files=len(files),
     )
+    try:  # a bad build option stops the run here, before any host is touched
+        options.from_document(
+            project.build_config,
+            label=project.pyproject_label,
+            setup_cfg_requires=project.setup_cfg_requires,
+        )
+    except options.OptionsError as exc:
+        raise ProjectError(str(exc)) from None
     return project, files
 
 

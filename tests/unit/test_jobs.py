@@ -8,17 +8,27 @@ from pathlib import Path
 
 import pytest
 
-from wheelfleet import jobs, manifest
+from wheelfleet import job_settings, jobs, manifest
 
 PROJECT = {
     "name": "YAML_count",
     "version": "1.0",
+    "path": "/src/yaml_count",
     "source_hash": "src1",
     "build_requires": ["setuptools>=61"],
     "dependencies": ["packaging"],
-    "config": {"before_all": "apt-get install -y libyaml-dev", "test_requires": ["pytest"]},
+    "build_config": {
+        "tool": {
+            "cibuildwheel": {"test-requires": ["pytest"]},
+            "wheelfleet": {"before-all": "apt-get install -y libyaml-dev"},
+        }
+    },
 }
 SETTINGS = {"frontend": "pip", "requirements_source": "wheelhouse", "plat": "", "environment": {}}
+
+
+def config(role: dict | None = None, project: dict | None = None, **extra):
+    return job_settings.project_config(project or PROJECT, role or SETTINGS, extra)
 
 
 def image(arch: str, docker_arch: str, plat: str, image_id: str = "sha256:img") -> dict:
@@ -40,7 +50,8 @@ IMAGES = [
 def plan(tmp_path: Path, **overrides) -> list[dict]:
     arguments = {
         "project": PROJECT,
-        "settings": jobs.effective_settings(SETTINGS, PROJECT["config"]),
+        "config": config(),
+        "role": SETTINGS,
         "architectures_wanted": ["x86_64", "arm64"],
         "python_tags": ["cp311-cp311", "cp312-cp312"],
         "images": IMAGES,
@@ -109,7 +120,7 @@ def test_explicit_jobs_replace_the_matrix(tmp_path: Path) -> None:
         plan(tmp_path, matrix=[{"arch": "sparc", "python": "cp311-cp311"}])
     with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs\[1\]: expected a mapping"):
         plan(tmp_path, matrix=[{"arch": "x86_64", "python": "cp311-cp311"}, {"arch": "x86_64"}])
-    with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs: .*python3\.11"):
+    with pytest.raises(jobs.PlanError, match=r"wheel_build_jobs\[0\]: .*python3\.11"):
         plan(tmp_path, matrix=[{"arch": "x86_64", "python": "python3.11"}])
 
 
@@ -120,24 +131,60 @@ def test_bad_tags_and_empty_matrix_are_refused(tmp_path: Path) -> None:
         plan(tmp_path, architectures_wanted=[])
 
 
-def test_settings_hash_follows_the_output_changing_settings() -> None:
-    base = jobs.effective_settings(SETTINGS, {})
-    same = dict(base, index_url="https://elsewhere/simple")  # unused with the wheelhouse source
-    assert jobs.settings_hash(base) == jobs.settings_hash(same)
-    assert jobs.settings_hash(base) != jobs.settings_hash(dict(base, plat="manylinux2014"))
-    assert jobs.settings_hash(base) != jobs.settings_hash(dict(base, before_build="make"))
+def test_settings_hash_follows_the_output_changing_settings(tmp_path: Path) -> None:
+    def first_hash(role: dict, **extra) -> str:
+        return plan(tmp_path, role=role, config=config(role, **extra))[0]["settings_hash"]
+
+    base = first_hash(SETTINGS)
+    assert base == first_hash(dict(SETTINGS, index_url="https://elsewhere/simple"))  # unused
+    assert base != first_hash(dict(SETTINGS, plat="manylinux2014"))
+    assert base != first_hash(dict(SETTINGS, before_build="make"))
+    assert base != first_hash(SETTINGS, **{"config-settings": {"a": "b"}})
+    # The manylinux image a project asks for is not where the job runs: not hashed.
+    assert base == first_hash(SETTINGS, **{"manylinux-x86_64-image": "manylinux2014"})
 
 
-def test_project_config_fills_only_empty_settings() -> None:
-    config = {"before_all": "from-project", "test_command": "pytest", "environment": {"A": "1"}}
-    merged = jobs.effective_settings(
-        dict(SETTINGS, before_all="mine", environment={"B": 2}), config
+def test_role_settings_override_the_project_and_the_project_fills_the_rest(
+    tmp_path: Path,
+) -> None:
+    role = dict(SETTINGS, before_all="mine", environment={"B": "2"})
+    job = plan(tmp_path, role=role, config=config(role))[0]
+    assert job["settings"]["before_all"] == "mine"
+    assert not job["tested"]  # no test-command: nothing to test
+    assert job["settings"]["environment"] == 'export B="2"\n'
+    tested = dict(SETTINGS, test_command="pytest")
+    job = plan(tmp_path, role=tested, config=config(tested))[0]
+    assert job["tested"] and job["settings"]["test_requires"] == ["pytest"]
+    assert job["settings"]["before_all"] == "apt-get install -y libyaml-dev"
+    with pytest.raises(ValueError, match=r"build-frontend.*poetry"):
+        config(dict(SETTINGS, frontend="poetry"))
+
+
+def test_python_tags_in_either_spelling_name_the_same_job(tmp_path: Path) -> None:
+    short = plan(tmp_path, python_tags=["cp311"])
+    long = plan(tmp_path, python_tags=["cp311-cp311"])
+    assert [j["id"] for j in short] == [j["id"] for j in long]
+    assert short[0]["python"] == "/opt/python/cp311-cp311/bin/python"
+    assert short[0]["identifier"] == "cp311-manylinux_x86_64"
+    explicit = plan(tmp_path, matrix=[{"arch": "arm64", "python": "cp312"}])
+    assert [j["id"] for j in explicit] == ["yaml_count-cp312-cp312-aarch64"]
+
+
+def test_overrides_give_jobs_their_own_settings(tmp_path: Path) -> None:
+    project = dict(
+        PROJECT,
+        build_config={
+            "tool": {
+                "cibuildwheel": {
+                    "test-command": "pytest",
+                    "overrides": [{"select": "*-manylinux_aarch64", "test-command": ""}],
+                }
+            }
+        },
     )
-    assert merged["before_all"] == "mine"
-    assert merged["test_command"] == "pytest"
-    assert merged["environment"] == {"A": "1", "B": "2"}
-    with pytest.raises(jobs.PlanError, match="pip, build"):
-        jobs.effective_settings(dict(SETTINGS, frontend="poetry"), {})
+    planned = plan(tmp_path, project=project, config=config(project=project))
+    tested = {j["arch"]: j["tested"] for j in planned}
+    assert tested == {"x86_64": True, "aarch64": False}
 
 
 def test_up_to_date_jobs_are_skipped_unless_forced(tmp_path: Path) -> None:
@@ -158,46 +205,70 @@ def test_up_to_date_jobs_are_skipped_unless_forced(tmp_path: Path) -> None:
 
 
 def test_requirement_wheelhouses_per_target(tmp_path: Path) -> None:
-    settings = jobs.effective_settings(dict(SETTINGS, test_command="pytest"), PROJECT["config"])
-    planned = plan(tmp_path, settings=settings)
-    requests = jobs.wheelhouse_requests(planned, PROJECT, settings)
+    tested = dict(SETTINGS, test_command="pytest")
+    planned = plan(tmp_path, role=tested, config=config(tested))
+    requests = jobs.wheelhouse_requests(planned, PROJECT)
     assert len(requests) == 4
     assert requests[0]["requirements"] == ["packaging", "pytest", "setuptools>=61"]
-    without_test = jobs.wheelhouse_requests(planned, PROJECT, jobs.effective_settings(SETTINGS, {}))
+    without_test = jobs.wheelhouse_requests(plan(tmp_path), PROJECT)
     assert without_test[0]["requirements"] == ["setuptools>=61"]
 
 
 def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
-    settings = jobs.effective_settings(
-        dict(SETTINGS, before_build="make -C {project} gen"), PROJECT["config"]
-    )
-    job = plan(tmp_path, settings=settings)[0]
-    steps = jobs.build_steps(job, settings)
+    role = dict(SETTINGS, before_build="make -C {project} gen", environment={"CFLAGS": "-O2 $X"})
+    job = plan(tmp_path, role=role, config=config(role))[0]
+    steps = jobs.build_steps(job)
     assert [s["name"] for s in steps] == ["before_all", "before_build", "build"]
     assert steps[1]["argv"] == ["sh", "-c", "make -C /work/src gen"]
     assert steps[1]["path_prepend"] == ["/opt/python/cp311-cp311/bin"]
+    assert steps[1]["shell_env"] == 'export CFLAGS="-O2 ${X}"\n'
     build = steps[-1]
     assert build["argv"][:4] == ["/opt/python/cp311-cp311/bin/python", "-m", "pip", "wheel"]
     assert build["argv"][-3:] == ["--wheel-dir", "/work/dist", "/work/src"]
     assert build["env"]["PIP_NO_INDEX"] == "1"
     assert build["env"]["PIP_FIND_LINKS"] == "/work/wheelhouse"
-    by_index = jobs.build_steps(job, dict(settings, requirements_source="index", index_url="u"))
+    index = dict(job, settings=dict(job["settings"], requirements_source="index", index_url="u"))
+    by_index = jobs.build_steps(index)
     assert "PIP_NO_INDEX" not in by_index[-1]["env"]
     assert by_index[-1]["env"]["PIP_INDEX_URL"] == "u"
-    with_build = jobs.build_steps(job, dict(settings, frontend="build"))
-    assert with_build[-1]["argv"][1:4] == ["-m", "build", "--wheel"]
+
+
+def test_the_build_frontend_gets_config_settings_and_its_args(tmp_path: Path) -> None:
+    role = dict(SETTINGS, frontend="")
+    options = {"config-settings": {"--build-option": "--cpp"}, "build-frontend": "build; args: -n"}
+    job = plan(tmp_path, role=role, config=config(role, **options))[0]
+    argv = jobs.build_steps(job)[-1]["argv"]
+    assert argv[1:4] == ["-m", "build", "--wheel"]
+    assert "--config-setting=--build-option=--cpp" in argv
+    assert argv[-2:] == ["-n", "/work/src"]
+    job = plan(tmp_path, role=SETTINGS, config=config(SETTINGS, **{"config-settings": "a=b"}))[0]
+    assert "--config-settings=a=b" in jobs.build_steps(job)[-1]["argv"]
 
 
 def test_test_steps_install_the_repaired_wheel_offline(tmp_path: Path) -> None:
-    settings = dict(
-        jobs.effective_settings(SETTINGS, PROJECT["config"]), test_command="pytest {project}/t"
-    )
-    job = plan(tmp_path)[0]
-    steps = jobs.test_steps(job, settings, ["/work/wheels/a.whl"])
-    assert steps[0]["argv"][-2:] == ["/work/wheels/a.whl", "pytest"]
-    assert steps[0]["env"]["PIP_NO_INDEX"] == "1"
-    assert steps[1]["argv"] == ["sh", "-c", "pytest /work/src/t"]
-    assert steps[1]["workdir"] != "/work/src"
+    options = {
+        "test-command": "pytest {project}/t",
+        "test-sources": ["tests", "conftest.py"],
+        "test-extras": ["speed"],
+        "before-test": "echo ready",
+        "test-environment": {"T": "1"},
+    }
+    job = plan(tmp_path, config=config(**options))[0]
+    steps = jobs.test_steps(job, ["/work/wheels/a.whl"])
+    assert [s["name"] for s in steps] == [
+        "test_sources",
+        "test_sources",
+        "before_test",
+        "install",
+        "test",
+    ]
+    assert steps[0]["argv"][-2:] == ["/work/src/tests", "/work/test-cwd/tests"]
+    install = steps[3]
+    assert install["argv"][-2:] == ["/work/wheels/a.whl[speed]", "pytest"]
+    assert install["env"]["PIP_NO_INDEX"] == "1"
+    assert steps[4]["argv"] == ["sh", "-c", "pytest /work/src/t"]
+    assert steps[4]["workdir"] == "/work/test-cwd"
+    assert steps[4]["shell_env"] == 'export T="1"\n'
 
 
 def test_state_keeps_the_first_failure_and_sums_timings() -> None:

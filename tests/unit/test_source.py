@@ -46,10 +46,15 @@ def test_reads_build_system_config_and_metadata(tmp_path: Path) -> None:
     assert project.build_requires == ["setuptools>=61", "cython"]
     assert project.build_backend == "setuptools.build_meta"
     assert project.dependencies == ["packaging>=23"]
-    assert project.config == {
-        "before_all": "apt-get install -y libyaml-dev",
-        "test_requires": ["pytest"],
+    assert project.build_config == {
+        "tool": {
+            "wheelfleet": {
+                "before-all": "apt-get install -y libyaml-dev",
+                "test-requires": ["pytest"],
+            }
+        }
     }
+    assert project.pyproject_label.endswith("demo/pyproject.toml")
     assert [member.path for member in files] == [
         "configure",
         "pyproject.toml",
@@ -138,9 +143,13 @@ def test_refuses_bad_pyproject(tmp_path: Path) -> None:
     root = make_project(tmp_path / "bad", pyproject="[build-system\nrequires = 1")
     with pytest.raises(source.ProjectError, match="not valid TOML"):
         source.inspect(root)
-    (root / "pyproject.toml").write_text('[tool.wheelfleet]\nbefore_al = "x"\n')
-    with pytest.raises(source.ProjectError, match="unknown key 'before_al'"):
+    # A bad build option stops here, naming the key, the file and what it accepts.
+    (root / "pyproject.toml").write_text('[tool.cibuildwheel]\nbuild-frontend = "poetry"\n')
+    with pytest.raises(source.ProjectError) as error:
         source.inspect(root)
+    message = str(error.value)
+    assert "pyproject.toml [tool.cibuildwheel]" in message and "build-frontend" in message
+    assert "poetry" in message and "pip" in message
 
 
 def test_archive_is_reproducible_and_unpacks_under_src(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ def test_filter_module_exposes_every_filter_the_role_uses() -> None:
     assert set(filters) == {
         "wheel_build_run_id",
         "wheel_build_steps",
+        "wheel_build_passed_env",
         "wheel_build_record",
         "wheel_build_record_async",
         "wheel_build_active",
@@ -33,12 +34,19 @@ def test_record_keeps_the_failure_and_extra_data() -> None:
 
 
 def test_test_steps_need_the_wheels() -> None:
-    job = {"python": "/opt/python/cp311-cp311/bin/python"}
-    steps = plugin.wheel_build_steps(job, {"test_command": "true"}, "test", ["/work/a.whl"])
+    job = {"python": "/opt/python/cp311-cp311/bin/python", "settings": {"test_command": "true"}}
+    steps = plugin.wheel_build_steps(job, "test", ["/work/a.whl"])
     assert [step["name"] for step in steps] == ["install", "test"]
     assert "/work/a.whl" in steps[0]["argv"]
 
 
 def test_malformed_input_is_a_filter_error() -> None:
     with pytest.raises(AnsibleFilterError, match="wheel_build: malformed input"):
-        plugin.wheel_build_steps({}, {})
+        plugin.wheel_build_steps({})
+
+
+def test_passed_environment_takes_only_the_names_that_are_set(monkeypatch) -> None:
+    monkeypatch.setenv("WHEELFLEET_TEST_TOKEN", "s3cret")
+    monkeypatch.delenv("WHEELFLEET_TEST_UNSET", raising=False)
+    passed = plugin.wheel_build_passed_env(["WHEELFLEET_TEST_TOKEN", "WHEELFLEET_TEST_UNSET"])
+    assert passed == {"WHEELFLEET_TEST_TOKEN": "s3cret"}

@@ -1,0 +1,208 @@
+"""The effective settings of one build job: the project's options plus the role's own.
+
+The project's ``[tool.cibuildwheel]`` and ``[tool.wheelfleet]`` tables are read
+by :mod:`wheelfleet.options`; the ``wheel_build`` role's variables that have a
+cibuildwheel meaning (``wheel_build_before_all``, ``wheel_build_test_command``,
+...) and ``wheel_build_options`` are its explicit layer, the highest
+precedence. The role also has settings cibuildwheel has no word for (where
+requirements come from, how auditwheel repairs): they stay the role's, and are
+hashed with the rest, so changing any of them rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wheelfleet import environment, options
+from wheelfleet.identifiers import Identifier
+
+SETTINGS_FORMAT = 2
+"""Part of every job's settings hash: bump it when the meaning of a setting changes."""
+
+ROLE_OPTIONS: dict[str, str] = {
+    "before_all": "before-all",
+    "before_build": "before-build",
+    "environment": "environment",
+    "frontend": "build-frontend",
+    "test_command": "test-command",
+    "test_requires": "test-requires",
+}
+"""Role settings that are cibuildwheel options: set (not empty), they override the project."""
+
+ROLE_ONLY = (
+    "requirements_source",
+    "index_url",
+    "plat",
+    "repair_exclude",
+    "repair_strip",
+    "repair_only_plat",
+    "repair_lib_sdir",
+    "repair_pure",
+    "extra_build_requires",
+)
+"""Role settings with no cibuildwheel counterpart; part of the hash all the same."""
+
+FRONTEND_STAND_INS = {"build[uv]": "build", "uv": "build"}
+"""Frontends the builder images lack (uv), and the one that builds in their place."""
+
+
+class JobSettingsError(ValueError):
+    """A setting cannot be applied to a job; the message names it and where it came from."""
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, "", [], {}, ())
+
+
+def explicit_overrides(
+    role: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The explicit layer: the role's option-like settings that are set, then ``extra``
+    (``wheel_build_options``: any cibuildwheel option by name)."""
+    overrides: dict[str, Any] = {}
+    for role_key, option in ROLE_OPTIONS.items():
+        value = role.get(role_key)
+        if _given(value):
+            overrides[option] = dict(value) if isinstance(value, Mapping) else value
+    for key, value in (extra or {}).items():
+        overrides[str(key)] = value
+    return overrides
+
+
+def project_config(
+    project: Mapping[str, Any],
+    role: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+    *,
+    use_project_config: bool = True,
+) -> options.ProjectConfig:
+    """The project's configuration (from ``wheel_source``'s ``build_config``) with the
+    role's explicit settings on top. Raises OptionsError naming a bad key and its file."""
+    document = project.get("build_config") or {} if use_project_config else {}
+    setup_cfg = project.get("setup_cfg_requires") if use_project_config else None
+    return options.from_document(
+        document,
+        label=project.get("pyproject_label") or options.PYPROJECT,
+        path=Path(project["path"]) if use_project_config and document else None,
+        setup_cfg_requires=tuple(setup_cfg) if setup_cfg else None,  # type: ignore[arg-type]
+        overrides=explicit_overrides(role, extra),
+    )
+
+
+def dependency_groups(document: Mapping[str, Any], names: Sequence[str], origin: str) -> list[str]:
+    """The requirements of PEP 735 dependency groups, ``include-group`` entries followed."""
+    table = document.get("dependency-groups") or {}
+    found: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in trail:
+            raise JobSettingsError(
+                f"{origin}: test-groups: dependency group {name!r} includes itself"
+                f" ({' -> '.join((*trail, name))})"
+            )
+        if name not in table:
+            known = ", ".join(sorted(table)) or "none"
+            raise JobSettingsError(
+                f"{origin}: test-groups names {name!r}, which [dependency-groups] does not"
+                f" define (defined: {known})"
+            )
+        for item in table[name]:
+            if isinstance(item, Mapping) and "include-group" in item:
+                visit(str(item["include-group"]), (*trail, name))
+            elif isinstance(item, str):
+                found.append(item)
+
+    for name in names:
+        visit(name, ())
+    return list(dict.fromkeys(found))
+
+
+def extra_requirements(document: Mapping[str, Any], extras: Sequence[str]) -> list[str]:
+    """What installing the wheel with ``extras`` adds: ``[project.optional-dependencies]``."""
+    table = (document.get("project") or {}).get("optional-dependencies") or {}
+    wanted: list[str] = []
+    for extra in extras:
+        wanted.extend(str(item) for item in table.get(extra) or [])
+    return list(dict.fromkeys(wanted))
+
+
+def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -> str:
+    """sha256 of everything that changes what a job produces or whether it is tested.
+
+    ``image`` (the manylinux image the project asks for) is left out: the job
+    runs in the fleet's builder image, whose ID is part of the job's inputs.
+    """
+    chosen_role = {key: role.get(key) for key in ROLE_ONLY}
+    if chosen_role.get("requirements_source") != "index":
+        chosen_role["index_url"] = None
+    document = {
+        "format": SETTINGS_FORMAT,
+        "options": {k: v for k, v in option_settings.items() if k != "image"},
+        "role": chosen_role,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def for_job(
+    config: options.ProjectConfig,
+    identifier: Identifier,
+    role: Mapping[str, Any],
+    document: Mapping[str, Any] | None = None,
+    fleet_image: str = "",
+) -> dict[str, Any]:
+    """One job's settings as the role's steps use them, with ``settings_hash`` and ``notes``
+    (settings read but applied differently, each saying why)."""
+    resolved = config.settings(identifier)
+    notes: list[str] = []
+    frontend = resolved.build_frontend
+    frontend_name = FRONTEND_STAND_INS.get(frontend.name, frontend.name)
+    if frontend_name != frontend.name:
+        notes.append(
+            f"build-frontend {frontend.name} (from {config.value('build-frontend', identifier)[1]})"
+            f" is built with {frontend_name}: the builder images have no uv"
+        )
+    image_key = f"manylinux-{identifier.arch}-image"
+    image_value, image_origin = config.value(image_key, identifier)
+    if image_origin != "defaults" and fleet_image:
+        notes.append(
+            f"{image_key} = {image_value} (from {image_origin}) recognized, not applied:"
+            f" jobs run in the fleet's builder image {fleet_image}"
+        )
+    option_settings = resolved.to_dict()
+    document = document or {}
+    origin = str(config.path) if config.path else options.PYPROJECT
+    test_requires = list(resolved.test_requires)
+    if resolved.run_tests:
+        test_requires += extra_requirements(document, resolved.test_extras)
+        test_requires += dependency_groups(document, resolved.test_groups, origin)
+    settings: dict[str, Any] = {
+        "before_all": resolved.before_all,
+        "before_build": resolved.before_build,
+        "before_test": resolved.before_test,
+        "environment": environment.to_shell(resolved.environment),
+        "environment_pass": list(resolved.environment_pass),
+        "test_command": resolved.test_command if resolved.run_tests else "",
+        "test_requires": list(dict.fromkeys(test_requires)),
+        "test_extras": list(resolved.test_extras),
+        "test_sources": list(resolved.test_sources),
+        "test_environment": environment.to_shell(resolved.test_environment),
+        "frontend": frontend_name,
+        "frontend_args": list(frontend.args),
+        "config_settings": [list(pair) for pair in resolved.config_settings],
+        "requested_image": resolved.image.value,
+    }
+    for key in ROLE_ONLY:
+        settings[key] = role.get(key)
+    settings["settings_hash"] = settings_hash(option_settings, role)
+    settings["notes"] = notes
+    return settings
+
+
+def passed_environment(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """``environment-pass``: the controller's values of those names that are set."""
+    return {name: environ[name] for name in names if name in environ}
