@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import plan
+    from wheelfleet import options, plan, release_matrix, source
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     plan = None
     IMPORT_ERROR = exc
@@ -23,6 +23,10 @@ else:
 
 ARGUMENT_SPEC = {
     "jobs": {"type": "list", "elements": "raw"},
+    "project": {"type": "str"},
+    "options": {"type": "dict", "default": {}},
+    "settings": {"type": "dict", "default": {}},
+    "image_recipes": {"type": "list", "elements": "dict", "default": []},
     "architectures": {"type": "list", "elements": "str"},
     "pythons": {"type": "list", "elements": "str"},
     "hosts": {"type": "list", "elements": "str"},
@@ -71,13 +75,13 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
             mutually_exclusive=[
-                ("jobs", "architectures", "previous"),
-                ("jobs", "pythons", "previous"),
+                ("jobs", "architectures", "previous", "project"),
+                ("jobs", "pythons", "previous", "project"),
                 ("previous", "hosts"),
                 ("previous", "emulation_factor"),
             ],
             required_together=[("architectures", "pythons")],
-            required_one_of=[("jobs", "architectures", "previous")],
+            required_one_of=[("jobs", "architectures", "previous", "project")],
         )
         if args["previous"] is not None:
             return self._replan(result, args)
@@ -89,12 +93,16 @@ class ActionModule(ActionBase):
         if unknown:
             raise AnsibleActionFail(f"hosts not in the inventory: {', '.join(unknown)}")
         factor = args["emulation_factor"]
+        selection = None
         try:
-            if args["jobs"] is not None:
+            hosts = [plan.host_from_vars(name, host_variables(hostvars[name])) for name in names]
+            if args["project"] is not None:
+                selection = self._select(args, hosts)
+                jobs = list(selection.jobs)
+            elif args["jobs"] is not None:
                 jobs = [plan.Job.from_json(job) for job in args["jobs"]]
             else:
                 jobs = plan.matrix_jobs(args["architectures"], args["pythons"])
-            hosts = [plan.host_from_vars(name, host_variables(hostvars[name])) for name in names]
             release = plan.make_plan(
                 jobs,
                 hosts,
@@ -102,8 +110,29 @@ class ActionModule(ActionBase):
             )
         except plan.PlanInputError as exc:
             raise AnsibleActionFail(str(exc)) from exc
+        result = self._report(result, release, args["fail_on_unschedulable"])
+        if selection is not None:
+            chosen = selection.to_json()
+            result["plan"]["selection"] = chosen
+            result["selection"] = chosen
+            result["table"] = release_matrix.render(chosen) + "\n" + result["table"]
+            for warning in selection.warnings:
+                self._display.warning(warning)
+        return result
 
-        return self._report(result, release, args["fail_on_unschedulable"])
+    @staticmethod
+    def _select(args: dict, hosts: list) -> Any:
+        """The jobs the project's configuration selects on these hosts."""
+        try:
+            project, config = release_matrix.load_project(
+                args["project"], args["settings"], args["options"]
+            )
+            fleet = release_matrix.capabilities(
+                hosts, release_matrix.image_pythons(args["image_recipes"])
+            )
+            return release_matrix.select(project, config, fleet, args["settings"])
+        except (source.ProjectError, options.OptionsError, ValueError) as exc:
+            raise AnsibleActionFail(f"cannot select the release's jobs: {exc}") from None
 
     def _replan(self, result: dict, args: dict) -> dict:
         failed = args["failed_hosts"]

@@ -29,6 +29,7 @@ ARGUMENT_SPEC = {
     "wheel_build_jobs": {"type": "raw"},
     "max_rounds": {"type": "raw"},
     "emulation_factor": {"type": "raw"},
+    "build_options": {"type": "raw"},
     "publish": {"type": "raw", "default": False},
     "repository_url": {"type": "raw"},
     "has_username": {"type": "bool", "default": False},
@@ -56,8 +57,15 @@ class ActionModule(ActionBase):
         except release.ReleaseInputError as exc:
             raise AnsibleActionFail(f"Invalid release inputs:\n{exc}") from None
         result.update(changed=False, **checked)
-        result["msg"] = (
-            f"{len(checked['jobs'])} job(s) for {checked['project']}:"
-            f" {', '.join(job['identifier'] for job in checked['jobs'])}"
-        )
+        if checked["jobs"]:
+            result["msg"] = (
+                f"{len(checked['jobs'])} job(s) for {checked['project']}:"
+                f" {', '.join(job['identifier'] for job in checked['jobs'])}"
+            )
+        else:
+            result["msg"] = (
+                f"the jobs of {checked['project']} are what its build configuration selects"
+                f" on this fleet (architectures named: {', '.join(checked['architectures'])}"
+                " or the hosts' own)"
+            )
         return result

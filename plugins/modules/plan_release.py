@@ -45,6 +45,33 @@ options:
       - Mutually exclusive with O(architectures) and O(pythons).
     type: list
     elements: raw
+  project:
+    description:
+      - Plan what this project's build configuration selects (a directory or an sdist on the
+        controller), that is its C([tool.cibuildwheel]) and C([tool.wheelfleet]) tables with
+        O(options) on top, resolved against the hosts (C(auto) and C(native) mean their own
+        architectures) and the interpreters of O(image_recipes). Each job carries its settings
+        hash.
+      - Selected jobs the fleet cannot build are returned in RV(selection) with the reason; they
+        are not planned and do not make the task fail.
+      - Mutually exclusive with O(jobs), O(architectures) and O(pythons).
+    type: str
+  options:
+    description: cibuildwheel options by name over the project's tables (C(archs), C(build), ...).
+    type: dict
+    default: {}
+  settings:
+    description: The wheel_build role's settings, so that the settings hashes match the builds'.
+    type: dict
+    default: {}
+  image_recipes:
+    description:
+      - The builder image recipes (C(builder_image_images)), for the interpreters each
+        architecture's images provide. A bootstrapped image has its suite's system Python; a
+        registry image the manylinux set, unless the recipe lists C(pythons).
+    type: list
+    elements: dict
+    default: []
   architectures:
     description: Architectures of the matrix (canonical names or aliases); used with O(pythons).
     type: list
@@ -171,9 +198,19 @@ assignments:
   type: dict
   sample: {builder-arm-01: [cp312-manylinux_aarch64], builder-x86-01: [cp312-manylinux_x86_64]}
 table:
-  description: The plan as a text table, for people.
+  description: The plan as a text table, for people (with O(project), the selection comes first).
   returned: always
   type: str
+selection:
+  description:
+    - With O(project), what its configuration selects. C(jobs) lists the planned jobs, each with
+      its effective C(settings) and C(settings_hash). C(unavailable) lists what is selected but
+      not built, each with C(subject) (an architecture, an C(archs) keyword or a build identifier),
+      C(kind), C(reason) and the C(identifiers) it holds back. C(images_provide) maps each
+      architecture to the interpreters of its images. C(warnings) names the keys read but not
+      applied. Also in RV(plan) under C(selection).
+  returned: when O(project) is given
+  type: dict
 unschedulable:
   description: The jobs no available host can build.
   returned: always

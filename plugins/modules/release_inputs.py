@@ -17,9 +17,12 @@ description:
     C(wheelfleet release) command.
   - The project must exist. O(project) and O(wheel_build_project) name the same thing and must
     agree.
-  - The matrix is O(jobs), or O(architectures) x O(pythons), not both. Either of O(architectures)
-    (default C([x86_64, aarch64])) and O(pythons) (default C([cp311])) may be left out. Unknown
-    architectures and Python tags are named with the valid ones.
+  - The matrix is O(jobs), or else what the project's C([tool.cibuildwheel]) and
+    C([tool.wheelfleet]) tables select, with O(architectures) as their C(archs) and O(pythons) as
+    their C(build) selector (C(cp312) selects C(cp312-*)). Giving O(jobs) with either is a
+    conflict. Unknown architectures and Python tags are named with the valid ones.
+  - The project's build configuration is read and checked here, with O(build_options) on top; an
+    invalid value is named with its key, its file and the accepted values.
   - O(wheel_build_jobs) is the release's to set, from its plan; giving it is a conflict.
   - With O(publish), a repository URL and credentials are required. Only whether the credentials
     are set reaches this module (O(has_username), O(has_password), or C(TWINE_USERNAME) and
@@ -39,6 +42,11 @@ options:
     type: raw
   jobs:
     description: The jobs themselves, build identifiers such as C(cp311-manylinux_aarch64).
+    type: raw
+  build_options:
+    description:
+      - cibuildwheel options by name (C(test-command), C(skip), C(config-settings), ...), over the
+        project's own tables (C(wheelfleet_options)).
     type: raw
   wheel_build_jobs:
     description: Refused when set; present to detect the conflict.
@@ -88,12 +96,21 @@ project:
   returned: success
   type: str
 jobs:
-  description: The release's jobs, as C(wheelfleet.fleet.release_jobs) writes them.
+  description:
+    - The release's explicit jobs, as C(wheelfleet.fleet.release_jobs) writes them.
+    - Empty when the project's build configuration selects the jobs (at planning time).
   returned: success
   type: list
   elements: dict
+options:
+  description:
+    - The explicit layer over the project's configuration (C(archs), C(build) and O(build_options)).
+  returned: success
+  type: dict
 architectures:
-  description: The architectures of the jobs.
+  description:
+    - The architectures of the explicit jobs, or those the configuration's C(archs) names (the
+      hosts' own architectures come on top for C(auto) and C(native)).
   returned: success
   type: list
   elements: str

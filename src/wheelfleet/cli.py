@@ -37,11 +37,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import __version__
+from wheelfleet import __version__, release_matrix
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
 from wheelfleet.inputs import InputError, check_inventory, parse_extra_vars
+from wheelfleet.options import ARCH_KEYWORDS
 from wheelfleet.plan import (
     DEFAULT_EMULATION_FACTOR,
     Job,
@@ -109,15 +110,16 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="architectures",
         metavar="ARCH",
-        help="an architecture to build for (x86_64, aarch64, ... or an alias such as arm64);"
-        " repeat for more",
+        help="an architecture to build for (x86_64, aarch64, ... or an alias such as arm64;"
+        " with a project also auto, native or all), over the project's archs; repeat for more",
     )
     group.add_argument(
         "--python",
         action="append",
         dest="pythons",
         metavar="TAG",
-        help="a CPython tag to build for (cp311, cp313t, ...); repeat for more",
+        help="a CPython tag to build for (cp311, cp313t, ...), over the project's build"
+        " selector; repeat for more",
     )
     group.add_argument(
         "--emulation-factor",
@@ -126,6 +128,73 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many times longer an emulated build takes than a native one"
         f" (default {DEFAULT_EMULATION_FACTOR:g})",
     )
+
+
+def _plan_command_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "project",
+        metavar="PROJECT",
+        nargs="?",
+        help="plan what this project's [tool.cibuildwheel] / [tool.wheelfleet] select"
+        " (a directory or an sdist); without it, give --arch and --python",
+    )
+    _plan_arguments(parser)
+
+
+def _architectures(values: Sequence[str]) -> list[str]:
+    """Canonical names, keeping archs keywords (auto, native, all) for the project's options."""
+    return list(dict.fromkeys(v if v in ARCH_KEYWORDS else check_architecture(v) for v in values))
+
+
+def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any]) -> dict[str, Any]:
+    """``wheelfleet plan PROJECT``: the project's configuration selects; --arch and --python
+    take precedence over it. Checked here, so a bad option never reaches a host."""
+    try:
+        checked = release_inputs.check_inputs(
+            project=args.project,
+            architectures=merged.get("wheelfleet_architectures"),
+            pythons=merged.get("wheelfleet_pythons"),
+            jobs=merged.get("wheelfleet_jobs"),
+            build_options=merged.get("wheelfleet_options"),
+            environ=os.environ,
+        )
+    except release_inputs.ReleaseInputError as exc:
+        raise InputError(str(exc)) from None
+    result: dict[str, Any] = {"project": checked["project"]}
+    if args.architectures:
+        result["wheelfleet_architectures"] = _architectures(args.architectures)
+    if args.pythons:
+        result["wheelfleet_pythons"] = list(dict.fromkeys(args.pythons))
+    return result
+
+
+def _plan_matrix_extravars(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """``wheelfleet plan`` without a project: the matrix is --arch x --python, or the jobs."""
+    result: dict[str, Any] = {}
+    try:
+        if "wheelfleet_jobs" in merged:
+            jobs = merged["wheelfleet_jobs"]
+            if not isinstance(jobs, list) or not jobs:
+                raise InputError("-e wheelfleet_jobs: expected a non-empty list of jobs")
+            for job in jobs:
+                Job.from_json(job)
+            return result
+        for key, check, what in (
+            ("wheelfleet_architectures", check_architecture, "--arch"),
+            ("wheelfleet_pythons", check_python, "--python"),
+        ):
+            values = merged.get(key)
+            if isinstance(values, str):
+                values = [values]
+            if not values:
+                raise InputError(
+                    f"wheelfleet plan needs a PROJECT, or at least one {what}"
+                    " (or -e wheelfleet_jobs=[...build identifiers...])"
+                )
+            result[key] = list(dict.fromkeys(check(value) for value in values))
+    except PlanInputError as exc:
+        raise InputError(str(exc)) from None
+    return result
 
 
 def _plan_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,30 +217,12 @@ def _plan_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[
             "--arch/--python conflict with -e wheelfleet_jobs: give the matrix one way"
         )
     merged = {**given, **{k: v for k, v in options.items() if v is not None}}
-    result: dict[str, Any] = {}
-    try:
-        if "wheelfleet_jobs" in merged:
-            jobs = merged["wheelfleet_jobs"]
-            if not isinstance(jobs, list) or not jobs:
-                raise InputError("-e wheelfleet_jobs: expected a non-empty list of jobs")
-            for job in jobs:
-                Job.from_json(job)
-        else:
-            for key, check, what in (
-                ("wheelfleet_architectures", check_architecture, "--arch"),
-                ("wheelfleet_pythons", check_python, "--python"),
-            ):
-                values = merged.get(key)
-                if isinstance(values, str):
-                    values = [values]
-                if not values:
-                    raise InputError(
-                        f"wheelfleet plan needs at least one {what}"
-                        " (or -e wheelfleet_jobs=[...build identifiers...])"
-                    )
-                result[key] = list(dict.fromkeys(check(value) for value in values))
-    except PlanInputError as exc:
-        raise InputError(str(exc)) from None
+    if getattr(args, "project", None):
+        if "project" in given:
+            raise InputError("the project is the PROJECT argument; do not also give it with -e")
+        result = _plan_project_extravars(args, merged)
+    else:
+        result = _plan_matrix_extravars(merged)
     factor = merged.get("wheelfleet_emulation_factor")
     if factor is not None:
         if isinstance(factor, bool) or not isinstance(factor, int | float) or factor < 1:
@@ -260,6 +311,7 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
             wheel_build_jobs=merged.get("wheel_build_jobs"),
             max_rounds=merged.get("wheelfleet_max_rounds"),
             emulation_factor=merged.get("wheelfleet_emulation_factor"),
+            build_options=merged.get("wheelfleet_options"),
             publish=merged.get("wheelfleet_publish", False),
             repository_url=merged.get("wheelfleet_publish_repository_url"),
             has_username=bool(merged.get("wheelfleet_publish_username"))
@@ -271,13 +323,12 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
     result["project"] = checked["project"]
+    if args.architectures:
+        result["wheelfleet_architectures"] = _architectures(args.architectures)
     # Paths reach ansible-runner absolute: it does not run in this directory.
     result["wheel_build_wheelhouse"] = str(
         Path(merged.get("wheel_build_wheelhouse") or "wheelhouse").expanduser().absolute()
     )
-    if "wheelfleet_jobs" not in merged:
-        result["wheelfleet_architectures"] = checked["architectures"]
-        result["wheelfleet_pythons"] = sorted({job["python"] for job in checked["jobs"]})
     if args.force:
         result["wheel_build_force"] = True
     if "wheelfleet_release_id" not in merged:
@@ -331,6 +382,7 @@ RELEASE_INPUT_TASKS = frozenset(
         "Check that every requested architecture has a host that runs or will emulate it",
         "Validate role inputs against their argument specs",
         "Require one matrix, given one way",
+        "Read and check the project's build configuration",
         "Turn the matrix into jobs",
         "Stop when a job has no host that can build it",
     }
@@ -338,7 +390,10 @@ RELEASE_INPUT_TASKS = frozenset(
 
 
 def _plan_text(data: Any) -> str:
-    return Plan.from_json(data).render()
+    text = Plan.from_json(data).render()
+    if isinstance(data, Mapping) and isinstance(data.get("selection"), Mapping):
+        text = release_matrix.render(data["selection"]) + "\n\n" + text
+    return text
 
 
 def _plan_bad_input(data: Any) -> bool:
@@ -376,7 +431,7 @@ COMMANDS: tuple[Command, ...] = (
             " naming its architecture."
         ),
         changes_hosts=False,
-        add_arguments=_plan_arguments,
+        add_arguments=_plan_command_arguments,
         extravars=_plan_extravars,
         published=Published(
             key="wheelfleet_plan", name="plan", render=_plan_text, bad_input=_plan_bad_input

@@ -32,6 +32,8 @@ KNOWN_PYTHON_TAGS: tuple[str, ...] = (
     "cp313t",
     "cp314",
     "cp314t",
+    "cp315",
+    "cp315t",
 )
 """CPython tags wheelfleet knows, oldest first; ``t`` marks a free-threaded build (PEP 703).
 

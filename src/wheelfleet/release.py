@@ -45,8 +45,9 @@ from typing import Any
 
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
+from wheelfleet import options, release_matrix, source
 from wheelfleet import plan as planning
-from wheelfleet.identifiers import Identifier
+from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
 SCHEMA = 1
 """Version of the state document (``release.json``)."""
@@ -54,8 +55,6 @@ SCHEMA = 1
 STATE_FILE = "release.json"
 """The last release's state, in the wheelhouse next to ``manifest.json``."""
 
-DEFAULT_ARCHITECTURES = ("x86_64", "aarch64")
-DEFAULT_PYTHONS = ("cp311",)
 DEFAULT_MAX_ROUNDS = 3
 MAX_ROUNDS_LIMIT = 3
 """playbooks/release.yml has three round plays."""
@@ -102,6 +101,7 @@ def check_inputs(
     wheel_build_jobs: Any = None,
     max_rounds: Any = None,
     emulation_factor: Any = None,
+    build_options: Any = None,
     publish: Any = False,
     repository_url: Any = None,
     has_username: bool = False,
@@ -112,13 +112,21 @@ def check_inputs(
     """Check a release's inputs and return them normalised; raise naming every problem.
 
     The matrix is ``jobs`` (build identifiers or mappings, see
-    :meth:`wheelfleet.plan.Job.from_json`) or ``architectures`` x ``pythons``
-    (either defaults to :data:`DEFAULT_ARCHITECTURES` / :data:`DEFAULT_PYTHONS`),
-    not both. ``project`` and ``wheel_build_project`` name the same thing and
+    :meth:`wheelfleet.plan.Job.from_json`), or else what the project's build
+    configuration selects (wheelfleet.release_matrix), with ``architectures``
+    as its ``archs`` and ``pythons`` as its ``build`` selector, not both.
+    ``build_options`` (``wheelfleet_options``) are cibuildwheel options by
+    name, the highest precedence, checked here with the project's own tables.
+    ``project`` and ``wheel_build_project`` name the same thing and
     must agree; ``wheel_build_jobs`` is the release's to set. Publishing needs a
     repository URL and credentials, from variables (``has_username`` /
     ``has_password``: the values themselves never come here) or from
     ``TWINE_USERNAME`` / ``TWINE_PASSWORD`` in ``environ``.
+
+    Returns the project, the explicit ``jobs`` (empty when the project's
+    configuration selects them), ``options`` (the explicit layer for the plan
+    and the builds), ``architectures`` (those worth probing for emulation) and
+    the rounds, emulation factor and publishing choice.
     """
     problems: list[str] = []
     env = dict(environ or {})
@@ -170,21 +178,34 @@ def check_inputs(
                 except planning.PlanInputError as exc:
                     problems.append(f"wheelfleet_jobs: {exc}")
     else:
-        arch_list = archs if _given(archs) else list(DEFAULT_ARCHITECTURES)
-        tag_list = tags if _given(tags) else list(DEFAULT_PYTHONS)
-        good_archs, good_tags = [], []
-        for arch in arch_list:
+        for arch in archs or []:
+            if arch in options.ARCH_KEYWORDS:
+                continue
             try:
-                good_archs.append(planning.check_architecture(arch, "wheelfleet_architectures"))
+                planning.check_architecture(arch, "wheelfleet_architectures")
             except planning.PlanInputError as exc:
                 problems.append(str(exc))
-        for tag in tag_list:
+        for tag in tags or []:
             try:
-                good_tags.append(planning.check_python(tag))
-            except planning.PlanInputError as exc:
+                split_tag(str(tag))
+            except IdentifierError as exc:
                 problems.append(f"wheelfleet_pythons: {exc}")
-        if good_archs and good_tags and len(good_archs) == len(arch_list):
-            release_jobs = planning.matrix_jobs(good_archs, good_tags)
+    explicit: dict[str, Any] = {}
+    probe: list[str] = sorted({job.architecture for job in release_jobs})
+    if build_options is not None and not isinstance(build_options, Mapping):
+        problems.append(
+            f"wheelfleet_options: expected a mapping of cibuildwheel options, got {build_options!r}"
+        )
+    elif path is not None and not problems:
+        try:
+            explicit = release_matrix.overrides(
+                None if release_jobs else archs, None if release_jobs else tags, build_options
+            )
+            _, config = release_matrix.load_project(path, {}, explicit)
+            if not release_jobs:
+                probe = release_matrix.probe_architectures(config)
+        except (source.ProjectError, options.OptionsError, IdentifierError) as exc:
+            problems.append(str(exc))
     seen: set[str] = set()
     for job in release_jobs:
         if job.identifier in seen:
@@ -245,7 +266,8 @@ def check_inputs(
     return {
         "project": path,
         "jobs": [job.to_json() for job in release_jobs],
-        "architectures": sorted({job.architecture for job in release_jobs}),
+        "options": explicit,
+        "architectures": probe,
         "max_rounds": rounds,
         "emulation_factor": factor,
         "publish": bool(publishing),

@@ -160,7 +160,7 @@ ENABLE_GROUPS: tuple[str, ...] = (
 ``cpython-prerelease`` change what wheelfleet selects; riscv64 needs no opt-in
 in current cibuildwheel, and wheelfleet builds no PyPy, GraalPy or Pyodide."""
 
-PRERELEASE_MINOR = 15
+PRERELEASE_MINOR = 16
 """The first CPython minor version still in beta: its tags need ``cpython-prerelease``."""
 
 

@@ -100,8 +100,8 @@ def test_matrix_becomes_extra_variables_with_canonical_names():
             ["--arch", "x86_64", "--python", "cp27"],
             "'cp27' is not a CPython tag wheelfleet can build (expected cp3X or cp3Xt, e.g. cp38",
         ),
-        (["--python", "cp311"], "wheelfleet plan needs at least one --arch"),
-        (["--arch", "x86_64"], "wheelfleet plan needs at least one --python"),
+        (["--python", "cp311"], "wheelfleet plan needs a PROJECT, or at least one --arch"),
+        (["--arch", "x86_64"], "wheelfleet plan needs a PROJECT, or at least one --python"),
         (
             ["--arch", "x86_64", "--python", "cp311", "--emulation-factor", "0.5"],
             "--emulation-factor 0.5: must be a number of 1 or more",

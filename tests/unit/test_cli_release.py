@@ -23,6 +23,12 @@ def request(*argv):
     return cli.build_request(parse(*argv), Project.locate())
 
 
+@pytest.fixture(autouse=True)
+def _a_project_in_tmp_path(tmp_path: Path) -> None:
+    """Release inputs read the project's build configuration: make tmp_path a project."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
+
+
 def test_release_and_images_are_in_the_subcommand_table():
     release = cli.command_named("release")
     assert release.playbook == "release.yml"
@@ -41,14 +47,13 @@ def test_release_defaults(tmp_path, monkeypatch):
     assert made.extravars == {
         "project": str(EXAMPLE),
         "wheel_build_wheelhouse": str(tmp_path / "wheelhouse"),
-        "wheelfleet_architectures": ["aarch64", "x86_64"],
-        "wheelfleet_pythons": ["cp311"],
-    }
+    }  # no matrix: the project's [tool.cibuildwheel] selects the jobs at planning time
     assert made.skip_tags == ()
 
 
 def test_release_options_become_extra_variables_and_skip_tags(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
     made = request(
         "release",
         "../" + tmp_path.name,  # relative paths are made absolute here

@@ -17,7 +17,18 @@ from wheelfleet.options import (
 )
 
 PYPROJECTS = Path(__file__).parent / "pyprojects"
-PYTHONS = ("cp39", "cp310", "cp311", "cp312", "cp313", "cp313t", "cp314", "cp314t")
+PYTHONS = (
+    "cp39",
+    "cp310",
+    "cp311",
+    "cp312",
+    "cp313",
+    "cp313t",
+    "cp314",
+    "cp314t",
+    "cp315",
+    "cp315t",
+)
 # A small fleet: an x86_64 host that also emulates aarch64.
 FLEET = Capabilities(archs=("x86_64", "aarch64"), pythons=PYTHONS, native_archs=("x86_64",))
 
@@ -139,7 +150,7 @@ def test_a_fleet_with_every_arch_builds_them_all() -> None:
     )
     result = resolve(PYPROJECTS / "xml_static_deps.toml", fleet)
     assert result.unavailable == ()
-    assert len(result.jobs) == 5 * 8  # cp38..cp314t without cp313t (8 tags), on five archs
+    assert len(result.jobs) == 5 * 10  # cp38..cp315t without cp313t (10 tags), on five archs
     assert [w.code for w in result.warnings].count("eol-python") == 1
 
 
@@ -156,6 +167,8 @@ def test_meson_project_settings() -> None:
         "cp313t-manylinux_x86_64",
         "cp314-manylinux_x86_64",
         "cp314t-manylinux_x86_64",
+        "cp315-manylinux_x86_64",
+        "cp315t-manylinux_x86_64",
     ]
     settings = result.job("cp313t-manylinux_x86_64").settings
     assert settings.before_build == "bash {project}/tools/wheels/cibw_before_build.sh {project}"

@@ -43,15 +43,24 @@ def healthy(**extra) -> dict:
 # --- inputs -------------------------------------------------------------------------
 
 
-def test_inputs_default_matrix_and_absolute_project(tmp_path: Path) -> None:
+@pytest.fixture(autouse=True)
+def _a_project_in_tmp_path(tmp_path: Path) -> None:
+    """Release inputs read the project's build configuration: make tmp_path a project."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
+
+
+def test_inputs_leave_the_matrix_to_the_project_and_make_the_path_absolute(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n'
+        '[tool.cibuildwheel.linux]\narchs = ["auto", "ppc64le"]\n'
+    )
     checked = release.check_inputs(project="proj", cwd=tmp_path, environ={})
     assert checked["project"] == str(tmp_path / "proj")
-    assert [job["identifier"] for job in checked["jobs"]] == [
-        "cp311-manylinux_x86_64",
-        "cp311-manylinux_aarch64",
-    ]
-    assert checked["architectures"] == ["aarch64", "x86_64"]
+    assert checked["jobs"] == [] and checked["options"] == {}
+    assert checked["architectures"] == ["ppc64le"]  # auto: the hosts' own, known when planning
     assert (checked["max_rounds"], checked["publish"]) == (3, False)
 
 
@@ -59,12 +68,26 @@ def test_inputs_take_aliases_strings_and_explicit_jobs(tmp_path: Path) -> None:
     checked = release.check_inputs(
         wheel_build_project=str(tmp_path), architectures="arm64", pythons=["cp312"], environ={}
     )
-    assert [job["identifier"] for job in checked["jobs"]] == ["cp312-manylinux_aarch64"]
+    assert checked["jobs"] == []
+    assert checked["options"] == {"archs": ["arm64"], "build": ["cp312-*"]}
+    assert checked["architectures"] == ["aarch64"]
     checked = release.check_inputs(
         project=str(tmp_path), jobs=["cp313t-manylinux_x86_64"], max_rounds="2", environ={}
     )
     assert [job["python"] for job in checked["jobs"]] == ["cp313t"]
     assert checked["max_rounds"] == 2
+
+
+def test_inputs_check_the_projects_options_and_the_explicit_ones(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.cibuildwheel]\nbuild-frontend = "poetry"\n')
+    with pytest.raises(release.ReleaseInputError) as error:
+        release.check_inputs(project=str(tmp_path), environ={})
+    assert "build-frontend" in str(error.value) and "pyproject.toml" in str(error.value)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    with pytest.raises(release.ReleaseInputError, match=r"test-comand.*test-command"):
+        release.check_inputs(
+            project=str(tmp_path), build_options={"test-comand": "pytest"}, environ={}
+        )
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,8 @@ def test_free_threaded_313_needs_the_enable_group() -> None:
 
 
 def test_prerelease_pythons_need_the_enable_group() -> None:
-    identifier = Identifier("cp315", "x86_64")
+    identifier = Identifier("cp316", "x86_64")
+    assert BuildSelection()(Identifier("cp315", "x86_64"))  # 3.15 is released
     assert "pre-release" in (BuildSelection().exclusion(identifier) or "")
     assert BuildSelection(enable=frozenset({"cpython-prerelease"}))(identifier)
 

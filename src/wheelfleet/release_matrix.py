@@ -1,0 +1,220 @@
+"""A release's matrix: what the project's build configuration selects on this fleet.
+
+With no explicit job list, a release builds what the project's
+``[tool.cibuildwheel]`` / ``[tool.wheelfleet]`` select for Linux (``archs``,
+``build``, ``skip``, ``requires-python``, ``enable``), with the CLI's
+``--arch`` and ``--python`` and ``wheelfleet_options`` as the highest
+precedence. The selection is resolved against what the fleet can build: the
+hosts' own architectures (what ``auto`` and ``native`` mean), the ones they
+emulate, and the interpreters the builder images provide. Whatever the
+configuration selects but the fleet cannot build is reported, with the reason,
+never dropped in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wheelfleet import architectures, job_settings, options, source
+from wheelfleet.identifiers import KNOWN_PYTHON_TAGS, split_tag
+from wheelfleet.plan import Host, Job
+
+SUITE_PYTHONS: dict[str, str] = {
+    "bullseye": "cp39",
+    "bookworm": "cp311",
+    "trixie": "cp313",
+    "jammy": "cp310",
+    "noble": "cp312",
+}
+"""The system CPython of the distribution releases a bootstrapped builder image is made from."""
+
+MANYLINUX_PYTHONS: tuple[str, ...] = tuple(t for t in KNOWN_PYTHON_TAGS if t != "cp38")
+"""What current manylinux images provide in /opt/python (cp38 left them in 2025)."""
+
+
+def overrides(
+    architectures_given: Sequence[str] | None,
+    pythons: Sequence[str] | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The explicit layer of a release: ``--arch`` as ``archs``, ``--python`` as ``build``
+    (``cp312`` selects ``cp312-*``), then ``wheelfleet_options``."""
+    layer: dict[str, Any] = {}
+    if architectures_given:
+        layer["archs"] = list(architectures_given)
+    if pythons:
+        layer["build"] = [f"{split_tag(tag)[0]}-*" for tag in pythons]
+    layer.update(extra or {})
+    return layer
+
+
+def image_pythons(recipes: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The CPython tags each architecture's builder images provide, from the builder_image
+    recipes: a bootstrapped image has its suite's system Python; a registry (manylinux)
+    image has the manylinux set, or what its ``pythons`` key says."""
+    found: dict[str, list[str]] = {}
+    for recipe in recipes:
+        if recipe.get("pythons"):
+            tags = [split_tag(str(tag))[0] for tag in recipe["pythons"]]
+        elif recipe.get("source", "bootstrap") == "bootstrap":
+            suite = str(recipe.get("suite") or "")
+            tags = [SUITE_PYTHONS[suite]] if suite in SUITE_PYTHONS else []
+        else:
+            tags = list(MANYLINUX_PYTHONS)
+        for arch in recipe.get("architectures") or []:
+            name = architectures.resolve(str(arch)).name
+            merged = found.setdefault(name, [])
+            merged.extend(tag for tag in tags if tag not in merged)
+    return found
+
+
+def capabilities(
+    hosts: Sequence[Host], pythons_by_arch: Mapping[str, Sequence[str]]
+) -> options.Capabilities:
+    """What the usable hosts can build, natively or emulated, with the images' interpreters.
+
+    An architecture counts only when a host runs it and a builder image recipe covers it:
+    a host that emulates ppc64le builds nothing for it without a ppc64le image."""
+    usable = [host for host in hosts if host.usable and host.architecture]
+    native = [str(host.architecture) for host in usable]
+    archs: list[str] = []
+    for host in usable:
+        for arch in architectures.ARCHITECTURES:
+            if host.can_build(arch) and arch in pythons_by_arch and arch not in archs:
+                archs.append(arch)
+    all_pythons = sorted({tag for tags in pythons_by_arch.values() for tag in tags})
+    return options.Capabilities(
+        archs=tuple(archs),
+        pythons=tuple(all_pythons),
+        native_archs=tuple(native),
+        pythons_by_arch={arch: tuple(tags) for arch, tags in pythons_by_arch.items()},
+    )
+
+
+def probe_architectures(config: options.ProjectConfig) -> list[str]:
+    """Architectures ``archs`` names outright (or through ``all``): the ones worth probing
+    for emulation before the hosts are known. ``auto`` and ``native`` mean the hosts' own."""
+    everything = options.Capabilities(archs=tuple(architectures.ARCHITECTURES), pythons=())
+    archs, _ = config.requested_archs(everything)
+    return archs
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The release's jobs, their settings, and what is not built and why."""
+
+    resolved: options.ResolvedOptions
+    fleet: options.Capabilities
+    jobs: tuple[Job, ...]
+    settings: Mapping[str, Mapping[str, Any]]
+    """Identifier -> the job's effective settings (job_settings.for_job)."""
+    warnings: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "archs": list(self.resolved.archs),
+            "archs_origin": self.resolved.archs_origin,
+            "jobs": [
+                {**job.to_json(), "settings": dict(self.settings[job.identifier])}
+                for job in self.jobs
+            ],
+            "unavailable": [item.to_dict() for item in self.resolved.unavailable],
+            "images_provide": {
+                arch: list(self.fleet.pythons_for(arch)) for arch in self.resolved.archs
+            },
+            "excluded": len(self.resolved.excluded),
+            "warnings": list(self.warnings),
+        }
+
+
+def load_project(
+    project_path: str, role: Mapping[str, Any], explicit: Mapping[str, Any]
+) -> tuple[dict[str, Any], options.ProjectConfig]:
+    """The project (directory or sdist) and its configuration with the explicit layer."""
+    project, _ = source.inspect(project_path)
+    described = project.as_dict()
+    return described, job_settings.project_config(described, role, explicit)
+
+
+def select(
+    project: Mapping[str, Any],
+    config: options.ProjectConfig,
+    fleet: options.Capabilities,
+    role: Mapping[str, Any] | None = None,
+) -> Selection:
+    """Resolve the configuration against the fleet: one plan job per selected identifier,
+    carrying its settings hash."""
+    resolved = config.resolve(fleet)
+    role = role or {}
+    document = project.get("build_config") or {}
+    settings: dict[str, dict[str, Any]] = {}
+    jobs: list[Job] = []
+    notes: list[str] = []
+    for selected in resolved.jobs:
+        identifier = str(selected.identifier)
+        effective = job_settings.for_job(config, selected.identifier, role, document)
+        settings[identifier] = effective
+        notes.extend(effective["notes"])
+        jobs.append(Job.from_build(selected.identifier, settings_hash=effective["settings_hash"]))
+    warnings = [str(warning) for warning in resolved.warnings] + list(dict.fromkeys(notes))
+    return Selection(resolved, fleet, tuple(jobs), settings, tuple(warnings))
+
+
+_SHOWN = (
+    ("before_all", "before-all"),
+    ("before_build", "before-build"),
+    ("environment", "environment"),
+    ("frontend", "build-frontend"),
+    ("config_settings", "config-settings"),
+    ("test_command", "test-command"),
+    ("test_requires", "test-requires"),
+    ("test_sources", "test-sources"),
+)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v) for v in value)
+    return " ".join(str(value).split())
+
+
+def render(selection: Mapping[str, Any], width: int = 100) -> str:
+    """The selection (its JSON form) for people: settings per group of jobs that share
+    them, then what is not built and why, then the warnings."""
+    lines = [f"archs: {', '.join(selection['archs']) or 'none'} (from {selection['archs_origin']})"]
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for job in selection["jobs"]:
+        groups.setdefault(job["settings_hash"], []).append(job)
+    for digest, jobs in groups.items():
+        names = ", ".join(job["identifier"] for job in jobs)
+        lines.append(f"settings {digest[:12]} for {names}:")
+        settings = jobs[0]["settings"]
+        for key, label in _SHOWN:
+            text = _shown(settings.get(key) or "")
+            if text:
+                cut = width - len(label) - 6
+                lines.append(f"  {label}: {text if len(text) <= cut else text[: cut - 3] + '...'}")
+    if not selection["jobs"]:
+        lines.append("no job is selected")
+    unavailable = selection.get("unavailable") or []
+    if unavailable:
+        lines.append(f"not built ({sum(max(1, len(i['identifiers'])) for i in unavailable)}):")
+    missing_pythons: dict[str, list[str]] = {}
+    for item in unavailable:
+        if item["kind"] == "python":
+            python, _, platform = item["subject"].partition("-")
+            missing_pythons.setdefault(platform.removeprefix("manylinux_"), []).append(python)
+        else:
+            lines.append(f"  {item['subject']}: {item['reason']}")
+    provide = selection.get("images_provide") or {}
+    for arch, pythons in missing_pythons.items():
+        offered = ", ".join(provide.get(arch) or []) or "none"
+        lines.append(
+            f"  {arch}: {', '.join(pythons)} selected, but no {arch} builder image provides them"
+            f" (they provide: {offered})"
+        )
+    for warning in selection.get("warnings") or []:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""src/wheelfleet/release_matrix.py: what a project's configuration selects on a fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wheelfleet import release_matrix, source
+from wheelfleet.plan import Host
+
+BOOKWORM = [{"name": "bookworm", "source": "bootstrap", "suite": "bookworm",
+             "architectures": ["x86_64", "aarch64"]}]  # fmt: skip
+
+
+def project(tmp_path: Path, body: str) -> str:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n' + body)
+    return str(tmp_path)
+
+
+def select(tmp_path: Path, body: str, hosts: list[Host], recipes=BOOKWORM, **explicit):
+    described, config = release_matrix.load_project(project(tmp_path, body), {}, explicit)
+    fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(recipes))
+    return release_matrix.select(described, config, fleet)
+
+
+X86 = Host("x86-1", "x86_64", 2, frozenset({"aarch64", "ppc64le"}))
+
+
+def test_image_pythons_come_from_the_recipes() -> None:
+    recipes = [
+        *BOOKWORM,
+        {"name": "ml", "source": "registry", "architectures": ["arm64"]},
+        {
+            "name": "custom",
+            "source": "registry",
+            "pythons": ["cp312-cp312"],
+            "architectures": ["s390x"],
+        },
+    ]
+    found = release_matrix.image_pythons(recipes)
+    assert found["x86_64"] == ["cp311"]
+    assert "cp314t" in found["aarch64"] and "cp311" in found["aarch64"]
+    assert found["s390x"] == ["cp312"]
+
+
+def test_archs_beyond_the_images_are_reported_not_dropped(tmp_path: Path) -> None:
+    chosen = select(
+        tmp_path,
+        '[tool.cibuildwheel]\nbuild = "cp311-*"\n'
+        '[tool.cibuildwheel.linux]\narchs = ["x86_64", "aarch64", "ppc64le"]\n',
+        [X86],
+    )
+    assert [job.identifier for job in chosen.jobs] == [
+        "cp311-manylinux_x86_64",
+        "cp311-manylinux_aarch64",
+    ]
+    document = chosen.to_json()
+    (ppc,) = document["unavailable"]
+    assert ppc["subject"] == "ppc64le" and ppc["identifiers"] == ["cp311-manylinux_ppc64le"]
+    assert "no build host or image provides it" in ppc["reason"]
+    text = release_matrix.render(document)
+    assert "ppc64le: archs (from" in text and "not built (1)" in text
+
+
+def test_auto_means_the_hosts_own_and_pythons_the_images(tmp_path: Path) -> None:
+    chosen = select(tmp_path, '[tool.cibuildwheel]\nskip = "cp38-*"\n', [X86])
+    assert [job.identifier for job in chosen.jobs] == ["cp311-manylinux_x86_64"]
+    text = release_matrix.render(chosen.to_json())
+    assert "x86_64: cp39, cp310, cp312" in text and "(they provide: cp311)" in text
+
+
+def test_cli_flags_are_the_explicit_layer(tmp_path: Path) -> None:
+    explicit = release_matrix.overrides(["aarch64"], ["cp311-cp311"], {"test-command": "true"})
+    assert explicit == {"archs": ["aarch64"], "build": ["cp311-*"], "test-command": "true"}
+    chosen = select(tmp_path, "", [X86], **explicit)
+    assert [job.identifier for job in chosen.jobs] == ["cp311-manylinux_aarch64"]
+    settings = chosen.settings["cp311-manylinux_aarch64"]
+    assert settings["test_command"] == "true"
+    assert chosen.jobs[0].settings_hash == settings["settings_hash"]
+
+
+def test_probe_architectures_are_the_named_ones(tmp_path: Path) -> None:
+    _, config = release_matrix.load_project(
+        project(tmp_path, '[tool.cibuildwheel.linux]\narchs = ["auto", "s390x"]\n'), {}, {}
+    )
+    assert release_matrix.probe_architectures(config) == ["s390x"]
+
+
+def test_an_unhealthy_host_adds_nothing(tmp_path: Path) -> None:
+    down = Host("arm-1", None, 4, healthy=False, note="unreachable")
+    chosen = select(tmp_path, '[tool.cibuildwheel]\nbuild = "cp311-*"\n', [down])
+    assert chosen.jobs == ()
+    assert "no job is selected" in release_matrix.render(chosen.to_json())
+
+
+def test_a_bad_option_names_the_key_and_file(tmp_path: Path) -> None:
+    with pytest.raises(source.ProjectError, match=r"pyproject.toml \[tool.cibuildwheel\]: archs"):
+        select(tmp_path, '[tool.cibuildwheel]\narchs = ["sparc"]\n', [X86])
