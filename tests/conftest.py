@@ -37,6 +37,33 @@ for _path in (COLLECTIONS, REPO / "src"):
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
+WHEELFLEET = Path(sys.executable).parent / "wheelfleet"
+"""The CLI installed in the test environment."""
+
+
+def wheelfleet(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run the wheelfleet CLI as a user would, from ``cwd``; never raises on its exit code."""
+    return subprocess.run(
+        [str(WHEELFLEET), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def document(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The --json document: all of stdout, nothing else."""
+    try:
+        return json.loads(run.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            f"stdout is not one JSON document (exit {run.returncode}):\n{run.stdout}\n"
+            f"{run.stderr[-6000:]}"
+        ) from exc
+
+
 def parse_recap(stdout: str) -> dict[str, dict[str, int]]:
     """The PLAY RECAP of ansible-playbook's output, per host: {'localhost': {'ok': 22, ...}}."""
     _, found, tail = stdout.rpartition("PLAY RECAP")

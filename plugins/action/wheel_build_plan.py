@@ -8,7 +8,15 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import architectures, job_settings, jobs, manifest, options, requirements
+    from wheelfleet import (
+        architectures,
+        job_settings,
+        jobs,
+        manifest,
+        options,
+        requirements,
+        source,
+    )
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     jobs = None
     IMPORT_ERROR = exc
@@ -24,7 +32,8 @@ class ActionModule(ActionBase):
     by name, the highest precedence), ``use_project_config``, ``architectures``,
     ``python_tags`` (or ``jobs``, explicit ``{arch, python}`` pairs that replace them),
     ``images`` (``docker_image_info`` results of the host),
-    ``image`` (repository; the tag is the architecture), ``host_arch`` (the
+    ``image`` (repository; the tag is the architecture), ``source_excludes`` (as
+    given to wheel_source: test-sources are checked against what is packed), ``host_arch`` (the
     engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
     ``jobs`` (each with its effective ``settings`` and ``status`` build,
     up-to-date or failed), ``requirements`` (the wheelhouses the jobs to build
@@ -53,7 +62,12 @@ class ActionModule(ActionBase):
                 use_project_config=bool(args.get("use_project_config", True)),
             )
             wheelhouse = args["wheelhouse"]
+            excludes = source.excludes_for(
+                project["path"], args.get("source_excludes") or [], [wheelhouse]
+            )
+            present = source.member_paths(source.load_files(project["path"], excludes)[1])
             planned = jobs.plan(
+                present=present,
                 project=project,
                 config=config,
                 role=role,
@@ -74,6 +88,7 @@ class ActionModule(ActionBase):
             requirements.RequirementsError,
             architectures.UnknownArchitectureError,
             options.OptionsError,
+            source.ProjectError,
         ) as exc:
             raise AnsibleActionFail(str(exc)) from None
         notes = [note for job in planned for note in job["settings"]["notes"]]

@@ -83,12 +83,12 @@ def project_config(
     """The project's configuration (from ``wheel_source``'s ``build_config``) with the
     role's explicit settings on top. Raises OptionsError naming a bad key and its file."""
     document = project.get("build_config") or {} if use_project_config else {}
-    setup_cfg = project.get("setup_cfg_requires") if use_project_config else None
+    fallback = project.get("requires_python") if use_project_config else None
     return options.from_document(
         document,
         label=project.get("pyproject_label") or options.PYPROJECT,
         path=Path(project["path"]) if use_project_config and document else None,
-        setup_cfg_requires=tuple(setup_cfg) if setup_cfg else None,  # type: ignore[arg-type]
+        fallback_requires_python=(fallback[0], fallback[1]) if fallback else None,
         overrides=explicit_overrides(role, extra),
     )
 
@@ -148,16 +148,35 @@ def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def check_test_sources(
+    sources: Sequence[str], present: frozenset[str], origin: str, identifier: Identifier
+) -> None:
+    """Each test-sources path must be in the project, as cibuildwheel requires; found here,
+    on the controller, instead of in a test container after the build."""
+    missing = [path for path in sources if path.strip("/").removeprefix("./") not in present]
+    if missing:
+        raise JobSettingsError(
+            f"{origin}: test-sources lists {', '.join(repr(p) for p in missing)} for"
+            f" {identifier}, which the project does not contain (cibuildwheel stops on a"
+            " missing test source too); fix the list, or skip the test with test-skip"
+        )
+
+
 def for_job(
     config: options.ProjectConfig,
     identifier: Identifier,
     role: Mapping[str, Any],
     document: Mapping[str, Any] | None = None,
     fleet_image: str = "",
+    present: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """One job's settings as the role's steps use them, with ``settings_hash`` and ``notes``
-    (settings read but applied differently, each saying why)."""
+    (settings read but applied differently, each saying why). ``present`` (the project's
+    paths, when known) has test-sources checked against it."""
     resolved = config.settings(identifier)
+    if present is not None and resolved.run_tests:
+        origin = config.value("test-sources", identifier)[1]
+        check_test_sources(resolved.test_sources, present, origin, identifier)
     notes: list[str] = []
     frontend = resolved.build_frontend
     frontend_name = FRONTEND_STAND_INS.get(frontend.name, frontend.name)

@@ -123,6 +123,7 @@ def plan(
     force: bool = False,
     default_glibc: str = "2.17",
     matrix: Sequence[Mapping[str, str]] | None = None,
+    present: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One job per (architecture, Python tag), each with its effective ``settings``
     (:func:`wheelfleet.job_settings.for_job`) and ``status``:
@@ -171,7 +172,9 @@ def plan(
             short, _ = split_tag(tag)
             build = Identifier(short, arch.name)
             try:
-                settings = job_settings.for_job(config, build, role, document, reference)
+                settings = job_settings.for_job(
+                    config, build, role, document, reference, present=present
+                )
             except job_settings.JobSettingsError as exc:
                 raise PlanError(str(exc)) from None
             hashed = settings["settings_hash"]

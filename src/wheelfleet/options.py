@@ -1286,7 +1286,7 @@ def load(
         document,
         label=str(path) if path is not None else PYPROJECT,
         path=path if document else None,
-        setup_cfg_requires=setup_cfg,
+        fallback_requires_python=setup_cfg,
         environ=environ,
         overrides=overrides,
     )
@@ -1297,15 +1297,15 @@ def from_document(
     *,
     label: str = PYPROJECT,
     path: Path | None = None,
-    setup_cfg_requires: tuple[str, str] | None = None,
+    fallback_requires_python: tuple[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> ProjectConfig:
     """:func:`load` for a pyproject document already parsed (from an sdist, say).
 
-    ``label`` names the file in messages; ``setup_cfg_requires`` is setup.cfg's
-    ``python_requires`` and the file it came from, used when ``[project]`` has
-    no ``requires-python``.
+    ``label`` names the file in messages; ``fallback_requires_python`` is the
+    ``python_requires`` of setup.cfg (or setup.py, or PKG-INFO) and the file it came
+    from, used when ``[project]`` has no ``requires-python``.
     """
     reader = _Reader()
     cibw_origin = f"{label} [tool.cibuildwheel]"
@@ -1400,8 +1400,8 @@ def from_document(
         candidates.append(
             (project_table["requires-python"], f"{label} [project]", "requires-python")
         )
-    elif setup_cfg_requires is not None:
-        candidates.append((*setup_cfg_requires, "options.python_requires"))
+    elif fallback_requires_python is not None:
+        candidates.append((*fallback_requires_python, "python_requires"))
     if candidates:
         text, requires_origin, key = candidates[0]
         requires_python = _parse_requires_python(text, requires_origin, key)

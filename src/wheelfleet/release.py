@@ -43,9 +43,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from wheelfleet import job_settings, options, release_matrix, source
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
-from wheelfleet import options, release_matrix, source
 from wheelfleet import plan as planning
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
@@ -201,10 +201,16 @@ def check_inputs(
             explicit = release_matrix.overrides(
                 None if release_jobs else archs, None if release_jobs else tags, build_options
             )
-            _, config = release_matrix.load_project(path, {}, explicit)
+            described, config = release_matrix.load_project(path, {}, explicit)
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
-        except (source.ProjectError, options.OptionsError, IdentifierError) as exc:
+            release_matrix.check_test_sources(described, config)
+        except (
+            source.ProjectError,
+            options.OptionsError,
+            IdentifierError,
+            job_settings.JobSettingsError,
+        ) as exc:
             problems.append(str(exc))
     seen: set[str] = set()
     for job in release_jobs:
@@ -345,6 +351,8 @@ def start(
         "round": 0,
         "initial_plan": plan.to_json(),
         "plan": plan.to_json(),
+        # What the project's configuration selected but the fleet cannot build, and why.
+        "not_built": not_built(plan_document),
         "jobs": {},
         "failed_hosts": {},
         "moves": [],
@@ -382,6 +390,19 @@ def start(
             "attempts": [],
         }
     return _next_round(state, dict(failed_hosts or {}))
+
+
+def not_built(plan_document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plan's selection's unavailable items: ``subject``, ``reason``, ``identifiers``."""
+    selection = plan_document.get("selection") or {}
+    return [
+        {
+            "subject": str(item.get("subject")),
+            "reason": str(item.get("reason")),
+            "identifiers": list(item.get("identifiers") or []),
+        }
+        for item in selection.get("unavailable") or []
+    ]
 
 
 def _pending(state: Mapping[str, Any]) -> list[str]:

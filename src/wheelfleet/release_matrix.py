@@ -93,6 +93,27 @@ def capabilities(
     )
 
 
+def check_test_sources(project: Mapping[str, Any], config: options.ProjectConfig) -> None:
+    """Every test-sources path of every job the configuration could select must be in the
+    project: checked before any host is contacted, since it needs none."""
+    everything = options.Capabilities(
+        archs=tuple(architectures.ARCHITECTURES),
+        pythons=KNOWN_PYTHON_TAGS,
+        native_archs=tuple(architectures.ARCHITECTURES),
+    )
+    present = project.get("paths")
+    if present is None:
+        return
+    seen: set[tuple[str, ...]] = set()
+    for job in config.resolve(everything).jobs:
+        settings = job.settings
+        if not settings.run_tests or settings.test_sources in seen:
+            continue
+        seen.add(settings.test_sources)
+        origin = config.value("test-sources", job.identifier)[1]
+        job_settings.check_test_sources(settings.test_sources, present, origin, job.identifier)
+
+
 def probe_architectures(config: options.ProjectConfig) -> list[str]:
     """Architectures ``archs`` names outright (or through ``all``): the ones worth probing
     for emulation before the hosts are known. ``auto`` and ``native`` mean the hosts' own."""
@@ -132,9 +153,11 @@ class Selection:
 def load_project(
     project_path: str, role: Mapping[str, Any], explicit: Mapping[str, Any]
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
-    """The project (directory or sdist) and its configuration with the explicit layer."""
-    project, _ = source.inspect(project_path)
+    """The project (directory or sdist) and its configuration with the explicit layer.
+    The project's ``paths`` (files and directories) are kept to check test-sources."""
+    project, files = source.inspect(project_path)
     described = project.as_dict()
+    described["paths"] = source.member_paths(files)
     return described, job_settings.project_config(described, role, explicit)
 
 
@@ -154,7 +177,9 @@ def select(
     notes: list[str] = []
     for selected in resolved.jobs:
         identifier = str(selected.identifier)
-        effective = job_settings.for_job(config, selected.identifier, role, document)
+        effective = job_settings.for_job(
+            config, selected.identifier, role, document, present=project.get("paths")
+        )
         settings[identifier] = effective
         notes.extend(effective["notes"])
         jobs.append(Job.from_build(selected.identifier, settings_hash=effective["settings_hash"]))

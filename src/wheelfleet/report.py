@@ -98,6 +98,8 @@ class Report:
     moves: tuple[Mapping[str, Any], ...] = ()
     failed_hosts: Mapping[str, str] = field(default_factory=dict)
     generated_at: str = ""
+    not_built: tuple[Mapping[str, Any], ...] = ()
+    """Selected by the project's configuration, not buildable on the fleet: subject, reason."""
 
     # -- building
 
@@ -222,6 +224,7 @@ class Report:
             moves=tuple(state.get("moves") or ()),
             failed_hosts=dict(state.get("failed_hosts") or {}),
             generated_at=_now(),
+            not_built=tuple(state.get("not_built") or ()),
         )
 
     # -- views
@@ -295,6 +298,7 @@ class Report:
             "moves": [dict(move) for move in self.moves],
             "failed_hosts": dict(self.failed_hosts),
             "failures": [_cell_json(cell) for cell in self.failures],
+            "not_built": [dict(item) for item in self.not_built],
         }
 
     # -- Markdown
@@ -336,6 +340,9 @@ class Report:
                 )
         else:
             lines.append("No wheels.")
+        if self.not_built:
+            lines += ["", "## Selected but not built on this fleet", ""]
+            lines += [f"- {_md(item['subject'])}: {_md(item['reason'])}" for item in self.not_built]
         if self.moves or self.failed_hosts:
             lines += ["", "## Replanned", ""]
             for host, reason in sorted(self.failed_hosts.items()):
@@ -432,6 +439,12 @@ class Report:
             out.append("</tbody></table>")
         else:
             out.append("<p>No wheels.</p>")
+        if self.not_built:
+            out += ["<h2>Selected but not built on this fleet</h2>", "<ul>"]
+            out += [
+                f"<li>{e(item['subject'])}: {e(item['reason'])}</li>" for item in self.not_built
+            ]
+            out.append("</ul>")
         if self.moves or self.failed_hosts:
             out += ["<h2>Replanned</h2>", "<ul>"]
             for host, reason in sorted(self.failed_hosts.items()):
@@ -650,6 +663,10 @@ def text_summary(document: Mapping[str, Any], paths: Mapping[str, str] | None = 
         lines.extend(
             "  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows
         )
+    not_built = document.get("not_built") or []
+    if not_built:
+        held = sum(max(1, len(item.get("identifiers") or [])) for item in not_built)
+        lines.append(f"selected but not built on this fleet: {held} (see the report)")
     for host, reason in sorted((document.get("failed_hosts") or {}).items()):
         lines.append(f"host {host} failed: {_one_line(str(reason))}")
     for move in document.get("moves") or []:

@@ -13,6 +13,7 @@ hashes the same, whether it comes as a directory or was touched since.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import fnmatch
 import gzip
@@ -24,7 +25,7 @@ import stat
 import tarfile
 import tomllib
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -90,8 +91,9 @@ class Project:
     build_backend: str
     build_config: dict[str, Any] = field(default_factory=dict)
     """The parts of pyproject.toml the build options come from (see :func:`build_config`)."""
-    setup_cfg_requires: tuple[str, str] | None = None
-    """setup.cfg's ``python_requires`` and where it was read, when pyproject has none."""
+    requires_python: tuple[str, str] | None = None
+    """The Python versions the project supports when ``[project]`` does not say, and where
+    that was read: setup.cfg, a literal ``python_requires`` in setup.py, or PKG-INFO."""
     pyproject_label: str = ""
     """How messages name the project's pyproject.toml."""
     dependencies: list[str] = field(default_factory=list)
@@ -108,9 +110,7 @@ class Project:
             "build_requires": list(self.build_requires),
             "build_backend": self.build_backend,
             "build_config": dict(self.build_config),
-            "setup_cfg_requires": list(self.setup_cfg_requires)
-            if self.setup_cfg_requires
-            else None,
+            "requires_python": list(self.requires_python) if self.requires_python else None,
             "pyproject_label": self.pyproject_label,
             "dependencies": list(self.dependencies),
             "source_hash": self.source_hash,
@@ -195,6 +195,15 @@ def iter_sdist(path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterat
     yield from (seen[name] for name in sorted(seen))
 
 
+def member_paths(files: Iterable[SourceFile]) -> frozenset[str]:
+    """Every file of the project and every directory holding one, relative to its root."""
+    paths: set[str] = set()
+    for member in files:
+        parts = PurePosixPath(member.path).parts
+        paths.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return frozenset(paths)
+
+
 def content_hash(files: Iterable[SourceFile]) -> str:
     """sha256 over sorted paths, kinds, executable bits and contents (no times, no owners)."""
     digest = hashlib.sha256(b"wheelfleet-source-v1\0")
@@ -253,16 +262,60 @@ def build_config(pyproject: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _setup_cfg_requires(data: bytes | None, where: str) -> tuple[str, str] | None:
-    if data is None:
-        return None
+def _fallback_requires_python(data: bytes) -> str | None:
     parser = configparser.ConfigParser()
     try:
         parser.read_string(data.decode("utf-8", "replace"))
     except configparser.Error:
         return None
-    found = parser.get("options", "python_requires", fallback=None)
-    return (found, where) if found else None
+    return parser.get("options", "python_requires", fallback=None)
+
+
+def _setup_py_requires(data: bytes) -> str | None:
+    """A string literal given as ``python_requires=`` to a call in setup.py (never run)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg == "python_requires"
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
+                    return value.value
+    return None
+
+
+def _pkg_info_requires(data: bytes) -> str | None:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(": ")
+        if key == "Requires-Python" and value.strip():
+            return value.strip()
+    return None
+
+
+def requires_python_fallback(
+    by_path: Mapping[str, SourceFile], where: str
+) -> tuple[str, str] | None:
+    """Where cibuildwheel looks when ``[project]`` has no requires-python (setup.cfg, then
+    setup.py), then an sdist's PKG-INFO; the value and the file it came from."""
+    readers = (
+        ("setup.cfg", _fallback_requires_python),
+        ("setup.py", _setup_py_requires),
+        ("PKG-INFO", _pkg_info_requires),
+    )
+    for name, read in readers:
+        member = by_path.get(name)
+        found = read(member.data) if member is not None and member.kind == "file" else None
+        if found:
+            return found, f"{where}/{name}"
+    return None
 
 
 def read_dependencies(pyproject: dict[str, Any]) -> list[str]:
@@ -359,9 +412,7 @@ def inspect(
         build_requires=requires,
         build_backend=backend,
         build_config=build_config(pyproject),
-        setup_cfg_requires=_setup_cfg_requires(
-            by_path["setup.cfg"].data if "setup.cfg" in by_path else None, f"{where}/setup.cfg"
-        ),
+        requires_python=requires_python_fallback(by_path, where),
         pyproject_label=f"{where}/pyproject.toml",
         dependencies=read_dependencies(pyproject),
         source_hash=content_hash(files),
@@ -371,7 +422,7 @@ def inspect(
         options.from_document(
             project.build_config,
             label=project.pyproject_label,
-            setup_cfg_requires=project.setup_cfg_requires,
+            fallback_requires_python=project.requires_python,
         )
     except options.OptionsError as exc:
         raise ProjectError(str(exc)) from None

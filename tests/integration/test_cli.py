@@ -9,35 +9,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sysconfig
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-WHEELFLEET = Path(sysconfig.get_path("scripts")) / "wheelfleet"
-
-
-def wheelfleet(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WHEELFLEET), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def document(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The --json document: all of stdout, nothing else."""
-    try:
-        return json.loads(run.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            f"stdout is not one JSON document (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
-        ) from exc
+from tests.conftest import WHEELFLEET, document, wheelfleet
 
 
 @pytest.mark.engine

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sysconfig
 import time
 from pathlib import Path
 from typing import Any
@@ -21,29 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env
-
-WHEELFLEET = Path(sysconfig.get_path("scripts")) / "wheelfleet"
-
-
-def wheelfleet(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WHEELFLEET), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def document(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    try:
-        return json.loads(run.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            f"stdout is not one JSON document (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
-        ) from exc
+from tests.conftest import BIN, REPO, ansible_env, document, wheelfleet
 
 
 def write_inventory(path: Path, hosts: dict[str, dict[str, Any]]) -> Path:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sysconfig
 import threading
 import time
 import uuid
@@ -34,11 +33,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, ansible_env, parse_recap
+from tests.conftest import (
+    BIN,
+    REPO,
+    WHEELFLEET,
+    ansible_env,
+    document,
+    parse_recap,
+    wheelfleet,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.emulation]
 
-WHEELFLEET = Path(sysconfig.get_path("scripts")) / "wheelfleet"
 EXAMPLE = REPO / "examples" / "yamlcount"
 IMAGES = ("wheelfleet/bookworm:x86_64", "wheelfleet/bookworm:aarch64")
 LABEL = {"org.wheelfleet.test": "test_release"}
@@ -65,27 +71,6 @@ def record_timing(name: str, seconds: float) -> None:
         timings = {}
     timings[name] = round(seconds, 1)
     TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
-
-
-def wheelfleet(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WHEELFLEET), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def document(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    try:
-        return json.loads(run.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            f"stdout is not one JSON document (exit {run.returncode}):\n{run.stdout}\n"
-            f"{run.stderr[-6000:]}"
-        ) from exc
 
 
 def manifest(wheelhouse: Path) -> dict[str, Any]:

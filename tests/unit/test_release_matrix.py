@@ -97,3 +97,24 @@ def test_an_unhealthy_host_adds_nothing(tmp_path: Path) -> None:
 def test_a_bad_option_names_the_key_and_file(tmp_path: Path) -> None:
     with pytest.raises(source.ProjectError, match=r"pyproject.toml \[tool.cibuildwheel\]: archs"):
         select(tmp_path, '[tool.cibuildwheel]\narchs = ["sparc"]\n', [X86])
+
+
+def test_missing_test_sources_stop_the_plan_naming_them(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "smoke.py").write_text("print('ok')\n")
+    body = (
+        '[tool.cibuildwheel]\nbuild = "cp311-*"\ntest-command = "python -m tests.smoke"\n'
+        'test-sources = ["tests/smoke.py", "generate.py"]\n'
+    )
+    with pytest.raises(ValueError, match=r"test-sources lists 'generate.py' for cp311"):
+        select(tmp_path, body, [X86])
+    (tmp_path / "generate.py").write_text("")
+    chosen = select(tmp_path, body, [X86])
+    assert chosen.settings["cp311-manylinux_x86_64"]["test_sources"] == [
+        "tests/smoke.py",
+        "generate.py",
+    ]
+    # Without a test to run, test-sources are not needed: test-skip lifts the check.
+    (tmp_path / "generate.py").unlink()
+    skipped = select(tmp_path, body + 'test-skip = "*"\n', [X86])
+    assert skipped.jobs and not skipped.settings["cp311-manylinux_x86_64"]["test_command"]

@@ -249,3 +249,28 @@ def test_a_dry_run_is_not_finished_and_has_no_failures() -> None:
     assert not built.complete and built.failures == []
     assert built.cell("cp311", "x86_64").status == "not built"
     assert built.headline().endswith("not finished (a dry run, or interrupted): 1 job(s) not built")
+
+
+def test_what_the_fleet_cannot_build_is_in_every_view() -> None:
+    plan = make_plan(matrix_jobs(["x86_64"], ["cp311"]), [Host("a", "x86_64", 1)]).to_json()
+    plan["selection"] = {
+        "unavailable": [
+            {
+                "subject": "ppc64le",
+                "kind": "arch",
+                "reason": "archs lists ppc64le but no build host or image provides it",
+                "identifiers": ["cp311-manylinux_ppc64le", "cp312-manylinux_ppc64le"],
+            }
+        ]
+    }
+    state = release.start(plan, release_id="rel", project=PROJECT)
+    assert state["not_built"][0]["identifiers"] == [
+        "cp311-manylinux_ppc64le",
+        "cp312-manylinux_ppc64le",
+    ]
+    built = report.Report.build(manifest(), state, "wh")
+    assert "## Selected but not built on this fleet" in built.markdown()
+    assert "ppc64le: archs lists ppc64le" in built.markdown()
+    assert "<h2>Selected but not built on this fleet</h2>" in built.html()
+    text = report.text_summary(built.to_json())
+    assert "selected but not built on this fleet: 2 (see the report)" in text

@@ -185,3 +185,19 @@ def test_wheelhouse_inside_the_project_is_excluded(tmp_path: Path) -> None:
     (root / "out" / "keep.txt").write_text("")
     paths = [member.path for member in source.inspect(root, patterns)[1]]
     assert "out/keep.txt" in paths and "out/wh/x.whl" not in paths
+
+
+def test_requires_python_falls_back_as_cibuildwheel_reads_it(tmp_path: Path) -> None:
+    root = tmp_path / "legacy"
+    root.mkdir()
+    (root / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='x', python_requires='>=3.11')\n"
+    )
+    project, _ = source.inspect(root)
+    assert project.requires_python == (">=3.11", f"{root}/setup.py")
+    (root / "setup.cfg").write_text("[options]\npython_requires = >=3.10\n")
+    assert source.inspect(root)[0].requires_python == (">=3.10", f"{root}/setup.cfg")
+    (root / "setup.cfg").unlink()
+    (root / "setup.py").write_text("from setuptools import setup\nsetup(name='x')\n")
+    (root / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: x\nRequires-Python: >=3.12\n")
+    assert source.inspect(root)[0].requires_python == (">=3.12", f"{root}/PKG-INFO")
