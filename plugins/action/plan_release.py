@@ -98,7 +98,7 @@ class ActionModule(ActionBase):
             hosts = [plan.host_from_vars(name, host_variables(hostvars[name])) for name in names]
             if args["project"] is not None:
                 selection = self._select(args, hosts)
-                jobs = list(selection.jobs)
+                jobs = [*selection.jobs, *selection.unbuildable]
             elif args["jobs"] is not None:
                 jobs = [plan.Job.from_json(job) for job in args["jobs"]]
             else:
@@ -130,7 +130,12 @@ class ActionModule(ActionBase):
             fleet = release_matrix.capabilities(
                 hosts, release_matrix.image_pythons(args["image_recipes"])
             )
-            return release_matrix.select(project, config, fleet, args["settings"])
+            required = args["options"].get("archs") or []
+            if isinstance(required, str):
+                required = required.replace(",", " ").split()
+            return release_matrix.select(
+                project, config, fleet, args["settings"], required_archs=required, hosts=hosts
+            )
         except (source.ProjectError, options.OptionsError, ValueError) as exc:
             raise AnsibleActionFail(f"cannot select the release's jobs: {exc}") from None
 

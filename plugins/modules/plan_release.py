@@ -53,7 +53,9 @@ options:
         architectures) and the interpreters of O(image_recipes). Each job carries its settings
         hash.
       - Selected jobs the fleet cannot build are returned in RV(selection) with the reason; they
-        are not planned and do not make the task fail.
+        are not planned and do not make the task fail. An architecture given in O(options) as
+        C(archs) (the command line's C(--arch)) is required instead, so its jobs are planned
+        and, with no host to build them, are unschedulable.
       - Mutually exclusive with O(jobs), O(architectures) and O(pythons).
     type: str
   options:

@@ -132,6 +132,8 @@ class Selection:
     settings: Mapping[str, Mapping[str, Any]]
     """Identifier -> the job's effective settings (job_settings.for_job)."""
     warnings: tuple[str, ...]
+    unbuildable: tuple[Job, ...] = ()
+    """Jobs of explicitly required architectures no host can build: planned, to be refused."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,14 +163,46 @@ def load_project(
     return described, job_settings.project_config(described, role, explicit)
 
 
+class RequiredArchitectureError(ValueError):
+    """An architecture asked for explicitly (``--arch``) has a host but no builder image."""
+
+
+def _required(
+    resolved: options.ResolvedOptions,
+    required_archs: Sequence[str],
+    hosts: Sequence[Host],
+) -> list[Job]:
+    """Jobs of the explicitly asked-for architectures the fleet cannot build, to be planned
+    anyway, so that the plan stops on them naming what is missing: asked for on the command
+    line, an architecture is a requirement, not a wish."""
+    forced: list[Job] = []
+    wanted = {
+        architectures.resolve(a).name for a in required_archs if a not in options.ARCH_KEYWORDS
+    }
+    for item in resolved.unavailable:
+        if item.kind != "arch" or item.subject not in wanted:
+            continue
+        if any(host.usable and host.can_build(item.subject) for host in hosts):
+            raise RequiredArchitectureError(
+                f"{item.subject} was asked for explicitly, and a build host runs it, but no"
+                " builder image recipe covers it: add it to the architectures of"
+                " builder_image_images"
+            )
+        forced.extend(Job.from_identifier(identifier) for identifier in item.identifiers)
+    return forced
+
+
 def select(
     project: Mapping[str, Any],
     config: options.ProjectConfig,
     fleet: options.Capabilities,
     role: Mapping[str, Any] | None = None,
+    required_archs: Sequence[str] = (),
+    hosts: Sequence[Host] = (),
 ) -> Selection:
     """Resolve the configuration against the fleet: one plan job per selected identifier,
-    carrying its settings hash."""
+    carrying its settings hash. ``required_archs`` (given on the command line) that the
+    fleet cannot build come back in ``unbuildable``, for the plan to stop on."""
     resolved = config.resolve(fleet)
     role = role or {}
     document = project.get("build_config") or {}
@@ -184,7 +218,8 @@ def select(
         notes.extend(effective["notes"])
         jobs.append(Job.from_build(selected.identifier, settings_hash=effective["settings_hash"]))
     warnings = [str(warning) for warning in resolved.warnings] + list(dict.fromkeys(notes))
-    return Selection(resolved, fleet, tuple(jobs), settings, tuple(warnings))
+    forced = _required(resolved, required_archs, hosts)
+    return Selection(resolved, fleet, tuple(jobs), settings, tuple(warnings), tuple(forced))
 
 
 _SHOWN = (

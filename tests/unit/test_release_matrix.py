@@ -21,7 +21,8 @@ def project(tmp_path: Path, body: str) -> str:
 def select(tmp_path: Path, body: str, hosts: list[Host], recipes=BOOKWORM, **explicit):
     described, config = release_matrix.load_project(project(tmp_path, body), {}, explicit)
     fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(recipes))
-    return release_matrix.select(described, config, fleet)
+    required = explicit.get("archs", ())
+    return release_matrix.select(described, config, fleet, required_archs=required, hosts=hosts)
 
 
 X86 = Host("x86-1", "x86_64", 2, frozenset({"aarch64", "ppc64le"}))
@@ -118,3 +119,20 @@ def test_missing_test_sources_stop_the_plan_naming_them(tmp_path: Path) -> None:
     (tmp_path / "generate.py").unlink()
     skipped = select(tmp_path, body + 'test-skip = "*"\n', [X86])
     assert skipped.jobs and not skipped.settings["cp311-manylinux_x86_64"]["test_command"]
+
+
+def test_an_architecture_asked_for_explicitly_is_required(tmp_path: Path) -> None:
+    x86_only = Host("x86-2", "x86_64", 2)
+    body = '[tool.cibuildwheel]\nbuild = "cp311-*"\n'
+    chosen = select(tmp_path, body, [x86_only], archs=["x86_64", "aarch64"])
+    # Not buildable, but asked for: planned, so that the plan stops on it with the reason.
+    assert [job.identifier for job in chosen.unbuildable] == ["cp311-manylinux_aarch64"]
+    described, config = release_matrix.load_project(
+        project(tmp_path, body), {}, {"archs": ["x86_64", "ppc64le"]}
+    )
+    fleet = release_matrix.capabilities([X86], release_matrix.image_pythons(BOOKWORM))
+    with pytest.raises(release_matrix.RequiredArchitectureError, match=r"ppc64le.*recipe"):
+        release_matrix.select(described, config, fleet, required_archs=["ppc64le"], hosts=[X86])
+    # From the project's own tables it is reported, not required.
+    chosen = select(tmp_path, body + '[tool.cibuildwheel.linux]\narchs = ["aarch64"]\n', [x86_only])
+    assert chosen.unbuildable == () and chosen.jobs == ()
