@@ -18,8 +18,8 @@ description:
     status, host, native or emulated mode and time; every wheel with its size, sha256, host, grafted
     libraries and image; the jobs moved off failed hosts; and each failure with its reason.
   - The HTML page is static (no script) and escapes every value.
-  - A release that has not completed (its last round still had jobs) is finished here: the jobs
-    still queued fail, as not built.
+  - A release that has not completed (its last round still had jobs) is finished here, and the
+    jobs still queued fail, as not built.
   - In check mode nothing is written.
 options:
   state:
