@@ -93,7 +93,6 @@ class Bench:
     releases: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     projects: dict[str, Project] = field(default_factory=dict)
-    split_release: dict[str, Any] | None = None
     fleet: list[str] = field(default_factory=list)
     prepared: dict[str, Any] = field(default_factory=dict)
 
@@ -390,15 +389,6 @@ def split(b: Bench) -> dict[str, Any]:
                 bench.ratio(hand["aarch64"]["split"]["build"], hand["x86_64"]["split"]["build"])
             )
         results["projects"].append(entry)
-        if project.key == "yamlcount":
-            b.split_release = {
-                "name": name,
-                "project": project,
-                "architectures": ["x86_64", "aarch64"],
-                "wheelhouse": wheelhouse,
-                "extravars": {"wheel_build_concurrency": 1},
-                "measured": measured,
-            }
     return results
 
 
@@ -627,7 +617,9 @@ SCALING_METHOD = (
     " release (the builder images have one interpreter, cp311, so the jobs differ by"
     " architecture: x86_64 and i686 run natively, aarch64 under emulation and costs several"
     " native jobs). Each way is one `wheelfleet release --force --skip-provision"
-    " --skip-images` on container hosts: containers of {base} on this machine's engine that"
+    " --skip-images`, without the wheels' test (`wheelfleet_options={{test-skip: '*'}}`: the"
+    " split measures the test) on container hosts: containers of {base} on this machine's"
+    " engine that"
     " drive it through its socket (the community.docker.docker connection), as the"
     " integration tests do. One host sequential has 1 slot; one host concurrent has {cores}"
     " (the cores); in the fleets each host has 1 slot (wheelfleet_capacity=1,"
@@ -673,7 +665,7 @@ def scaling(b: Bench) -> dict[str, Any]:
             b.matrix,
             wheelhouse=wheelhouse,
             inventory=inventory,
-            extravars=image_recipe(b.matrix),
+            extravars={**image_recipe(b.matrix), "wheelfleet_options": {"test-skip": "*"}},
             expect=len(b.matrix),
         )
         walls = bench.job_walls(measured.lines)
@@ -746,6 +738,17 @@ def _provision(b: Bench, name: str, check: bool) -> tuple[Measured, dict[str, An
     return measured, item
 
 
+def _image_ids(architectures: Sequence[str]) -> dict[str, str | None]:
+    client = harness.docker_client()
+    ids: dict[str, str | None] = {}
+    for arch in architectures:
+        try:
+            ids[arch] = client.images.get(f"{BUILDER}:{arch}").id
+        except Exception:  # docker.errors.ImageNotFound
+            ids[arch] = None
+    return ids
+
+
 def reprovision(b: Bench) -> dict[str, Any]:
     results: dict[str, Any] = {}
     _, check = _provision(b, "provision-check", check=True)
@@ -765,27 +768,25 @@ def reprovision(b: Bench) -> dict[str, Any]:
             " could restart the engine others use"
         )
         results["provision"] = {"title": "wheelfleet provision", "skipped": reason}
-    first = b.split_release
-    if first is None:
-        project = example(b)
-        name = "rerelease-first"
-        wheelhouse = b.ctx.scratch / f"wheelhouse-{name}"
-        measured = release(b, name, project, ["x86_64"], wheelhouse=wheelhouse, force=False)
-        first = {
-            "name": name,
-            "project": project,
-            "architectures": ["x86_64"],
-            "wheelhouse": wheelhouse,
-            "extravars": {},
-            "measured": measured,
-        }
-        results["first_release"] = {
-            "title": "first release of yamlcount x86_64 (to re-release)",
-            "wall": round(measured.wall, 1),
-            "recap_text": json.dumps(release_counts(measured)),
-            "window": measured.window.to_json(),
-        }
-    base = first["measured"]
+    # A first release right before the re-releases: nothing else changes in between
+    # (a builder image rebuilt by other work would make the re-release build again).
+    project = example(b)
+    architectures = ["x86_64"]
+    ensure_images(b, architectures)
+    wheelhouse = b.ctx.scratch / "wheelhouse-rerelease"
+    images = _image_ids(architectures)
+    first = release(
+        b, "rerelease-first", project, architectures, wheelhouse=wheelhouse, force=False, expect=1
+    )
+    counts = release_counts(first)
+    results["first_release"] = {
+        "title": f"first release of {project.label} ({', '.join(architectures)}), fresh wheelhouse",
+        "wall": round(first.wall, 1),
+        "built": counts.get("built"),
+        "up_to_date": counts.get("up_to_date"),
+        "recap_text": f"built={counts.get('built')}, up to date={counts.get('up_to_date')}",
+        "window": first.window.to_json(),
+    }
     for key, skip, title in (
         ("rerelease_skip", True, "unchanged re-release, --skip-provision --skip-images"),
         ("rerelease_full", False, "unchanged re-release with provisioning and images"),
@@ -797,29 +798,36 @@ def reprovision(b: Bench) -> dict[str, Any]:
         measured = release(
             b,
             name,
-            first["project"],
-            first["architectures"],
-            wheelhouse=first["wheelhouse"],
-            extravars=first["extravars"],
+            project,
+            architectures,
+            wheelhouse=wheelhouse,
             force=False,
             skip_provision=skip,
             skip_images=skip,
+            expect=1,
         )
         counts = release_counts(measured)
+        now = _image_ids(architectures)
         results[key] = {
-            "title": title + f" of {first['project'].label} ({', '.join(first['architectures'])})",
+            "title": f"{title} of {project.label} ({', '.join(architectures)})",
             "wall": round(measured.wall, 1),
             "built": counts.get("built"),
             "up_to_date": counts.get("up_to_date"),
-            "ratio_to_first": bench.rounded(bench.ratio(measured.wall, base.wall)),
+            "ratio_to_first": bench.rounded(bench.ratio(measured.wall, first.wall)),
             "recap_text": f"built={counts.get('built')}, up to date={counts.get('up_to_date')};"
             f" {_recap_text(measured.document())}",
             "phases": bench.release_phases(measured.lines, measured.wall),
+            "images_unchanged": now == images,
             "window": measured.window.to_json(),
         }
         if counts.get("built"):
-            b.notes.append(f"{name}: the unchanged re-release built {counts['built']} job(s)")
-    results["first_wall"] = round(base.wall, 1)
+            why = (
+                "a builder image changed meanwhile (rebuilt by other work)"
+                if now != images
+                else "the builder images did not change"
+            )
+            b.notes.append(f"{name}: the re-release built {counts['built']} job(s); {why}")
+        images = now
     return results
 
 

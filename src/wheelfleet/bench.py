@@ -675,7 +675,7 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for key, title in (
         ("provision_check", "provision.yml --check, provisioned host"),
         ("provision", "provision.yml, provisioned host"),
-        ("first_release", "first release (for the re-release)"),
+        ("first_release", "first release, fresh wheelhouse (re-released below)"),
         ("rerelease_skip", "unchanged re-release (--skip-provision --skip-images)"),
         ("rerelease_full", "unchanged re-release (provision, images, build)"),
     ):
@@ -690,6 +690,8 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             detail.append(f"changed={item['changed']}")
         if item.get("built") is not None:
             detail.append(f"built={item['built']}, up to date={item.get('up_to_date')}")
+        if item.get("ratio_to_first") is not None:
+            detail.append(f"{fmt_ratio(item['ratio_to_first'])} the first release")
         rows.append(
             (
                 "4 reprovision",

@@ -419,7 +419,13 @@ def results() -> dict:
         "reprovision": {
             "provision": {"title": "provision", "wall": 40.0, "changed": 0, "recap_text": "x"},
             "rerelease_full": {"title": "again", "skipped": "not clean"},
-            "rerelease_skip": {"title": "again", "wall": 20.0, "built": 0, "up_to_date": 2},
+            "rerelease_skip": {
+                "title": "again",
+                "wall": 20.0,
+                "built": 0,
+                "up_to_date": 2,
+                "ratio_to_first": 0.5,
+            },
         },
         "controller": {
             "method": "how",
@@ -454,7 +460,7 @@ def test_summary_rows_name_every_headline_figure() -> None:
     assert "30.0 s / 6.0 s = 5.00x" in text
     assert "fleet of 2 hosts (2 slot(s), peak 2 at once)" in text
     assert "skipped: not clean" in text
-    assert "built=0, up to date=2" in text
+    assert "20.0 s (built=0, up to date=2, 0.50x the first release)" in text
     assert "230 MiB, 58.0 s (0.48 cores over 2 min 00 s)" in text
 
 
