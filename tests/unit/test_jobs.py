@@ -349,3 +349,51 @@ def test_log_header_says_what_ran_and_how_it_ended(tmp_path: Path) -> None:
     header = jobs.log_header(job, state, "builder-1")
     assert "aarch64 (emulated) on host builder-1" in header
     assert "# FAILED at step build:" in header and "#   really" in header
+
+
+def test_test_groups_and_extras_become_test_requirements(tmp_path: Path) -> None:
+    project = dict(
+        PROJECT,
+        build_config={
+            "tool": {
+                "cibuildwheel": {
+                    "test-command": "pytest",
+                    "test-groups": ["dev"],
+                    "test-extras": ["speed"],
+                    "environment-pass": ["CI_TOKEN"],
+                }
+            },
+            "project": {"optional-dependencies": {"speed": ["ujson>=5"]}},
+            "dependency-groups": {
+                "dev": ["pytest>=8", {"include-group": "lint"}],
+                "lint": ["ruff"],
+            },
+        },
+    )
+    (job,) = plan(
+        tmp_path, project=project, config=config(project=project), python_tags=["cp311"],
+        architectures_wanted=["x86_64"],
+    )  # fmt: skip
+    assert job["settings"]["test_requires"] == ["ujson>=5", "pytest>=8", "ruff"]
+    assert job["settings"]["environment_pass"] == ["CI_TOKEN"]
+    requests = jobs.wheelhouse_requests([job], project)
+    assert {"ujson>=5", "pytest>=8", "ruff"} <= set(requests[0]["requirements"])
+    install = jobs.test_steps(job, ["/work/a.whl"])[-2]
+    assert install["argv"][-4:] == ["/work/a.whl[speed]", "ujson>=5", "pytest>=8", "ruff"]
+
+
+def test_a_bad_dependency_group_is_named(tmp_path: Path) -> None:
+    def planned(groups: dict) -> list[dict]:
+        project = dict(
+            PROJECT,
+            build_config={
+                "tool": {"cibuildwheel": {"test-command": "pytest", "test-groups": ["dev"]}},
+                "dependency-groups": groups,
+            },
+        )
+        return plan(tmp_path, project=project, config=config(project=project))
+
+    with pytest.raises(jobs.PlanError, match=r"test-groups names 'dev'.*defined: other"):
+        planned({"other": ["x"]})
+    with pytest.raises(jobs.PlanError, match=r"includes itself \(dev -> lint -> dev\)"):
+        planned({"dev": [{"include-group": "lint"}], "lint": [{"include-group": "dev"}]})
