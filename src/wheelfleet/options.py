@@ -59,9 +59,14 @@ from wheelfleet.identifiers import (
     Identifier,
     check_python_tag,
     python_sort_key,
-    python_version,
 )
-from wheelfleet.selectors import ENABLE_GROUPS, BuildSelection, Selector
+from wheelfleet.selectors import (
+    CIBUILDWHEEL_ENABLE_GROUPS,
+    ENABLE_GROUPS,
+    LEGACY_ENABLE_GROUPS,
+    BuildSelection,
+    Selector,
+)
 
 PYPROJECT = "pyproject.toml"
 SETTINGS_FORMAT = 1
@@ -572,9 +577,21 @@ class _Reader:
         result: list[str] = []
         for token in tokens:
             if token == "all":
-                # cibuildwheel 3.4.1 and later: "all" no longer includes the deprecated
-                # free-threaded 3.13 group.
-                result.extend(g for g in ENABLE_GROUPS if g != "cpython-freethreading")
+                result.extend(CIBUILDWHEEL_ENABLE_GROUPS)
+            elif token in LEGACY_ENABLE_GROUPS:
+                self.warn(
+                    "deprecated",
+                    option.key,
+                    origin,
+                    f"enable = {token!r} was removed in cibuildwheel 4, which refuses it;"
+                    " wheelfleet still reads it"
+                    + (
+                        " (it selects cp313t where an image provides it)"
+                        if token == "cpython-freethreading"
+                        else " (riscv64 needs no opt-in)"
+                    ),
+                )
+                result.append(token)
             elif token in ENABLE_GROUPS:
                 result.append(token)
             else:
@@ -947,6 +964,12 @@ def _read_overrides(reader: _Reader, raw: Any, label: str, *, wheelfleet: bool) 
     return layers
 
 
+def cibw_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """Only the ``CIBW_*`` variables of an environment: what :func:`load` reads, and all that
+    the controller passes on (never the whole environment, which holds the operator's secrets)."""
+    return {name: value for name, value in environ.items() if name.startswith("CIBW_")}
+
+
 def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]:
     """``CIBW_<OPTION>`` then ``CIBW_<OPTION>_LINUX``, cibuildwheel's variables, in that order."""
     base_names = {option.variable: option for option in OPTIONS.values()}
@@ -955,8 +978,10 @@ def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]
     }
     base_names.pop("CIBW_ENVIRONMENT_PASS")  # cibuildwheel only has the _LINUX form
     other_platforms = tuple(f"_{platform.upper()}" for platform in OTHER_PLATFORMS)
-    base: dict[str, Any] = {}
-    linux: dict[str, Any] = {}
+    base: list[_Layer] = []
+    linux: list[_Layer] = []
+    # CIBW_ENABLE adds to the configured groups instead of replacing them.
+    rules = {"enable": "append"}
     for name in sorted(environ):
         if not name.startswith("CIBW_") or name in _CIBW_UNRELATED:
             continue
@@ -977,13 +1002,9 @@ def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]
             continue
         if option.key == "repair-wheel-command":
             _check_repair_command(reader, value, origin)
-        target[option.key] = value
-    # CIBW_ENABLE adds to the configured groups instead of replacing them.
-    rules = {"enable": "append"}
-    return [
-        _Layer("environment variables CIBW_*", base, rules),
-        _Layer("environment variables CIBW_*_LINUX", linux, rules),
-    ]
+        # One layer per variable, so that a value says which variable set it.
+        target.append(_Layer(name, {option.key: value}, rules))
+    return [*base, *linux]
 
 
 def _explicit_layer(reader: _Reader, overrides: Mapping[str, Any]) -> tuple[_Layer, Any]:
@@ -1150,10 +1171,9 @@ class ProjectConfig:
         selection = self.selection()
         archs, unavailable = self.requested_archs(capabilities)
         archs_origin = self.value("archs")[1]
-        offered = {*KNOWN_PYTHON_TAGS, *capabilities.pythons}
-        for tags in capabilities.pythons_by_arch.values():
-            offered.update(tags)
-        pythons = sorted(offered, key=python_sort_key)
+        # cibuildwheel's identifiers only: an interpreter an image has beyond them (cp38) is
+        # not selected, as cibuildwheel would not select it.
+        pythons = sorted(KNOWN_PYTHON_TAGS, key=python_sort_key)
         jobs: list[Job] = []
         excluded: list[Excluded] = []
         warnings = list(self.warnings)
@@ -1191,20 +1211,6 @@ class ProjectConfig:
                         tuple(selected_here),
                     )
                 )
-        old = sorted(
-            {j.identifier.python for j in jobs if python_version(j.identifier.python) < (3, 9)}
-        )
-        for tag in old:
-            warnings.append(
-                OptionWarning(
-                    "eol-python",
-                    "build",
-                    self.value("build")[1],
-                    f"{tag} is selected: cibuildwheel 3 no longer builds it; wheelfleet does,"
-                    f" because an image provides it (add '{tag}-*' to skip to match"
-                    " cibuildwheel 3)",
-                )
-            )
         return ResolvedOptions(
             jobs=tuple(sorted(jobs, key=lambda job: job.identifier.sort_key)),
             unavailable=tuple(unavailable),

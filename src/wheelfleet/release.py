@@ -201,7 +201,7 @@ def check_inputs(
             explicit = release_matrix.overrides(
                 None if release_jobs else archs, None if release_jobs else tags, build_options
             )
-            described, config = release_matrix.load_project(path, {}, explicit)
+            described, config = release_matrix.load_project(path, {}, explicit, env)
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)

@@ -153,14 +153,18 @@ class Selection:
 
 
 def load_project(
-    project_path: str, role: Mapping[str, Any], explicit: Mapping[str, Any]
+    project_path: str,
+    role: Mapping[str, Any],
+    explicit: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
-    """The project (directory or sdist) and its configuration with the explicit layer.
-    The project's ``paths`` (files and directories) are kept to check test-sources."""
+    """The project (directory or sdist) and its configuration with the explicit layer and
+    the ``CIBW_*`` variables of ``environ``. The project's ``paths`` (files and
+    directories) are kept to check test-sources."""
     project, files = source.inspect(project_path)
     described = project.as_dict()
     described["paths"] = source.member_paths(files)
-    return described, job_settings.project_config(described, role, explicit)
+    return described, job_settings.project_config(described, role, explicit, environ=environ)
 
 
 class RequiredArchitectureError(ValueError):
