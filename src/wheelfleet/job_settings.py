@@ -217,6 +217,7 @@ def for_job(
         "frontend_args": list(frontend.args),
         "config_settings": [list(pair) for pair in resolved.config_settings],
         "requested_image": resolved.image.value,
+        "policy_floor": resolved.policy_floor,
     }
     for key in ROLE_ONLY:
         settings[key] = role.get(key)

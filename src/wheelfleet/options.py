@@ -36,7 +36,6 @@ import configparser
 import difflib
 import hashlib
 import json
-import re
 import shlex
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,6 +45,7 @@ from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from wheelfleet import manylinux
 from wheelfleet.architectures import ARCHITECTURES, UnknownArchitectureError
 from wheelfleet.architectures import resolve as resolve_arch
 from wheelfleet.environment import (
@@ -89,22 +89,10 @@ OTHER_PLATFORMS = ("macos", "windows", "ios", "android", "pyodide")
 _THIRTY_TWO_BIT = frozenset({"i686", "armv7l"})
 _AUTO32 = {"x86_64": "i686", "i686": "i686", "aarch64": "armv7l", "armv7l": "armv7l"}
 
-# Policies with official images per architecture, and the default, as in cibuildwheel 3.
-_POLICIES: dict[str, tuple[str, ...]] = {
-    **{
-        arch: ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
-        for arch in ("x86_64", "i686", "aarch64", "ppc64le", "s390x")
-    },
-    "armv7l": ("manylinux_2_31", "manylinux_2_35"),
-    "riscv64": ("manylinux_2_39",),
-}
-_DEFAULT_POLICY = {
-    **{arch: "manylinux_2_28" for arch in ("x86_64", "i686", "aarch64", "ppc64le", "s390x")},
-    "armv7l": "manylinux_2_31",
-    "riscv64": "manylinux_2_39",
-}
-_POLICY_RE = re.compile(r"^manylinux(?:1|2010|2014|_\d+_\d+)$")
-_POLICY_REGISTRY = "quay.io/pypa"
+# Policies with official images per architecture, and the default, as in cibuildwheel 4.3.
+_POLICIES = manylinux.OFFICIAL_POLICIES
+_DEFAULT_POLICY = manylinux.DEFAULT_POLICIES
+_POLICY_REGISTRY = manylinux.OFFICIAL_REGISTRY
 
 
 # --------------------------------------------------------------------------- errors and warnings
@@ -167,6 +155,7 @@ Kind = Literal[
     "config",
     "frontend",
     "image",
+    "policy",
     "ignored",
 ]
 _MERGEABLE: frozenset[str] = frozenset({"command", "list", "csv", "environment", "config"})
@@ -182,6 +171,8 @@ class _Option:
     """A ``CIBW_<OPTION>_LINUX`` variable exists besides ``CIBW_<OPTION>``."""
     not_applied: str | None = None
     """Why wheelfleet does not apply it (warned about when set); None if applied or moot."""
+    wheelfleet_only: bool = False
+    """Read from ``[tool.wheelfleet]`` and explicit overrides only, not cibuildwheel's places."""
 
     @property
     def variable(self) -> str:
@@ -210,6 +201,9 @@ def _options() -> dict[str, _Option]:
         _Option("config-settings", "config"),
         _Option("repair-wheel-command", "command"),
         *(_Option(f"manylinux-{arch}-image", "image") for arch in ARCHITECTURES),
+        _Option(
+            "policy-floor", "policy", whole_run=True, linux_variable=False, wheelfleet_only=True
+        ),
         _Option(
             "container-engine",
             "ignored",
@@ -296,6 +290,7 @@ def _defaults() -> dict[str, Any]:
         "enable": (),
         "build-frontend": BuildFrontend("build"),
         "repair-wheel-command": (DEFAULT_REPAIR_COMMAND,),
+        "policy-floor": None,
     }
     for key, option in OPTIONS.items():
         if option.kind in _MERGEABLE:
@@ -333,7 +328,7 @@ class Image:
 
     @classmethod
     def from_value(cls, arch: str, value: str) -> Image:
-        if _POLICY_RE.match(value):
+        if manylinux.is_short_name(value):
             return cls(arch, value, value, f"{_POLICY_REGISTRY}/{value}_{arch}")
         return cls(arch, value, None, value)
 
@@ -371,6 +366,8 @@ class JobSettings:
     build_frontend: BuildFrontend
     config_settings: tuple[tuple[str, str], ...]
     image: Image
+    policy_floor: str | None = None
+    """The least portable manylinux policy a wheel may have (``manylinux_2_28``), if any."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping; the settings hash is computed from it."""
@@ -390,6 +387,8 @@ class JobSettings:
             "build_frontend": self.build_frontend.to_dict(),
             "config_settings": [list(pair) for pair in self.config_settings],
             "image": self.image.to_dict(),
+            # Only when set: a release without a floor keeps the settings hashes it had.
+            **({"policy_floor": self.policy_floor} if self.policy_floor else {}),
         }
 
     @property
@@ -744,7 +743,9 @@ class _Reader:
             raise OptionsError("expected a string", key=option.key, origin=origin, value=raw)
         value = raw.strip()
         arch = option.key.removeprefix("manylinux-").removesuffix("-image")
-        if _POLICY_RE.match(value) and value not in _POLICIES[arch]:
+        if manylinux.is_short_name(value) and value not in _POLICIES[arch]:
+            # A short name that is no official image's: a typo, or a policy without an image
+            # for this architecture. Refused, rather than pulled as a reference that fails.
             raise OptionsError(
                 f"{value} has no official image for {arch}",
                 key=option.key,
@@ -761,6 +762,20 @@ class _Reader:
                 accepted=(*_POLICIES[arch], "an image reference such as registry/name:tag"),
             )
         return value  # "" falls through to the layer below, as in cibuildwheel
+
+    def _policy(self, option: _Option, raw: Any, origin: str) -> str:
+        try:
+            return manylinux.check_policy_floor(raw, option.key)
+        except manylinux.PolicyError:
+            musl = isinstance(raw, str) and raw.strip().startswith("musllinux")
+            raise OptionsError(
+                "not a manylinux policy"
+                + ("; wheelfleet builds manylinux wheels only" if musl else ""),
+                key=option.key,
+                origin=origin,
+                value=raw,
+                accepted=manylinux.POLICY_FORMS,
+            ) from None
 
     def _ignored(self, option: _Option, raw: Any, origin: str) -> None:
         if option.not_applied:
@@ -840,6 +855,15 @@ def _read_options(
                 key,
                 origin,
                 "unknown option, ignored" + _suggest(key, [*OPTIONS, "overrides", "linux"]),
+            )
+            continue
+        if option.wheelfleet_only and not wheelfleet:
+            reader.warn(
+                "unknown-key",
+                key,
+                origin,
+                "a wheelfleet option, not cibuildwheel's: set it in [tool.wheelfleet];"
+                " ignored here",
             )
             continue
         if in_override and option.whole_run:
@@ -972,9 +996,12 @@ def cibw_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]:
     """``CIBW_<OPTION>`` then ``CIBW_<OPTION>_LINUX``, cibuildwheel's variables, in that order."""
-    base_names = {option.variable: option for option in OPTIONS.values()}
+    cibuildwheel_options = [option for option in OPTIONS.values() if not option.wheelfleet_only]
+    base_names = {option.variable: option for option in cibuildwheel_options}
     linux_names = {
-        f"{option.variable}_LINUX": option for option in OPTIONS.values() if option.linux_variable
+        f"{option.variable}_LINUX": option
+        for option in cibuildwheel_options
+        if option.linux_variable
     }
     base_names.pop("CIBW_ENVIRONMENT_PASS")  # cibuildwheel only has the _LINUX form
     other_platforms = tuple(f"_{platform.upper()}" for platform in OTHER_PLATFORMS)
@@ -1130,6 +1157,7 @@ class ProjectConfig:
             build_frontend=get("build-frontend"),
             config_settings=get("config-settings"),
             image=Image.from_value(arch, get(f"manylinux-{arch}-image")),
+            policy_floor=self.value("policy-floor")[0],
         )
 
     def requested_archs(self, capabilities: Capabilities) -> tuple[list[str], list[Unavailable]]:
