@@ -114,3 +114,11 @@ def policy_of_tag(platform: str) -> str | None:
 def above_floor(policy: str, floor: str) -> bool:
     """Whether a wheel of ``policy`` needs a newer glibc than ``floor`` allows."""
     return glibc(policy) > glibc(floor)
+
+
+def policy_of_wheel(filename: str) -> str | None:
+    """The most portable manylinux policy of a wheel file:
+    ``pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl`` -> ``manylinux_2_17``.
+    """
+    name = filename.rsplit("/", 1)[-1].removesuffix(".whl")
+    return policy_of_tag(name.rsplit("-", 1)[-1]) if "-" in name else None

@@ -597,6 +597,9 @@ def advance(
                     reason=None,
                     step=None,
                     wheels=sorted(str(e["file"]) for e in entries),
+                    policies={
+                        str(e["file"]): manylinux.policy_of_wheel(str(e["file"])) for e in entries
+                    },
                     seconds=round(sum(float(v) for v in entries[0].get("timings", {}).values()), 1),
                     native=not entries[0].get("emulated", False),
                 )
