@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.engine]
 # closefrom is new in glibc 2.34: its address makes the extension need GLIBC_2.34.
 NEEDS_GLIBC_234 = (
     "    return PyUnicode_FromString(yaml_get_version_string());",
-    "    volatile void *keep = (void *)&closefrom;\n    (void)keep;\n"
+    "    void *volatile keep = (void *)&closefrom;\n    (void)keep;\n"
     "    return PyUnicode_FromString(yaml_get_version_string());",
 )
 
