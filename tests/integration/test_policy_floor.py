@@ -4,9 +4,10 @@ the bookworm builder image (glibc 2.36) and repaired by the real auditwheel.
 - floor manylinux_2_28: the job fails at the repair, carrying auditwheel's reason (the
   too-recent GLIBC_2.34 symbol version), and nothing lands in the wheelhouse;
 - floor manylinux_2_36: the wheel lands, with its most portable tag (manylinux_2_34,
-  not the floor's 2_36).
+  besides the floor's 2_36).
 
-Two native x86_64 builds of the example, about 25 s each on the development machine.
+Two native x86_64 builds of the example: 86 s and 90 s on the development machine, shared
+with other work (most of it the before-all apt-get in the container).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.integration.test_build import (
     run_build,
     wheels_in,
 )
+from wheelfleet import manylinux
 
 pytestmark = [pytest.mark.engine]
 
@@ -84,7 +86,9 @@ def test_a_wheel_under_the_floor_lands_with_its_most_portable_tag(
     run = build_with_floor(project, wheelhouse, "manylinux_2_36", "floor-236")
     assert run.rc == 0, run.output[-6000:]
     (wheel,) = wheels_in(wheelhouse)
-    assert wheel.endswith("-manylinux_2_34_x86_64.whl"), wheel
+    # auditwheel tags it for the floor and for the more portable policy it qualifies for.
+    assert "-manylinux_2_34_x86_64." in wheel, wheel
+    assert manylinux.policy_of_wheel(wheel) == "manylinux_2_34"
     manifest = json.loads((wheelhouse / "manifest.json").read_text())
     (entry,) = manifest["wheels"].values()
     assert Path(entry["file"]).name == wheel
