@@ -15,7 +15,14 @@ Precedence, highest first, for every option:
    variables precedence over its pyproject tables), then
    ``[[tool.cibuildwheel.overrides]]`` matching the identifier, then
    ``[tool.cibuildwheel.linux]``, then ``[tool.cibuildwheel]``;
-4. defaults (cibuildwheel 3's, for Linux).
+4. defaults (cibuildwheel 4.3's, for Linux).
+
+The ``CIBW_*`` layer is one layer per variable, so a value's origin is the
+variable's name (``CIBW_ARCHS``). Commands pass their process environment
+through :func:`cibw_environ`, which keeps those names only.
+
+``policy-floor`` is wheelfleet's own key: read from ``[tool.wheelfleet]`` and the
+explicit overrides only (wheelfleet.manylinux says what it means).
 
 An override table's ``inherit.<option> = "append" | "prepend"`` extends the value
 from the layers below it instead of replacing it, as in cibuildwheel.

@@ -286,3 +286,13 @@ def test_the_report_and_release_json_show_each_wheels_policy() -> None:
     assert "wheel policies: manylinux_2_17 (3)" in report.text_summary(built.to_json())
     done = [job for job in state["jobs"].values() if job["status"] == "done"]
     assert done and all(set(job["policies"].values()) == {"manylinux_2_17"} for job in done)
+
+
+def test_role_validation_refuses_a_mirror_without_scheme() -> None:
+    from ansible_collections.wheelfleet.fleet.plugins.action.validate_role_inputs import (
+        mirror_problems,
+    )
+
+    assert mirror_problems({"builder_image_debian_mirror": "http://deb.debian.org/debian"}) == []
+    (problem,) = mirror_problems({"builder_image_debian_mirror": "deb.debian.org/debian"})
+    assert problem.startswith("builder_image_debian_mirror 'deb.debian.org/debian' is not a")
