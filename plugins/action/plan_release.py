@@ -7,6 +7,7 @@ Documentation: plugins/modules/plan_release.py (ansible-doc wheelfleet.fleet.pla
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -125,7 +126,10 @@ class ActionModule(ActionBase):
         """The jobs the project's configuration selects on these hosts."""
         try:
             project, config = release_matrix.load_project(
-                args["project"], args["settings"], args["options"]
+                args["project"],
+                args["settings"],
+                args["options"],
+                options.cibw_environ(os.environ),
             )
             fleet = release_matrix.capabilities(
                 hosts, release_matrix.image_pythons(args["image_recipes"])

@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import release
+    from wheelfleet import mirrors, release
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     release = None
     IMPORT_ERROR = exc
@@ -34,6 +34,7 @@ ARGUMENT_SPEC = {
     "repository_url": {"type": "raw"},
     "has_username": {"type": "bool", "default": False},
     "has_password": {"type": "bool", "default": False},
+    "policy_floor": {"type": "raw"},
 }
 
 
@@ -52,8 +53,18 @@ class ActionModule(ActionBase):
                 f"({IMPORT_ERROR}); install it (scripts/bootstrap, or pip install -e .)"
             )
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        # Every mirror setting in play (builder_image_debian_mirror, a registry mirror...),
+        # checked before any host changes.
+        mirror_settings = {
+            name: self._templar.template(task_vars[name])
+            for name in task_vars
+            if mirrors.is_mirror_setting(name)
+        }
         try:
-            checked = release.check_inputs(**args, environ=os.environ, cwd=os.getcwd())
+            checked = release.check_inputs(
+                **args, mirrors=mirror_settings, environ=os.environ, cwd=os.getcwd()
+            )
         except release.ReleaseInputError as exc:
             raise AnsibleActionFail(f"Invalid release inputs:\n{exc}") from None
         result.update(changed=False, **checked)

@@ -27,6 +27,16 @@ def load_spec(role: str) -> dict:
         ) from None
 
 
+def mirror_problems(provided: dict) -> list[str]:
+    """Mirror URLs without a scheme (src/wheelfleet/mirrors.py): argument specs cannot say
+    that a string must be a URL."""
+    try:
+        from wheelfleet import mirrors
+    except ImportError:  # the roles run without the package; the CLI checks these too
+        return []
+    return mirrors.check_role_variables(provided)
+
+
 def describe(error: Exception) -> str:
     # Ansible words an unknown key as "<key>. Supported parameters include: ...".
     prefix = "unknown option " if isinstance(error, UnsupportedError) else ""
@@ -94,6 +104,7 @@ class ActionModule(ActionBase):
                 errors.append(f"{role}: {describe(error)}")
             for name, element_errors in located.items():
                 errors += [f"{role}: {name}{where}: {message}" for where, message in element_errors]
+            errors += [f"{role}: {problem}" for problem in mirror_problems(provided)]
         result["validated_roles"] = roles
         if errors:
             result["failed"] = True

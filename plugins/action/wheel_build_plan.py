@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -60,6 +62,7 @@ class ActionModule(ActionBase):
                 role,
                 args.get("options") or {},
                 use_project_config=bool(args.get("use_project_config", True)),
+                environ=options.cibw_environ(os.environ),
             )
             wheelhouse = args["wheelhouse"]
             excludes = source.excludes_for(

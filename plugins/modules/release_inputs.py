@@ -48,6 +48,14 @@ options:
       - cibuildwheel options by name (C(test-command), C(skip), C(config-settings), ...), over the
         project's own tables (C(wheelfleet_options)).
     type: raw
+  policy_floor:
+    description:
+      - The least portable manylinux policy a wheel may have (C(wheelfleet_policy_floor)), such as
+        C(manylinux_2_28) or C(manylinux2014); added to the explicit options as C(policy-floor).
+      - A value that is not a manylinux policy is refused, naming it and the valid forms.
+      - Every mirror setting in play (variables named C(*_mirror) or C(*_mirror_url)) is checked
+        too; a URL without an http(s) scheme is refused.
+    type: raw
   wheel_build_jobs:
     description: Refused when set; present to detect the conflict.
     type: raw
@@ -107,6 +115,10 @@ options:
     - The explicit layer over the project's configuration (C(archs), C(build) and O(build_options)).
   returned: success
   type: dict
+policy_floor:
+  description: The policy floor, checked, or null when none is set.
+  returned: success
+  type: str
 architectures:
   description:
     - The architectures of the explicit jobs, or those the configuration's C(archs) names (the

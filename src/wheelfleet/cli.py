@@ -37,7 +37,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import __version__, release_matrix
+from wheelfleet import __version__, mirrors, release_matrix
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
@@ -128,6 +128,12 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many times longer an emulated build takes than a native one"
         f" (default {DEFAULT_EMULATION_FACTOR:g})",
     )
+    group.add_argument(
+        "--policy-floor",
+        metavar="POLICY",
+        help="the least portable manylinux policy a wheel may have (manylinux_2_28,"
+        " manylinux2014, ...): a wheel that needs a newer glibc fails its job",
+    )
 
 
 def _plan_command_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +162,8 @@ def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any])
             pythons=merged.get("wheelfleet_pythons"),
             jobs=merged.get("wheelfleet_jobs"),
             build_options=merged.get("wheelfleet_options"),
+            policy_floor=merged.get("wheelfleet_policy_floor"),
+            mirrors=_mirror_settings(merged),
             environ=os.environ,
         )
     except release_inputs.ReleaseInputError as exc:
@@ -166,6 +174,11 @@ def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any])
     if args.pythons:
         result["wheelfleet_pythons"] = list(dict.fromkeys(args.pythons))
     return result
+
+
+def _mirror_settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The mirror URLs among the extra vars, for the up-front check."""
+    return {name: value for name, value in given.items() if mirrors.is_mirror_setting(name)}
 
 
 def _plan_matrix_extravars(merged: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,11 +216,13 @@ def _plan_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[
         "wheelfleet_architectures": args.architectures,
         "wheelfleet_pythons": args.pythons,
         "wheelfleet_emulation_factor": args.emulation_factor,
+        "wheelfleet_policy_floor": args.policy_floor,
     }
     flags = {
         "wheelfleet_architectures": "--arch",
         "wheelfleet_pythons": "--python",
         "wheelfleet_emulation_factor": "--emulation-factor",
+        "wheelfleet_policy_floor": "--policy-floor",
     }
     for key, value in options.items():
         if value is not None and key in given:
@@ -221,7 +236,13 @@ def _plan_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> dict[
         if "project" in given:
             raise InputError("the project is the PROJECT argument; do not also give it with -e")
         result = _plan_project_extravars(args, merged)
+        if args.policy_floor is not None:
+            result["wheelfleet_policy_floor"] = args.policy_floor
     else:
+        if merged.get("wheelfleet_policy_floor") is not None:
+            raise InputError(
+                "--policy-floor needs a PROJECT: it is a build setting, not part of the matrix"
+            )
         result = _plan_matrix_extravars(merged)
     factor = merged.get("wheelfleet_emulation_factor")
     if factor is not None:
@@ -288,6 +309,7 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
         ("wheelfleet_architectures", args.architectures, "--arch"),
         ("wheelfleet_pythons", args.pythons, "--python"),
         ("wheelfleet_emulation_factor", args.emulation_factor, "--emulation-factor"),
+        ("wheelfleet_policy_floor", args.policy_floor, "--policy-floor"),
         ("wheelfleet_max_rounds", args.max_rounds, "--max-rounds"),
         ("wheel_build_wheelhouse", args.wheelhouse, "--wheelhouse"),
         ("wheelfleet_publish_repository_url", args.publish, "--publish"),
@@ -312,6 +334,8 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
             max_rounds=merged.get("wheelfleet_max_rounds"),
             emulation_factor=merged.get("wheelfleet_emulation_factor"),
             build_options=merged.get("wheelfleet_options"),
+            policy_floor=merged.get("wheelfleet_policy_floor"),
+            mirrors=_mirror_settings(merged),
             publish=merged.get("wheelfleet_publish", False),
             repository_url=merged.get("wheelfleet_publish_repository_url"),
             has_username=bool(merged.get("wheelfleet_publish_username"))

@@ -23,7 +23,6 @@ PLATFORM = "manylinux"
 """The only platform family wheelfleet builds (no musllinux, macOS, Windows...)."""
 
 KNOWN_PYTHON_TAGS: tuple[str, ...] = (
-    "cp38",
     "cp39",
     "cp310",
     "cp311",
@@ -35,10 +34,14 @@ KNOWN_PYTHON_TAGS: tuple[str, ...] = (
     "cp315",
     "cp315t",
 )
-"""CPython tags wheelfleet knows, oldest first; ``t`` marks a free-threaded build (PEP 703).
+"""CPython tags wheelfleet selects from, oldest first; ``t`` marks a free-threaded build (PEP 703).
 
-Selection runs over these plus whatever tags the fleet reports, so a config that
-selects an interpreter no image has is reported as unavailable, not forgotten.
+These are cibuildwheel 4.3's Linux CPython identifiers (cp39 to cp315t), plus
+cp313t, which cibuildwheel 4 dropped and wheelfleet selects only when the legacy
+``cpython-freethreading`` group is enabled. Selection runs over these only: a
+config that selects one no image has is reported as unavailable, not forgotten,
+and an interpreter an image has but cibuildwheel no longer builds (cp38) is never
+selected, so a plan selects what ``cibuildwheel --print-build-identifiers`` does.
 """
 
 _PYTHON_TAG_RE = re.compile(r"^cp(?P<major>3)(?P<minor>\d{1,2})(?P<threading>t?)$")

@@ -79,9 +79,11 @@ def project_config(
     extra: Mapping[str, Any] | None = None,
     *,
     use_project_config: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> options.ProjectConfig:
     """The project's configuration (from ``wheel_source``'s ``build_config``) with the
-    role's explicit settings on top. Raises OptionsError naming a bad key and its file."""
+    role's explicit settings on top, and the ``CIBW_*`` variables of ``environ`` in
+    cibuildwheel's place. Raises OptionsError naming a bad key and its file."""
     document = project.get("build_config") or {} if use_project_config else {}
     fallback = project.get("requires_python") if use_project_config else None
     return options.from_document(
@@ -89,6 +91,7 @@ def project_config(
         label=project.get("pyproject_label") or options.PYPROJECT,
         path=Path(project["path"]) if use_project_config and document else None,
         fallback_requires_python=(fallback[0], fallback[1]) if fallback else None,
+        environ=options.cibw_environ(environ) if environ is not None else None,
         overrides=explicit_overrides(role, extra),
     )
 
@@ -214,6 +217,7 @@ def for_job(
         "frontend_args": list(frontend.args),
         "config_settings": [list(pair) for pair in resolved.config_settings],
         "requested_image": resolved.image.value,
+        "policy_floor": resolved.policy_floor,
     }
     for key in ROLE_ONLY:
         settings[key] = role.get(key)

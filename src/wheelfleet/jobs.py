@@ -16,7 +16,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wheelfleet import architectures, job_settings, manifest, options, placeholders, requirements
+from wheelfleet import (
+    architectures,
+    job_settings,
+    manifest,
+    manylinux,
+    options,
+    placeholders,
+    requirements,
+)
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
 WORK = "/work"
@@ -75,6 +83,27 @@ def job_plat(plat: str | None, arch: str) -> str | None:
     if plat == "auto" or plat.endswith(f"_{arch}"):
         return plat
     return f"{plat}_{arch}"
+
+
+def repair_plat(
+    plat: str | None, floor: str | None, image_plat: str | None, arch: str
+) -> str | None:
+    """The platform tag a job repairs to. With a policy floor, the floor itself: auditwheel
+    then refuses a wheel that needs a newer glibc (naming the too-recent symbols) and still
+    gives a wheel that qualifies for an older policy its most portable tag. A floor above
+    the image's own policy changes nothing (no wheel built there needs more), so the image's
+    AUDITWHEEL_PLAT stays. A floor and ``plat`` together are refused: they disagree."""
+    if not floor:
+        return job_plat(plat, arch)
+    if plat:
+        raise PlanError(
+            f"wheel_build_plat {plat!r} and the policy floor {floor!r} both set the repair"
+            " target; give one (the floor repairs to the most portable policy it allows)"
+        )
+    image_policy = manylinux.policy_of_tag(image_plat or "")
+    if image_policy and manylinux.above_floor(floor, image_policy):
+        return None
+    return manylinux.platform_tag(floor, arch)
 
 
 def image_facts(image: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -194,7 +223,10 @@ def plan(
                 "glibc": facts.get("glibc") or default_glibc,
                 "emulated": not architectures.runs_natively(host_canonical, arch.name),
                 "host": host,
-                "plat": job_plat(role.get("plat"), arch.name),
+                "plat": repair_plat(
+                    role.get("plat"), settings.get("policy_floor"), facts.get("plat"), arch.name
+                ),
+                "policy_floor": settings.get("policy_floor"),
                 "run_id": run_id,
                 "container": container_name(run_id, identifier),
                 "test_container": container_name(run_id, identifier, "test"),

@@ -15,7 +15,14 @@ Precedence, highest first, for every option:
    variables precedence over its pyproject tables), then
    ``[[tool.cibuildwheel.overrides]]`` matching the identifier, then
    ``[tool.cibuildwheel.linux]``, then ``[tool.cibuildwheel]``;
-4. defaults (cibuildwheel 3's, for Linux).
+4. defaults (cibuildwheel 4.3's, for Linux).
+
+The ``CIBW_*`` layer is one layer per variable, so a value's origin is the
+variable's name (``CIBW_ARCHS``). Commands pass their process environment
+through :func:`cibw_environ`, which keeps those names only.
+
+``policy-floor`` is wheelfleet's own key: read from ``[tool.wheelfleet]`` and the
+explicit overrides only (wheelfleet.manylinux says what it means).
 
 An override table's ``inherit.<option> = "append" | "prepend"`` extends the value
 from the layers below it instead of replacing it, as in cibuildwheel.
@@ -36,7 +43,6 @@ import configparser
 import difflib
 import hashlib
 import json
-import re
 import shlex
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,6 +52,7 @@ from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from wheelfleet import manylinux
 from wheelfleet.architectures import ARCHITECTURES, UnknownArchitectureError
 from wheelfleet.architectures import resolve as resolve_arch
 from wheelfleet.environment import (
@@ -59,9 +66,14 @@ from wheelfleet.identifiers import (
     Identifier,
     check_python_tag,
     python_sort_key,
-    python_version,
 )
-from wheelfleet.selectors import ENABLE_GROUPS, BuildSelection, Selector
+from wheelfleet.selectors import (
+    CIBUILDWHEEL_ENABLE_GROUPS,
+    ENABLE_GROUPS,
+    LEGACY_ENABLE_GROUPS,
+    BuildSelection,
+    Selector,
+)
 
 PYPROJECT = "pyproject.toml"
 SETTINGS_FORMAT = 1
@@ -84,22 +96,10 @@ OTHER_PLATFORMS = ("macos", "windows", "ios", "android", "pyodide")
 _THIRTY_TWO_BIT = frozenset({"i686", "armv7l"})
 _AUTO32 = {"x86_64": "i686", "i686": "i686", "aarch64": "armv7l", "armv7l": "armv7l"}
 
-# Policies with official images per architecture, and the default, as in cibuildwheel 3.
-_POLICIES: dict[str, tuple[str, ...]] = {
-    **{
-        arch: ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
-        for arch in ("x86_64", "i686", "aarch64", "ppc64le", "s390x")
-    },
-    "armv7l": ("manylinux_2_31", "manylinux_2_35"),
-    "riscv64": ("manylinux_2_39",),
-}
-_DEFAULT_POLICY = {
-    **{arch: "manylinux_2_28" for arch in ("x86_64", "i686", "aarch64", "ppc64le", "s390x")},
-    "armv7l": "manylinux_2_31",
-    "riscv64": "manylinux_2_39",
-}
-_POLICY_RE = re.compile(r"^manylinux(?:1|2010|2014|_\d+_\d+)$")
-_POLICY_REGISTRY = "quay.io/pypa"
+# Policies with official images per architecture, and the default, as in cibuildwheel 4.3.
+_POLICIES = manylinux.OFFICIAL_POLICIES
+_DEFAULT_POLICY = manylinux.DEFAULT_POLICIES
+_POLICY_REGISTRY = manylinux.OFFICIAL_REGISTRY
 
 
 # --------------------------------------------------------------------------- errors and warnings
@@ -162,6 +162,7 @@ Kind = Literal[
     "config",
     "frontend",
     "image",
+    "policy",
     "ignored",
 ]
 _MERGEABLE: frozenset[str] = frozenset({"command", "list", "csv", "environment", "config"})
@@ -177,6 +178,8 @@ class _Option:
     """A ``CIBW_<OPTION>_LINUX`` variable exists besides ``CIBW_<OPTION>``."""
     not_applied: str | None = None
     """Why wheelfleet does not apply it (warned about when set); None if applied or moot."""
+    wheelfleet_only: bool = False
+    """Read from ``[tool.wheelfleet]`` and explicit overrides only, not cibuildwheel's places."""
 
     @property
     def variable(self) -> str:
@@ -205,6 +208,9 @@ def _options() -> dict[str, _Option]:
         _Option("config-settings", "config"),
         _Option("repair-wheel-command", "command"),
         *(_Option(f"manylinux-{arch}-image", "image") for arch in ARCHITECTURES),
+        _Option(
+            "policy-floor", "policy", whole_run=True, linux_variable=False, wheelfleet_only=True
+        ),
         _Option(
             "container-engine",
             "ignored",
@@ -291,6 +297,7 @@ def _defaults() -> dict[str, Any]:
         "enable": (),
         "build-frontend": BuildFrontend("build"),
         "repair-wheel-command": (DEFAULT_REPAIR_COMMAND,),
+        "policy-floor": None,
     }
     for key, option in OPTIONS.items():
         if option.kind in _MERGEABLE:
@@ -328,7 +335,7 @@ class Image:
 
     @classmethod
     def from_value(cls, arch: str, value: str) -> Image:
-        if _POLICY_RE.match(value):
+        if manylinux.is_short_name(value):
             return cls(arch, value, value, f"{_POLICY_REGISTRY}/{value}_{arch}")
         return cls(arch, value, None, value)
 
@@ -366,6 +373,8 @@ class JobSettings:
     build_frontend: BuildFrontend
     config_settings: tuple[tuple[str, str], ...]
     image: Image
+    policy_floor: str | None = None
+    """The least portable manylinux policy a wheel may have (``manylinux_2_28``), if any."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping; the settings hash is computed from it."""
@@ -385,6 +394,8 @@ class JobSettings:
             "build_frontend": self.build_frontend.to_dict(),
             "config_settings": [list(pair) for pair in self.config_settings],
             "image": self.image.to_dict(),
+            # Only when set: a release without a floor keeps the settings hashes it had.
+            **({"policy_floor": self.policy_floor} if self.policy_floor else {}),
         }
 
     @property
@@ -572,9 +583,21 @@ class _Reader:
         result: list[str] = []
         for token in tokens:
             if token == "all":
-                # cibuildwheel 3.4.1 and later: "all" no longer includes the deprecated
-                # free-threaded 3.13 group.
-                result.extend(g for g in ENABLE_GROUPS if g != "cpython-freethreading")
+                result.extend(CIBUILDWHEEL_ENABLE_GROUPS)
+            elif token in LEGACY_ENABLE_GROUPS:
+                self.warn(
+                    "deprecated",
+                    option.key,
+                    origin,
+                    f"enable = {token!r} was removed in cibuildwheel 4, which refuses it;"
+                    " wheelfleet still reads it"
+                    + (
+                        " (it selects cp313t where an image provides it)"
+                        if token == "cpython-freethreading"
+                        else " (riscv64 needs no opt-in)"
+                    ),
+                )
+                result.append(token)
             elif token in ENABLE_GROUPS:
                 result.append(token)
             else:
@@ -727,7 +750,9 @@ class _Reader:
             raise OptionsError("expected a string", key=option.key, origin=origin, value=raw)
         value = raw.strip()
         arch = option.key.removeprefix("manylinux-").removesuffix("-image")
-        if _POLICY_RE.match(value) and value not in _POLICIES[arch]:
+        if manylinux.is_short_name(value) and value not in _POLICIES[arch]:
+            # A short name that is no official image's: a typo, or a policy without an image
+            # for this architecture. Refused, rather than pulled as a reference that fails.
             raise OptionsError(
                 f"{value} has no official image for {arch}",
                 key=option.key,
@@ -744,6 +769,20 @@ class _Reader:
                 accepted=(*_POLICIES[arch], "an image reference such as registry/name:tag"),
             )
         return value  # "" falls through to the layer below, as in cibuildwheel
+
+    def _policy(self, option: _Option, raw: Any, origin: str) -> str:
+        try:
+            return manylinux.check_policy_floor(raw, option.key)
+        except manylinux.PolicyError:
+            musl = isinstance(raw, str) and raw.strip().startswith("musllinux")
+            raise OptionsError(
+                "not a manylinux policy"
+                + ("; wheelfleet builds manylinux wheels only" if musl else ""),
+                key=option.key,
+                origin=origin,
+                value=raw,
+                accepted=manylinux.POLICY_FORMS,
+            ) from None
 
     def _ignored(self, option: _Option, raw: Any, origin: str) -> None:
         if option.not_applied:
@@ -823,6 +862,15 @@ def _read_options(
                 key,
                 origin,
                 "unknown option, ignored" + _suggest(key, [*OPTIONS, "overrides", "linux"]),
+            )
+            continue
+        if option.wheelfleet_only and not wheelfleet:
+            reader.warn(
+                "unknown-key",
+                key,
+                origin,
+                "a wheelfleet option, not cibuildwheel's: set it in [tool.wheelfleet];"
+                " ignored here",
             )
             continue
         if in_override and option.whole_run:
@@ -947,16 +995,27 @@ def _read_overrides(reader: _Reader, raw: Any, label: str, *, wheelfleet: bool) 
     return layers
 
 
+def cibw_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """Only the ``CIBW_*`` variables of an environment: what :func:`load` reads, and all that
+    the controller passes on (never the whole environment, which holds the operator's secrets)."""
+    return {name: value for name, value in environ.items() if name.startswith("CIBW_")}
+
+
 def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]:
     """``CIBW_<OPTION>`` then ``CIBW_<OPTION>_LINUX``, cibuildwheel's variables, in that order."""
-    base_names = {option.variable: option for option in OPTIONS.values()}
+    cibuildwheel_options = [option for option in OPTIONS.values() if not option.wheelfleet_only]
+    base_names = {option.variable: option for option in cibuildwheel_options}
     linux_names = {
-        f"{option.variable}_LINUX": option for option in OPTIONS.values() if option.linux_variable
+        f"{option.variable}_LINUX": option
+        for option in cibuildwheel_options
+        if option.linux_variable
     }
     base_names.pop("CIBW_ENVIRONMENT_PASS")  # cibuildwheel only has the _LINUX form
     other_platforms = tuple(f"_{platform.upper()}" for platform in OTHER_PLATFORMS)
-    base: dict[str, Any] = {}
-    linux: dict[str, Any] = {}
+    base: list[_Layer] = []
+    linux: list[_Layer] = []
+    # CIBW_ENABLE adds to the configured groups instead of replacing them.
+    rules = {"enable": "append"}
     for name in sorted(environ):
         if not name.startswith("CIBW_") or name in _CIBW_UNRELATED:
             continue
@@ -977,13 +1036,9 @@ def _environ_layers(reader: _Reader, environ: Mapping[str, str]) -> list[_Layer]
             continue
         if option.key == "repair-wheel-command":
             _check_repair_command(reader, value, origin)
-        target[option.key] = value
-    # CIBW_ENABLE adds to the configured groups instead of replacing them.
-    rules = {"enable": "append"}
-    return [
-        _Layer("environment variables CIBW_*", base, rules),
-        _Layer("environment variables CIBW_*_LINUX", linux, rules),
-    ]
+        # One layer per variable, so that a value says which variable set it.
+        target.append(_Layer(name, {option.key: value}, rules))
+    return [*base, *linux]
 
 
 def _explicit_layer(reader: _Reader, overrides: Mapping[str, Any]) -> tuple[_Layer, Any]:
@@ -1109,6 +1164,7 @@ class ProjectConfig:
             build_frontend=get("build-frontend"),
             config_settings=get("config-settings"),
             image=Image.from_value(arch, get(f"manylinux-{arch}-image")),
+            policy_floor=self.value("policy-floor")[0],
         )
 
     def requested_archs(self, capabilities: Capabilities) -> tuple[list[str], list[Unavailable]]:
@@ -1150,10 +1206,9 @@ class ProjectConfig:
         selection = self.selection()
         archs, unavailable = self.requested_archs(capabilities)
         archs_origin = self.value("archs")[1]
-        offered = {*KNOWN_PYTHON_TAGS, *capabilities.pythons}
-        for tags in capabilities.pythons_by_arch.values():
-            offered.update(tags)
-        pythons = sorted(offered, key=python_sort_key)
+        # cibuildwheel's identifiers only: an interpreter an image has beyond them (cp38) is
+        # not selected, as cibuildwheel would not select it.
+        pythons = sorted(KNOWN_PYTHON_TAGS, key=python_sort_key)
         jobs: list[Job] = []
         excluded: list[Excluded] = []
         warnings = list(self.warnings)
@@ -1191,20 +1246,6 @@ class ProjectConfig:
                         tuple(selected_here),
                     )
                 )
-        old = sorted(
-            {j.identifier.python for j in jobs if python_version(j.identifier.python) < (3, 9)}
-        )
-        for tag in old:
-            warnings.append(
-                OptionWarning(
-                    "eol-python",
-                    "build",
-                    self.value("build")[1],
-                    f"{tag} is selected: cibuildwheel 3 no longer builds it; wheelfleet does,"
-                    f" because an image provides it (add '{tag}-*' to skip to match"
-                    " cibuildwheel 3)",
-                )
-            )
         return ResolvedOptions(
             jobs=tuple(sorted(jobs, key=lambda job: job.identifier.sort_key)),
             unavailable=tuple(unavailable),

@@ -43,9 +43,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import job_settings, options, release_matrix, source
+from wheelfleet import job_settings, manylinux, options, release_matrix, source
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
+from wheelfleet import mirrors as mirror_urls
 from wheelfleet import plan as planning
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
@@ -106,6 +107,8 @@ def check_inputs(
     repository_url: Any = None,
     has_username: bool = False,
     has_password: bool = False,
+    policy_floor: Any = None,
+    mirrors: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -130,6 +133,14 @@ def check_inputs(
     """
     problems: list[str] = []
     env = dict(environ or {})
+    # Settings that need no project, reported with the others at the end.
+    setting_problems = mirror_urls.check_mirror_settings(mirrors or {})
+    floor: str | None = None
+    if _given(policy_floor):
+        try:
+            floor = manylinux.check_policy_floor(policy_floor, "wheelfleet_policy_floor")
+        except manylinux.PolicyError as exc:
+            setting_problems.append(str(exc))
     base = Path(cwd) if cwd is not None else Path.cwd()
 
     # The project.
@@ -199,9 +210,12 @@ def check_inputs(
     elif path is not None and not problems:
         try:
             explicit = release_matrix.overrides(
-                None if release_jobs else archs, None if release_jobs else tags, build_options
+                None if release_jobs else archs,
+                None if release_jobs else tags,
+                build_options,
+                policy_floor=floor,
             )
-            described, config = release_matrix.load_project(path, {}, explicit)
+            described, config = release_matrix.load_project(path, {}, explicit, env)
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)
@@ -267,6 +281,7 @@ def check_inputs(
                 + ". Keep them in an Ansible vault or in the controller's environment"
             )
 
+    problems.extend(setting_problems)
     if problems:
         raise ReleaseInputError("\n".join(problems))
     return {
@@ -277,6 +292,7 @@ def check_inputs(
         "max_rounds": rounds,
         "emulation_factor": factor,
         "publish": bool(publishing),
+        "policy_floor": floor,
     }
 
 
@@ -581,6 +597,9 @@ def advance(
                     reason=None,
                     step=None,
                     wheels=sorted(str(e["file"]) for e in entries),
+                    policies={
+                        str(e["file"]): manylinux.policy_of_wheel(str(e["file"])) for e in entries
+                    },
                     seconds=round(sum(float(v) for v in entries[0].get("timings", {}).values()), 1),
                     native=not entries[0].get("emulated", False),
                 )

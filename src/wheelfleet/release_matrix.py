@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wheelfleet import architectures, job_settings, options, source
-from wheelfleet.identifiers import KNOWN_PYTHON_TAGS, split_tag
+from wheelfleet import architectures, image_choice, job_settings, options, source
+from wheelfleet.identifiers import KNOWN_PYTHON_TAGS, Identifier, split_tag
 from wheelfleet.plan import Host, Job
 
 SUITE_PYTHONS: dict[str, str] = {
@@ -38,15 +38,19 @@ def overrides(
     architectures_given: Sequence[str] | None,
     pythons: Sequence[str] | None,
     extra: Mapping[str, Any] | None = None,
+    policy_floor: str | None = None,
 ) -> dict[str, Any]:
     """The explicit layer of a release: ``--arch`` as ``archs``, ``--python`` as ``build``
-    (``cp312`` selects ``cp312-*``), then ``wheelfleet_options``."""
+    (``cp312`` selects ``cp312-*``), then ``wheelfleet_options``, then the policy floor
+    (``--policy-floor``, ``wheelfleet_policy_floor``) as ``policy-floor``."""
     layer: dict[str, Any] = {}
     if architectures_given:
         layer["archs"] = list(architectures_given)
     if pythons:
         layer["build"] = [f"{split_tag(tag)[0]}-*" for tag in pythons]
     layer.update(extra or {})
+    if policy_floor:
+        layer["policy-floor"] = policy_floor
     return layer
 
 
@@ -134,6 +138,10 @@ class Selection:
     warnings: tuple[str, ...]
     unbuildable: tuple[Job, ...] = ()
     """Jobs of explicitly required architectures no host can build: planned, to be refused."""
+    images: tuple[image_choice.ImageChoice, ...] = ()
+    """The manylinux image each architecture's selected jobs ask for, and who chose it."""
+    policy_floor: str | None = None
+    """The least portable policy a wheel may have, when one is set."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,18 +157,24 @@ class Selection:
             },
             "excluded": len(self.resolved.excluded),
             "warnings": list(self.warnings),
+            "images": [choice.to_json() for choice in self.images],
+            "policy_floor": self.policy_floor,
         }
 
 
 def load_project(
-    project_path: str, role: Mapping[str, Any], explicit: Mapping[str, Any]
+    project_path: str,
+    role: Mapping[str, Any],
+    explicit: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
-    """The project (directory or sdist) and its configuration with the explicit layer.
-    The project's ``paths`` (files and directories) are kept to check test-sources."""
+    """The project (directory or sdist) and its configuration with the explicit layer and
+    the ``CIBW_*`` variables of ``environ``. The project's ``paths`` (files and
+    directories) are kept to check test-sources."""
     project, files = source.inspect(project_path)
     described = project.as_dict()
     described["paths"] = source.member_paths(files)
-    return described, job_settings.project_config(described, role, explicit)
+    return described, job_settings.project_config(described, role, explicit, environ=environ)
 
 
 class RequiredArchitectureError(ValueError):
@@ -219,7 +233,20 @@ def select(
         jobs.append(Job.from_build(selected.identifier, settings_hash=effective["settings_hash"]))
     warnings = [str(warning) for warning in resolved.warnings] + list(dict.fromkeys(notes))
     forced = _required(resolved, required_archs, hosts)
-    return Selection(resolved, fleet, tuple(jobs), settings, tuple(warnings), tuple(forced))
+    selected = [job.identifier for job in resolved.jobs] + [
+        Identifier.parse(name) for item in resolved.unavailable for name in item.identifiers
+    ]
+    images = image_choice.for_jobs(config, sorted(selected, key=lambda i: i.sort_key))
+    return Selection(
+        resolved,
+        fleet,
+        tuple(jobs),
+        settings,
+        tuple(warnings),
+        tuple(forced),
+        tuple(images),
+        config.value("policy-floor")[0],
+    )
 
 
 _SHOWN = (
@@ -240,10 +267,28 @@ def _shown(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def _overridden(selection: Mapping[str, Any], image: Mapping[str, Any]) -> bool:
+    """Whether the architecture's jobs are split over several images (by overrides)."""
+    return sum(1 for other in selection.get("images") or [] if other["arch"] == image["arch"]) > 1
+
+
 def render(selection: Mapping[str, Any], width: int = 100) -> str:
     """The selection (its JSON form) for people: settings per group of jobs that share
     them, then what is not built and why, then the warnings."""
     lines = [f"archs: {', '.join(selection['archs']) or 'none'} (from {selection['archs_origin']})"]
+    for image in selection.get("images") or []:
+        policy = image["policy"] or "policy read from the image"
+        jobs = f" for {', '.join(image['identifiers'])}" if _overridden(selection, image) else ""
+        lines.append(
+            f"manylinux image {image['arch']}: {image['reference']} ({policy};"
+            f" from {image['origin']}){jobs}"
+        )
+    floor = selection.get("policy_floor")
+    lines.append(
+        f"policy floor: {floor} (a wheel that needs a newer glibc fails its job)"
+        if floor
+        else "policy floor: none (each wheel gets the most portable policy it qualifies for)"
+    )
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for job in selection["jobs"]:
         groups.setdefault(job["settings_hash"], []).append(job)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import manifest as wheelhouse_manifest
+from wheelfleet import manylinux
 from wheelfleet import release as release_state
 from wheelfleet.architectures import ARCHITECTURES
 from wheelfleet.identifiers import python_sort_key
@@ -82,6 +83,11 @@ class Wheel:
     build_seconds: float
     seconds: float
     tags: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> str:
+        """The most portable manylinux policy of the wheel's tag (``manylinux_2_17``)."""
+        return manylinux.policy_of_wheel(self.file) or "none"
 
 
 @dataclass(frozen=True)
@@ -328,13 +334,15 @@ class Report:
         lines += ["", "## Wheels", ""]
         if self.wheels:
             lines.append(
-                "| Wheel | Size | sha256 | Host | Mode | Build | Grafted libraries | Image |"
+                "| Wheel | Policy | Size | sha256 | Host | Mode | Build | Grafted libraries"
+                " | Image |"
             )
-            lines.append("|---|---:|---|---|---|---:|---|---|")
+            lines.append("|---|---|---:|---|---|---|---:|---|---|")
             for wheel in self.wheels:
                 grafted = ", ".join(wheel.grafted) or "none"
                 lines.append(
-                    f"| {_md(wheel.file)} | {format_size(wheel.size)} | `{wheel.sha256[:16]}` |"
+                    f"| {_md(wheel.file)} | {_md(wheel.policy)} | {format_size(wheel.size)} |"
+                    f" `{wheel.sha256[:16]}` |"
                     f" {_md(wheel.host)} | {wheel.mode} | {format_seconds(wheel.build_seconds)} |"
                     f" {_md(grafted)} | {_md(wheel.image)} `{_short_digest(wheel.image_digest)}` |"
                 )
@@ -421,13 +429,14 @@ class Report:
         out.append("<h2>Wheels</h2>")
         if self.wheels:
             out.append(
-                "<table><thead><tr><th>Wheel</th><th>Size</th><th>sha256</th><th>Host</th>"
+                "<table><thead><tr><th>Wheel</th><th>Policy</th><th>Size</th><th>sha256</th>"
+                "<th>Host</th>"
                 "<th>Mode</th><th>Build</th><th>Grafted libraries</th><th>Image</th>"
                 "</tr></thead><tbody>"
             )
             for wheel in self.wheels:
                 out.append(
-                    f"<tr><td><code>{e(wheel.file)}</code></td>"
+                    f"<tr><td><code>{e(wheel.file)}</code></td><td>{e(wheel.policy)}</td>"
                     f'<td class="num">{e(format_size(wheel.size))}</td>'
                     f'<td><code title="{e(wheel.sha256)}">{e(wheel.sha256[:16])}</code></td>'
                     f"<td>{e(wheel.host)}</td><td>{e(wheel.mode)}</td>"
@@ -560,6 +569,7 @@ def _cell_json(cell: Cell) -> dict[str, Any]:
 def _wheel_json(wheel: Wheel) -> dict[str, Any]:
     return {
         "file": wheel.file,
+        "policy": wheel.policy,
         "identifier": wheel.identifier,
         "architecture": wheel.architecture,
         "python": wheel.python,
@@ -662,6 +672,15 @@ def text_summary(document: Mapping[str, Any], paths: Mapping[str, str] | None = 
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines.extend(
             "  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows
+        )
+    policies: dict[str, int] = {}
+    for wheel in document.get("wheels") or []:
+        policy = str(wheel.get("policy") or "none")
+        policies[policy] = policies.get(policy, 0) + 1
+    if policies:
+        lines.append(
+            "wheel policies: "
+            + ", ".join(f"{policy} ({count})" for policy, count in sorted(policies.items()))
         )
     not_built = document.get("not_built") or []
     if not_built:

@@ -146,9 +146,7 @@ class Selector:
 
 # --------------------------------------------------------------------------- selection
 
-ENABLE_GROUPS: tuple[str, ...] = (
-    "cpython-experimental-riscv64",
-    "cpython-freethreading",
+CIBUILDWHEEL_ENABLE_GROUPS: tuple[str, ...] = (
     "cpython-prerelease",
     "graalpy",
     "pypy",
@@ -156,9 +154,19 @@ ENABLE_GROUPS: tuple[str, ...] = (
     "pyodide-prerelease",
     "pyodide-eol",
 )
-"""cibuildwheel's ``enable`` values. Only ``cpython-freethreading`` and
-``cpython-prerelease`` change what wheelfleet selects; riscv64 needs no opt-in
-in current cibuildwheel, and wheelfleet builds no PyPy, GraalPy or Pyodide."""
+"""cibuildwheel 4.3's ``enable`` values. Only ``cpython-prerelease`` changes what wheelfleet
+selects; wheelfleet builds no PyPy, GraalPy or Pyodide."""
+
+LEGACY_ENABLE_GROUPS: tuple[str, ...] = ("cpython-experimental-riscv64", "cpython-freethreading")
+"""Groups cibuildwheel 3 had and 4 refuses. wheelfleet still reads them, with a warning:
+``cpython-freethreading`` selects cp313t (which cibuildwheel 4 no longer builds) where an
+image provides it; riscv64 needs no opt-in."""
+
+ENABLE_GROUPS: tuple[str, ...] = (*LEGACY_ENABLE_GROUPS, *CIBUILDWHEEL_ENABLE_GROUPS)
+"""Every ``enable`` value wheelfleet accepts."""
+
+OLDEST_PYTHON = (3, 9)
+"""The oldest CPython cibuildwheel 4 builds: older ones are never selected."""
 
 PRERELEASE_MINOR = 16
 """The first CPython minor version still in beta: its tags need ``cpython-prerelease``."""
@@ -181,6 +189,8 @@ class BuildSelection:
             Version(f"{major}.{minor}.99"), prereleases=True
         ):
             return f"requires-python {self.requires_python} excludes Python {major}.{minor}"
+        if (major, minor) < OLDEST_PYTHON:
+            return f"{tag} has reached its end of life: cibuildwheel 4 does not build it"
         if is_free_threaded(tag) and minor <= 13 and "cpython-freethreading" not in self.enable:
             return f"{tag} (free-threaded {major}.{minor}) needs enable = cpython-freethreading"
         if minor >= PRERELEASE_MINOR and "cpython-prerelease" not in self.enable:

@@ -50,9 +50,9 @@ FLEET_PYTHONS = {"cp311"}
 """The interpreters of the bookworm builder images."""
 FLEET_ARCHS = {"x86_64", "aarch64"}
 """The architectures with a builder image recipe (emulation of others is registered too)."""
-COMPARED = set(KNOWN_PYTHON_TAGS) - {"cp38"}
-"""Tags compared with cibuildwheel: those wheelfleet knows, but 3.8, which cibuildwheel 4
-no longer builds and wheelfleet still does (with a warning) when an image provides it."""
+COMPARED = set(KNOWN_PYTHON_TAGS) - {"cp313t"}
+"""Tags compared with cibuildwheel: those wheelfleet selects from, but cp313t, which only
+wheelfleet's legacy cpython-freethreading group selects (cibuildwheel 4 refuses it)."""
 
 
 def fetch_sdist(name: str, version: str) -> Path:

@@ -98,7 +98,7 @@ def test_matrix_becomes_extra_variables_with_canonical_names():
         ),
         (
             ["--arch", "x86_64", "--python", "cp27"],
-            "'cp27' is not a CPython tag wheelfleet can build (expected cp3X or cp3Xt, e.g. cp38",
+            "'cp27' is not a CPython tag wheelfleet can build (expected cp3X or cp3Xt, e.g. cp39",
         ),
         (["--python", "cp311"], "wheelfleet plan needs a PROJECT, or at least one --arch"),
         (["--arch", "x86_64"], "wheelfleet plan needs a PROJECT, or at least one --python"),

@@ -24,8 +24,8 @@ from wheelfleet.placeholders import substitute, used
 # --------------------------------------------------------------------------- identifiers
 
 
-def test_known_tags_run_from_38_to_314t() -> None:
-    assert KNOWN_PYTHON_TAGS[0] == "cp38"
+def test_known_tags_run_from_39_to_315t() -> None:
+    assert KNOWN_PYTHON_TAGS[0] == "cp39"
     assert KNOWN_PYTHON_TAGS[-1] == "cp315t"
     assert [t for t in KNOWN_PYTHON_TAGS if is_free_threaded(t)] == ["cp313t", "cp314t", "cp315t"]
     assert python_version("cp313t") == (3, 13)
