@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import job_settings, options, release_matrix, source
+from wheelfleet import job_settings, options, release_matrix, requirements, source
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
 from wheelfleet import plan as planning
@@ -205,11 +205,13 @@ def check_inputs(
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)
+            job_settings.check_requirements(config)
         except (
             source.ProjectError,
             options.OptionsError,
             IdentifierError,
             job_settings.JobSettingsError,
+            requirements.RequirementRefusedError,
         ) as exc:
             problems.append(str(exc))
     seen: set[str] = set()

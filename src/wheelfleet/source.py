@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from wheelfleet import options
+from wheelfleet import options, requirements
 
 # Never part of a project's source: VCS data, build output, caches, virtualenvs.
 # A leading "/" anchors a pattern at the project root; other patterns match any
@@ -238,7 +238,39 @@ def read_build_system(pyproject: dict[str, Any], where: str) -> tuple[list[str],
     backend = build_system.get("build-backend", DEFAULT_BUILD_BACKEND)
     if not isinstance(backend, str):
         raise ProjectError(f"{where}: [build-system].build-backend must be a string")
-    return [item.strip() for item in requires if item.strip()], backend
+    entries = [item for item in requires if item.strip()]
+    return _checked(entries, f"{where}/pyproject.toml [build-system].requires"), backend
+
+
+def _checked(entries: Sequence[Any], origin: str) -> list[str]:
+    """Requirements the controller's pip download may get (see requirements.check_requirements)."""
+    try:
+        return requirements.check_requirements(entries, origin)
+    except requirements.RequirementsError as exc:
+        raise ProjectError(str(exc)) from None
+
+
+def check_declared_requirements(pyproject: dict[str, Any], where: str) -> None:
+    """Every requirement pyproject.toml declares that a job may download on the controller:
+    ``[project].dependencies``, each ``[project.optional-dependencies]`` extra (test-extras)
+    and each ``[dependency-groups]`` group (test-groups); a bad entry names its table."""
+    label = f"{where}/pyproject.toml"
+    project = pyproject.get("project") or {}
+    if isinstance(project, dict):
+        dependencies = project.get("dependencies")
+        if isinstance(dependencies, list):
+            _checked(dependencies, f"{label} [project].dependencies")
+        extras = project.get("optional-dependencies")
+        if isinstance(extras, dict):
+            for extra, items in extras.items():
+                if isinstance(items, list):
+                    _checked(items, f"{label} [project.optional-dependencies].{extra}")
+    groups = pyproject.get("dependency-groups")
+    if isinstance(groups, dict):
+        for group, items in groups.items():
+            if isinstance(items, list):
+                strings = [item for item in items if not isinstance(item, dict)]
+                _checked(strings, f"{label} [dependency-groups].{group}")
 
 
 def build_config(pyproject: dict[str, Any]) -> dict[str, Any]:
@@ -401,6 +433,7 @@ def inspect(
     pyproject_file = by_path.get("pyproject.toml")
     pyproject = _read_pyproject(pyproject_file.data if pyproject_file else None, where)
     requires, backend = read_build_system(pyproject, where)
+    check_declared_requirements(pyproject, where)
     pkg_info = by_path.get("PKG-INFO")
     fallback = Path(path).absolute().name if kind == "directory" else sdist_stem(Path(path))
     name, version = _name_version(pyproject, pkg_info.data if pkg_info else None, fallback)
