@@ -124,8 +124,12 @@ class ActionModule(ActionBase):
     def _select(args: dict, hosts: list) -> Any:
         """The jobs the project's configuration selects on these hosts."""
         try:
+            settings = args["settings"] or {}
+            limits = source.ReadLimits.from_values(
+                settings.get("source_max_bytes"), settings.get("source_max_members")
+            )
             project, config = release_matrix.load_project(
-                args["project"], args["settings"], args["options"]
+                args["project"], args["settings"], args["options"], limits
             )
             fleet = release_matrix.capabilities(
                 hosts, release_matrix.image_pythons(args["image_recipes"])

@@ -34,6 +34,10 @@ ARGUMENT_SPEC = {
     "repository_url": {"type": "raw"},
     "has_username": {"type": "bool", "default": False},
     "has_password": {"type": "bool", "default": False},
+    "extra_build_requires": {"type": "raw"},
+    "test_requires": {"type": "raw"},
+    "source_max_bytes": {"type": "raw"},
+    "source_max_members": {"type": "raw"},
 }
 
 

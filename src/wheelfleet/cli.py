@@ -275,6 +275,20 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
         " TWINE_USERNAME/TWINE_PASSWORD",
     )
     group.add_argument(
+        "--max-source-bytes",
+        type=int,
+        metavar="N",
+        help="refuse an sdist that unpacks to more than N bytes (default 1 GiB;"
+        " -e wheel_build_source_max_bytes)",
+    )
+    group.add_argument(
+        "--max-source-members",
+        type=int,
+        metavar="N",
+        help="refuse an sdist of more than N members (default 100000;"
+        " -e wheel_build_source_max_members)",
+    )
+    group.add_argument(
         "--vault-password-file",
         metavar="FILE",
         help="decrypt vaulted variables (such as publishing credentials) with this file",
@@ -291,6 +305,8 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
         ("wheelfleet_max_rounds", args.max_rounds, "--max-rounds"),
         ("wheel_build_wheelhouse", args.wheelhouse, "--wheelhouse"),
         ("wheelfleet_publish_repository_url", args.publish, "--publish"),
+        ("wheel_build_source_max_bytes", args.max_source_bytes, "--max-source-bytes"),
+        ("wheel_build_source_max_members", args.max_source_members, "--max-source-members"),
     ):
         if value is not None and key in given:
             raise InputError(f"{flag} conflicts with -e {key}: give it one way")
@@ -319,6 +335,10 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
             has_password=bool(merged.get("wheelfleet_publish_password"))
             or args.vault_password_file is not None,
             environ=os.environ,
+            extra_build_requires=merged.get("wheel_build_extra_build_requires"),
+            test_requires=merged.get("wheel_build_test_requires"),
+            source_max_bytes=merged.get("wheel_build_source_max_bytes"),
+            source_max_members=merged.get("wheel_build_source_max_members"),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None

@@ -153,11 +153,14 @@ class Selection:
 
 
 def load_project(
-    project_path: str, role: Mapping[str, Any], explicit: Mapping[str, Any]
+    project_path: str,
+    role: Mapping[str, Any],
+    explicit: Mapping[str, Any],
+    limits: source.ReadLimits | None = None,
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
     """The project (directory or sdist) and its configuration with the explicit layer.
     The project's ``paths`` (files and directories) are kept to check test-sources."""
-    project, files = source.inspect(project_path)
+    project, files = source.inspect(project_path, limits=limits)
     described = project.as_dict()
     described["paths"] = source.member_paths(files)
     return described, job_settings.project_config(described, role, explicit)
