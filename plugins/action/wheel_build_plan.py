@@ -69,9 +69,7 @@ class ActionModule(ActionBase):
             limits = source.ReadLimits.from_values(
                 args.get("source_max_bytes"), args.get("source_max_members")
             )
-            present = source.member_paths(
-                source.load_files(project["path"], excludes, limits)[1]
-            )
+            present = source.member_paths(source.load_files(project["path"], excludes, limits)[1])
             planned = jobs.plan(
                 present=present,
                 project=project,

@@ -82,11 +82,12 @@ options:
     type: raw
   source_max_bytes:
     description:
-      - The most an sdist may unpack to on the controller, in bytes (C(wheel_build_source_max_bytes));
-        default 1 GiB.
+      - The most an sdist may unpack to on the controller, in bytes
+        (C(wheel_build_source_max_bytes)); default 1 GiB.
     type: raw
   source_max_members:
-    description: The most members an sdist may have (C(wheel_build_source_max_members)); default 100000.
+    description:
+      - The most members an sdist may have (C(wheel_build_source_max_members)); default 100000.
     type: raw
 notes:
   - Runs on the controller only (use C(run_once)); supports check mode.

@@ -41,7 +41,7 @@ from wheelfleet import __version__, release_matrix
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
-from wheelfleet.inputs import InputError, check_inventory, parse_extra_vars
+from wheelfleet.inputs import InputError, check_inventory, extra_var_layers, parse_extra_vars
 from wheelfleet.options import ARCH_KEYWORDS
 from wheelfleet.plan import (
     DEFAULT_EMULATION_FACTOR,
@@ -624,9 +624,10 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
     """Turn parsed arguments into a run; raises InputError naming a bad value."""
     command = command_named(args.command)
     inventories = tuple(check_inventory(value) for value in args.inventory or ())
+    layers = extra_var_layers(args.extra_vars)
     extravars = parse_extra_vars(args.extra_vars)
-    if command.extravars is not None:
-        extravars.update(command.extravars(args, extravars))
+    derived = command.extravars(args, extravars) if command.extravars is not None else {}
+    extravars.update(derived)
     vault = getattr(args, "vault_password_file", None)
     if vault is not None and not Path(vault).expanduser().is_file():
         raise InputError(f"--vault-password-file {vault!r}: no such file")
@@ -640,6 +641,9 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
         verbosity=args.verbose,
         skip_tags=command.skip_tags(args) if command.skip_tags is not None else (),
         vault_password_file=Path(vault).expanduser().absolute() if vault is not None else None,
+        # The user's -e values as given (files as files: vaulted values stay intact), then
+        # what the command derived from them, which takes precedence.
+        extravar_layers=(*layers, derived) if derived else tuple(layers),
     )
 
 

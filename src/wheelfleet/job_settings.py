@@ -131,7 +131,9 @@ def extra_requirements(document: Mapping[str, Any], extras: Sequence[str]) -> li
     return list(dict.fromkeys(wanted))
 
 
-def check_requirements(config: options.ProjectConfig, role: Mapping[str, Any] | None = None) -> None:
+def check_requirements(
+    config: options.ProjectConfig, role: Mapping[str, Any] | None = None
+) -> None:
     """Every ``test-requires`` any layer of the configuration gives (the project's tables,
     their overrides, CIBW_* variables, the explicit layer) and the role's
     ``extra_build_requires`` must be plain PEP 508 requirements: they reach the
