@@ -157,6 +157,8 @@ def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -
     runs in the fleet's builder image, whose ID is part of the job's inputs.
     """
     chosen_role = {key: role.get(key) for key in ROLE_ONLY}
+    # An index's password changes nothing that is built (and is never hashed nor shown).
+    chosen_role["index_url"] = requirements.redact_url(chosen_role.get("index_url"))
     if chosen_role.get("requirements_source") != "index":
         chosen_role["index_url"] = None
     document = {
@@ -247,6 +249,9 @@ def for_job(
     }
     for key in ROLE_ONLY:
         settings[key] = role.get(key)
+    # The settings are shown (plan, results, release.json): an index URL's credentials stay
+    # out of them; the build gets the URL through a no_log parameter (wheel_build_passed_env).
+    settings["index_url"] = requirements.redact_url(settings.get("index_url"))
     settings["settings_hash"] = settings_hash(option_settings, role)
     settings["notes"] = notes
     return settings
@@ -320,6 +325,17 @@ def refusal_note(refusal: Mapping[str, str], origin: str) -> str:
         f"environment-pass {refusal['name']} (from {origin}) refused, not forwarded into the"
         f" build containers: it {refusal['reason']}"
     )
+
+
+def secret_environment(
+    names: Sequence[str], environ: Mapping[str, str], index_url: str = ""
+) -> dict[str, str]:
+    """What a job's containers get through a no_log parameter: its ``environment-pass``
+    values, and ``PIP_INDEX_URL`` when the index URL carries credentials."""
+    env = passed_environment(names, environ)
+    if requirements.has_credentials(index_url):
+        env["PIP_INDEX_URL"] = index_url
+    return env
 
 
 def passed_environment(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:

@@ -148,6 +148,23 @@ def check_requirements(entries: Iterable[Any], origin: str) -> list[str]:
     return checked
 
 
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+REDACTED = "***"
+
+
+def has_credentials(url: Any) -> bool:
+    """Whether a URL carries credentials (``https://user:password@host/...``)."""
+    return isinstance(url, str) and _URL_CREDENTIALS.search(url) is not None
+
+
+def redact_url(text: Any) -> Any:
+    """``text`` with the credentials of every URL in it replaced by ``***`` (anything that is
+    not a string is returned as is): what may be shown, hashed or logged."""
+    if not isinstance(text, str):
+        return text
+    return _URL_CREDENTIALS.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
+
+
 def requirement_set(*groups: Iterable[str]) -> list[str]:
     """The requirements of all groups, stripped, without duplicates, sorted."""
     return sorted({item.strip() for group in groups for item in group if item and item.strip()})
@@ -211,6 +228,35 @@ def download_command(
     return argv
 
 
+_INDEX_OPTIONS = {
+    "--index-url": "PIP_INDEX_URL",
+    "-i": "PIP_INDEX_URL",
+    "--extra-index-url": "PIP_EXTRA_INDEX_URL",
+}
+
+
+def secret_pip_args(pip_args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``pip_args`` without the index URLs that carry credentials, and those URLs as pip's
+    environment variables: a process's command line is readable by every user."""
+    kept: list[str] = []
+    env: dict[str, list[str]] = {}
+    items = list(pip_args)
+    index = 0
+    while index < len(items):
+        item = str(items[index])
+        option, equals, value = item.partition("=")
+        if option in _INDEX_OPTIONS and not equals and index + 1 < len(items):
+            value, used = str(items[index + 1]), 2
+        else:
+            used = 1
+        if option in _INDEX_OPTIONS and (equals or used == 2) and has_credentials(value):
+            env.setdefault(_INDEX_OPTIONS[option], []).append(value)
+        else:
+            kept.extend(str(x) for x in items[index : index + used])
+        index += used
+    return kept, {name: " ".join(values) for name, values in env.items()}
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,7 +318,8 @@ def ensure(
     wanted = check_requirements(
         requirement_set(requirements), f"the build/test requirements of {tag} on {arch}"
     )
-    key = cache_key(wanted, arch, tag, glibc, source, pip_args)
+    shown_args = [redact_url(str(arg)) for arg in pip_args]
+    key = cache_key(wanted, arch, tag, glibc, source, shown_args)
     base = Path(cache_dir).expanduser().absolute() / "requirements"
     directory, archive = base / key, base / f"{key}.tar"
     result: dict[str, Any] = {
@@ -296,21 +343,26 @@ def ensure(
         scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
         try:
             if wanted and source == "wheelhouse":
+                public_args, secret_env = secret_pip_args(pip_args)
                 argv = download_command(
-                    wanted, arch, tag, glibc, str(scratch), python=python, pip_args=pip_args
+                    wanted, arch, tag, glibc, str(scratch), python=python, pip_args=public_args
                 )
                 try:
                     done = subprocess.run(
-                        argv, capture_output=True, text=True, timeout=timeout, check=False
+                        argv,
+                        capture_output=True,
+                        text=True,
+                        timeout=timeout,
+                        check=False,
+                        env={**os.environ, **secret_env} if secret_env else None,
                     )
                 except subprocess.TimeoutExpired:
                     raise RequirementsError(
                         f"pip download for {tag} on {arch} did not finish in {timeout} s"
                     ) from None
                 if done.returncode != 0:
-                    raise RequirementsError(
-                        failure_message(arch, tag, done.stdout + done.stderr, wanted)
-                    )
+                    output = redact_url(done.stdout + done.stderr)
+                    raise RequirementsError(failure_message(arch, tag, output, wanted))
             if directory.exists():
                 shutil.rmtree(directory)
             scratch.replace(directory)
