@@ -168,7 +168,7 @@ def write_private(path: Path, data: Mapping[str, Any]) -> Path:
     """Write ``data`` as JSON to a new file only its owner can read (0600 from the start)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+        json.dump(data, handle, default=str)
     return path
 
 

@@ -244,9 +244,10 @@ def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "from setuptools import Extension, setup\n"
         'setup(ext_modules=[Extension("tinyext", ["tinyext.c"])])\n'
     )
+    (root / "README.md").write_text("# tinyext\n\nA hostile-input test project.\n")
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "tinyext"\nversion = "1.0"\n'
+        '[project]\nname = "tinyext"\nversion = "1.0"\nreadme = "README.md"\n'
         "[tool.cibuildwheel]\n"
         'environment-pass = ["TWINE_PASSWORD", "WHEELFLEET_HOSTILE_OK"]\n'
         f"before-build = {json.dumps(BEFORE_BUILD)}\n"
@@ -293,23 +294,40 @@ def env_pass_release(engine_ready, tiny_project: Path, tmp_path_factory) -> dict
 
 
 def test_a_refused_environment_pass_never_reaches_the_container(env_pass_release) -> None:
+    """The build's before-build fails if TWINE_PASSWORD is set in the container or if the
+    allowed variable is missing: the release succeeding proves both, inside a real build."""
     done, secret = env_pass_release["run"], env_pass_release["secret"]
     result = document(done)
     assert done.returncode == 0, done.stderr[-4000:]
     wheelhouse = env_pass_release["wheelhouse"]
-    assert [p.name for p in wheelhouse.glob("tinyext-1.0-cp311-cp311-*.whl")]
-    selection = result["plan"]["selection"]
-    refusal = [w for w in selection["warnings"] if w.startswith("environment-pass TWINE_PASSWORD")]
-    assert refusal, selection["warnings"]
-    assert "matches 'TWINE_*' of wheel_build_environment_pass_deny" in refusal[0]
+    assert list(wheelhouse.glob("tinyext-1.0-cp311-cp311-*.whl"))
+    refusals = [w for w in result["warnings"] if "environment-pass TWINE_PASSWORD" in w]
+    assert refusals, result["warnings"]
+    assert "matches 'TWINE_*' of wheel_build_environment_pass_deny" in refusals[0]
+    logs = "".join(p.read_text() for p in (wheelhouse / "logs").glob("*.log"))
+    assert 'test "$WHEELFLEET_HOSTILE_OK" = forwarded' in logs
+    assert secret not in done.stdout + done.stderr + logs
+
+
+def test_the_plan_names_the_refusal(engine_ready, tiny_project, tmp_path: Path) -> None:
+    """wheelfleet plan (changes nothing; about 10 s): text and JSON both name the refusal."""
+    env = ansible_env(TWINE_PASSWORD="never-shown")
+    done = cli(
+        "plan", str(tiny_project), "--arch", "x86_64", "--python", "cp311", "--json",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    selection = document(done)["plan"]["selection"]
     (job,) = selection["jobs"]
     assert job["settings"]["environment_pass"] == ["WHEELFLEET_HOSTILE_OK"]
-    assert job["settings"]["environment_pass_refused"][0]["name"] == "TWINE_PASSWORD"
-    shown = [m["text"] for m in result.get("messages", []) if isinstance(m, dict)]
-    assert any("environment-pass TWINE_PASSWORD" in text for text in shown), shown
-    logs = "".join(p.read_text() for p in (wheelhouse / "logs").glob("*.log"))
-    everything = done.stdout + done.stderr + logs
-    assert secret not in everything
+    (refused,) = job["settings"]["environment_pass_refused"]
+    assert refused == {
+        "name": "TWINE_PASSWORD",
+        "reason": "matches 'TWINE_*' of wheel_build_environment_pass_deny",
+    }
+    assert any(w.startswith("environment-pass TWINE_PASSWORD") for w in selection["warnings"])
+    assert "warning: environment-pass TWINE_PASSWORD (from " in done.stderr
+    assert "never-shown" not in done.stdout + done.stderr
 
 
 # --- the vaulted publishing password reaches twine -----------------------------------------

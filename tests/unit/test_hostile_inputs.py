@@ -377,3 +377,19 @@ def test_the_cli_passes_files_as_files(tmp_path: Path, monkeypatch: pytest.Monke
     assert request.extravar_layers == (tmp_path / "vault.yml", {"x": "1"})
     assert request.extravars == {"publish_password": VAULTED, "x": "1"}
     assert os.fspath(tmp_path / "vault.yml") in str(request.extravar_layers[0])
+
+
+def test_task_warnings_reach_the_cli() -> None:
+    """ansible-core 2.19 hands a task's warnings over with its result: a refusal the plan
+    warns about must be among the run's warnings (the CLI's text and --json)."""
+    from wheelfleet.progress import Progress
+
+    progress = Progress()
+    warning = "environment-pass TWINE_PASSWORD (from p) refused"
+    event = {
+        "event": "runner_on_ok",
+        "event_data": {"host": "localhost", "task": "Place", "res": {"warnings": [warning]}},
+    }
+    progress.apply(event)
+    progress.apply(event)
+    assert [(m.level, m.text) for m in progress.messages] == [("warning", warning)]
