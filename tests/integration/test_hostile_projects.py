@@ -396,6 +396,8 @@ def test_index_credentials_never_show(engine_ready, tiny_project, tmp_path: Path
     done = cli(
         *release_args(tiny_project, wheelhouse, "index", "-v"),
         *("-e", "wheel_build_requirements_source=index", "-e", f"wheel_build_index_url={url}"),
+        # pip gives up at once on the closed port instead of retrying for a minute.
+        *("-e", '{"wheel_build_environment": {"PIP_RETRIES": "0"}}'),
         cwd=tmp_path,
         env=env,
     )
