@@ -157,6 +157,8 @@ def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any])
             jobs=merged.get("wheelfleet_jobs"),
             build_options=merged.get("wheelfleet_options"),
             environ=os.environ,
+            source_max_bytes=merged.get("wheel_build_source_max_bytes"),
+            source_max_members=merged.get("wheel_build_source_max_members"),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
