@@ -125,11 +125,16 @@ class ActionModule(ActionBase):
     def _select(args: dict, hosts: list) -> Any:
         """The jobs the project's configuration selects on these hosts."""
         try:
+            settings = args["settings"] or {}
+            limits = source.ReadLimits.from_values(
+                settings.get("source_max_bytes"), settings.get("source_max_members")
+            )
             project, config = release_matrix.load_project(
                 args["project"],
                 args["settings"],
                 args["options"],
                 options.cibw_environ(os.environ),
+                limits,
             )
             fleet = release_matrix.capabilities(
                 hosts, release_matrix.image_pythons(args["image_recipes"])

@@ -35,6 +35,10 @@ ARGUMENT_SPEC = {
     "has_username": {"type": "bool", "default": False},
     "has_password": {"type": "bool", "default": False},
     "policy_floor": {"type": "raw"},
+    "extra_build_requires": {"type": "raw"},
+    "test_requires": {"type": "raw"},
+    "source_max_bytes": {"type": "raw"},
+    "source_max_members": {"type": "raw"},
 }
 
 

@@ -35,7 +35,8 @@ class ActionModule(ActionBase):
     ``python_tags`` (or ``jobs``, explicit ``{arch, python}`` pairs that replace them),
     ``images`` (``docker_image_info`` results of the host),
     ``image`` (repository; the tag is the architecture), ``source_excludes`` (as
-    given to wheel_source: test-sources are checked against what is packed), ``host_arch`` (the
+    given to wheel_source: test-sources are checked against what is packed),
+    ``source_max_bytes`` and ``source_max_members`` (as given to wheel_source), ``host_arch`` (the
     engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
     ``jobs`` (each with its effective ``settings`` and ``status`` build,
     up-to-date or failed), ``requirements`` (the wheelhouses the jobs to build
@@ -68,7 +69,10 @@ class ActionModule(ActionBase):
             excludes = source.excludes_for(
                 project["path"], args.get("source_excludes") or [], [wheelhouse]
             )
-            present = source.member_paths(source.load_files(project["path"], excludes)[1])
+            limits = source.ReadLimits.from_values(
+                args.get("source_max_bytes"), args.get("source_max_members")
+            )
+            present = source.member_paths(source.load_files(project["path"], excludes, limits)[1])
             planned = jobs.plan(
                 present=present,
                 project=project,

@@ -27,7 +27,8 @@ class ActionModule(ActionBase):
     ``wheelhouse`` (returned as an absolute path, with its ``staging`` directory, and created
     for the invoking user; left out of the source when it lies inside the project, as is
     the cache), ``pack`` (write the
-    archive; false only checks). Returns the project's name, version, kind, build
+    archive; false only checks), ``max_bytes`` and ``max_members`` (the limits of reading an
+    sdist, source.ReadLimits). Returns the project's name, version, kind, build
     requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash`` and
     ``archive``; ``changed`` when the archive is (or, in check mode, would be) written.
     """
@@ -53,8 +54,13 @@ class ActionModule(ActionBase):
         excludes = source.excludes_for(project, args.get("excludes") or [], inside)
         write = bool(args.get("pack", True)) and not self._task.check_mode
         try:
+            limits = source.ReadLimits.from_values(args.get("max_bytes"), args.get("max_members"))
             prepared = source.prepare(
-                project, args.get("cache_dir") or "~/.cache/wheelfleet", excludes, write=write
+                project,
+                args.get("cache_dir") or "~/.cache/wheelfleet",
+                excludes,
+                write=write,
+                limits=limits,
             )
         except source.ProjectError as exc:
             raise AnsibleActionFail(str(exc)) from None

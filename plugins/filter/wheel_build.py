@@ -43,10 +43,11 @@ def wheel_build_steps(job: dict, purpose: str = "build", wheels: list | None = N
     return _call(jobs.build_steps, job)
 
 
-def wheel_build_passed_env(names: list) -> dict:
+def wheel_build_passed_env(names: list, index_url: str = "") -> dict:
     """environment-pass: the controller's values of those variables (filters run on the
-    controller). Give the result only to no_log parameters."""
-    return _call(lambda: job_settings.passed_environment(names or [], os.environ))
+    controller), and PIP_INDEX_URL when ``index_url`` carries credentials (the job's
+    settings only hold it redacted). Give the result only to no_log parameters."""
+    return _call(job_settings.secret_environment, names or [], os.environ, index_url)
 
 
 def wheel_build_record(

@@ -80,6 +80,23 @@ options:
     description: Whether a password or token is set in the variables.
     type: bool
     default: false
+  extra_build_requires:
+    description:
+      - The role's C(wheel_build_extra_build_requires), checked like the project's requirements
+        (PEP 508 only; an option, a URL or a path is refused).
+    type: raw
+  test_requires:
+    description: The role's C(wheel_build_test_requires), checked the same way.
+    type: raw
+  source_max_bytes:
+    description:
+      - The most an sdist may unpack to on the controller, in bytes
+        (C(wheel_build_source_max_bytes)); default 1 GiB.
+    type: raw
+  source_max_members:
+    description:
+      - The most members an sdist may have (C(wheel_build_source_max_members)); default 100000.
+    type: raw
 notes:
   - Runs on the controller only (use C(run_once)); supports check mode.
 seealso:

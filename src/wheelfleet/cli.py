@@ -41,7 +41,7 @@ from wheelfleet import __version__, mirrors, release_matrix
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
-from wheelfleet.inputs import InputError, check_inventory, parse_extra_vars
+from wheelfleet.inputs import InputError, check_inventory, extra_var_layers, parse_extra_vars
 from wheelfleet.options import ARCH_KEYWORDS
 from wheelfleet.plan import (
     DEFAULT_EMULATION_FACTOR,
@@ -165,6 +165,8 @@ def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any])
             policy_floor=merged.get("wheelfleet_policy_floor"),
             mirrors=_mirror_settings(merged),
             environ=os.environ,
+            source_max_bytes=merged.get("wheel_build_source_max_bytes"),
+            source_max_members=merged.get("wheel_build_source_max_members"),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
@@ -296,6 +298,20 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
         " TWINE_USERNAME/TWINE_PASSWORD",
     )
     group.add_argument(
+        "--max-source-bytes",
+        type=int,
+        metavar="N",
+        help="refuse an sdist that unpacks to more than N bytes (default 1 GiB;"
+        " -e wheel_build_source_max_bytes)",
+    )
+    group.add_argument(
+        "--max-source-members",
+        type=int,
+        metavar="N",
+        help="refuse an sdist of more than N members (default 100000;"
+        " -e wheel_build_source_max_members)",
+    )
+    group.add_argument(
         "--vault-password-file",
         metavar="FILE",
         help="decrypt vaulted variables (such as publishing credentials) with this file",
@@ -313,6 +329,8 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
         ("wheelfleet_max_rounds", args.max_rounds, "--max-rounds"),
         ("wheel_build_wheelhouse", args.wheelhouse, "--wheelhouse"),
         ("wheelfleet_publish_repository_url", args.publish, "--publish"),
+        ("wheel_build_source_max_bytes", args.max_source_bytes, "--max-source-bytes"),
+        ("wheel_build_source_max_members", args.max_source_members, "--max-source-members"),
     ):
         if value is not None and key in given:
             raise InputError(f"{flag} conflicts with -e {key}: give it one way")
@@ -343,6 +361,10 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
             has_password=bool(merged.get("wheelfleet_publish_password"))
             or args.vault_password_file is not None,
             environ=os.environ,
+            extra_build_requires=merged.get("wheel_build_extra_build_requires"),
+            test_requires=merged.get("wheel_build_test_requires"),
+            source_max_bytes=merged.get("wheel_build_source_max_bytes"),
+            source_max_members=merged.get("wheel_build_source_max_members"),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
@@ -628,9 +650,10 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
     """Turn parsed arguments into a run; raises InputError naming a bad value."""
     command = command_named(args.command)
     inventories = tuple(check_inventory(value) for value in args.inventory or ())
+    layers = extra_var_layers(args.extra_vars)
     extravars = parse_extra_vars(args.extra_vars)
-    if command.extravars is not None:
-        extravars.update(command.extravars(args, extravars))
+    derived = command.extravars(args, extravars) if command.extravars is not None else {}
+    extravars.update(derived)
     vault = getattr(args, "vault_password_file", None)
     if vault is not None and not Path(vault).expanduser().is_file():
         raise InputError(f"--vault-password-file {vault!r}: no such file")
@@ -644,6 +667,9 @@ def build_request(args: argparse.Namespace, project: Project) -> RunRequest:
         verbosity=args.verbose,
         skip_tags=command.skip_tags(args) if command.skip_tags is not None else (),
         vault_password_file=Path(vault).expanduser().absolute() if vault is not None else None,
+        # The user's -e values as given (files as files: vaulted values stay intact), then
+        # what the command derived from them, which takes precedence.
+        extravar_layers=(*layers, derived) if derived else tuple(layers),
     )
 
 

@@ -2,6 +2,11 @@
 
 Every error here names the value the user typed, so a bad ``-e`` or ``-i`` stops
 wheelfleet before ansible-playbook starts, with a message that says what to fix.
+
+The values read here serve wheelfleet's own checks only. An ``@FILE`` reaches
+ansible-playbook as the file itself (see :func:`extra_var_layers`), so what only
+Ansible can read, a ``!vault`` value, arrives intact; here it reads as
+:data:`VAULTED`, a value that is set but not known.
 """
 
 from __future__ import annotations
@@ -19,11 +24,33 @@ class InputError(ValueError):
     """A command-line value that cannot be used; the message names it."""
 
 
+class Vaulted:
+    """A ``!vault`` value: set, but only ansible-playbook (with the vault's password) reads it."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "<vaulted>"
+
+
+VAULTED = Vaulted()
+
+
 class _TolerantLoader(yaml.SafeLoader):
-    """A safe YAML loader that accepts Ansible's tags (``!vault``, ``!unsafe``)."""
+    """A safe YAML loader that accepts Ansible's tags: ``!vault`` reads as VAULTED,
+    ``!unsafe`` (and any other tag) as the plain value under it."""
 
 
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if suffix == "vault":
+        return VAULTED
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
     return None
 
 
@@ -126,6 +153,34 @@ def parse_extra_vars(values: Iterable[str]) -> dict[str, Any]:
     for value in values:
         merged.update(parse_extra_var(value))
     return merged
+
+
+def extra_var_layers(values: Iterable[str]) -> list[Path | dict[str, Any]]:
+    """The ``-e`` values as ansible-playbook is to get them, in order: an ``@FILE`` as its
+    absolute path (its vaulted values stay for Ansible to decrypt), anything else as the
+    mapping it holds (to be passed in a private file, never on the command line).
+    Each value is checked as :func:`parse_extra_var` does."""
+    layers: list[Path | dict[str, Any]] = []
+    for value in values:
+        parsed = parse_extra_var(value)
+        text = value.strip()
+        if text.startswith("@"):
+            layers.append(Path(text[1:]).expanduser().absolute())
+        elif _holds_vaulted(parsed):
+            raise InputError(f"-e {value!r}: a !vault value can only be given in a file (-e @FILE)")
+        else:
+            layers.append(parsed)
+    return layers
+
+
+def _holds_vaulted(value: Any) -> bool:
+    if isinstance(value, Vaulted):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_vaulted(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_vaulted(item) for item in value)
+    return False
 
 
 _STRUCTURED_SUFFIXES = frozenset({".yml", ".yaml", ".json"})

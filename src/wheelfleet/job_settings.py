@@ -11,13 +11,14 @@ hashed with the rest, so changing any of them rebuilds.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import environment, options
+from wheelfleet import environment, options, requirements
 from wheelfleet.identifiers import Identifier
 
 SETTINGS_FORMAT = 2
@@ -133,6 +134,25 @@ def extra_requirements(document: Mapping[str, Any], extras: Sequence[str]) -> li
     return list(dict.fromkeys(wanted))
 
 
+def check_requirements(
+    config: options.ProjectConfig, role: Mapping[str, Any] | None = None
+) -> None:
+    """Every ``test-requires`` any layer of the configuration gives (the project's tables,
+    their overrides, CIBW_* variables, the explicit layer) and the role's
+    ``extra_build_requires`` must be plain PEP 508 requirements: they reach the
+    controller's ``pip download``. Raises RequirementsError naming the entry and its origin.
+    (The project's own requirement tables are checked when it is read: source.inspect.)"""
+    for layer in config.layers:
+        entries = layer.values.get("test-requires")
+        if entries:
+            requirements.check_requirements(entries, f"{layer.origin}: test-requires")
+    extra = (role or {}).get("extra_build_requires")
+    if extra:
+        if isinstance(extra, str):
+            extra = extra.split()
+        requirements.check_requirements(extra, "wheel_build_extra_build_requires")
+
+
 def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -> str:
     """sha256 of everything that changes what a job produces or whether it is tested.
 
@@ -140,6 +160,8 @@ def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -
     runs in the fleet's builder image, whose ID is part of the job's inputs.
     """
     chosen_role = {key: role.get(key) for key in ROLE_ONLY}
+    # An index's password changes nothing that is built (and is never hashed nor shown).
+    chosen_role["index_url"] = requirements.redact_url(chosen_role.get("index_url"))
     if chosen_role.get("requirements_source") != "index":
         chosen_role["index_url"] = None
     document = {
@@ -176,6 +198,7 @@ def for_job(
     """One job's settings as the role's steps use them, with ``settings_hash`` and ``notes``
     (settings read but applied differently, each saying why). ``present`` (the project's
     paths, when known) has test-sources checked against it."""
+    check_requirements(config, role)
     resolved = config.settings(identifier)
     if present is not None and resolved.run_tests:
         origin = config.value("test-sources", identifier)[1]
@@ -195,6 +218,14 @@ def for_job(
             f"{image_key} = {image_value} (from {image_origin}) recognized, not applied:"
             f" jobs run in the fleet's builder image {fleet_image}"
         )
+    passed, refused = screen_environment_pass(
+        resolved.environment_pass,
+        role.get("environment_pass_allow"),
+        role.get("environment_pass_deny"),
+    )
+    if refused:
+        pass_origin = config.value("environment-pass", identifier)[1]
+        notes.extend(refusal_note(refusal, pass_origin) for refusal in refused)
     option_settings = resolved.to_dict()
     document = document or {}
     origin = str(config.path) if config.path else options.PYPROJECT
@@ -207,7 +238,8 @@ def for_job(
         "before_build": resolved.before_build,
         "before_test": resolved.before_test,
         "environment": environment.to_shell(resolved.environment),
-        "environment_pass": list(resolved.environment_pass),
+        "environment_pass": passed,
+        "environment_pass_refused": refused,
         "test_command": resolved.test_command if resolved.run_tests else "",
         "test_requires": list(dict.fromkeys(test_requires)),
         "test_extras": list(resolved.test_extras),
@@ -221,11 +253,96 @@ def for_job(
     }
     for key in ROLE_ONLY:
         settings[key] = role.get(key)
+    # The settings are shown (plan, results, release.json): an index URL's credentials stay
+    # out of them; the build gets the URL through a no_log parameter (wheel_build_passed_env).
+    settings["index_url"] = requirements.redact_url(settings.get("index_url"))
     settings["settings_hash"] = settings_hash(option_settings, role)
     settings["notes"] = notes
     return settings
 
 
+DEFAULT_ENVIRONMENT_PASS_DENY: tuple[str, ...] = (
+    "TWINE_*",
+    "*_TOKEN",
+    "*_PASSWORD",
+    "*_SECRET*",
+    "ANSIBLE_VAULT*",
+)
+"""Names never forwarded by ``environment-pass`` unless the operator says otherwise
+(``wheel_build_environment_pass_deny``): publishing credentials, tokens, passwords,
+secrets and the vault's password. Matched case-insensitively, as shell globs."""
+
+DEFAULT_ENVIRONMENT_PASS_ALLOW: tuple[str, ...] = ("*",)
+"""Names ``environment-pass`` may forward (``wheel_build_environment_pass_allow``)."""
+
+
+def _patterns(value: Any, default: Sequence[str], setting: str) -> tuple[str, ...]:
+    if value is None:
+        return tuple(default)
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, Sequence) or not all(isinstance(item, str) for item in value):
+        raise JobSettingsError(f"{setting}: expected a list of name patterns, got {value!r}")
+    return tuple(value)
+
+
+def screen_environment_pass(
+    names: Sequence[str], allow: Any = None, deny: Any = None
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Split ``environment-pass`` names into those forwarded and those refused.
+
+    The names come from the project, which is untrusted: it could ask for the
+    controller's publishing credentials. The operator decides which names may go
+    into a build container: a name must match a pattern of ``allow`` and none of
+    ``deny`` (None: the defaults above). Each refusal says which setting refused it.
+    """
+    allowed = _patterns(allow, DEFAULT_ENVIRONMENT_PASS_ALLOW, "wheel_build_environment_pass_allow")
+    denied = _patterns(deny, DEFAULT_ENVIRONMENT_PASS_DENY, "wheel_build_environment_pass_deny")
+    passed: list[str] = []
+    refused: list[dict[str, str]] = []
+    for name in names:
+        upper = name.upper()
+        blocking = next((p for p in denied if fnmatch.fnmatchcase(upper, p.upper())), None)
+        if blocking is not None:
+            refused.append(
+                {
+                    "name": name,
+                    "reason": f"matches {blocking!r} of wheel_build_environment_pass_deny",
+                }
+            )
+        elif not any(fnmatch.fnmatchcase(upper, p.upper()) for p in allowed):
+            refused.append(
+                {
+                    "name": name,
+                    "reason": "matches no pattern of wheel_build_environment_pass_allow"
+                    f" ({', '.join(allowed) or 'empty'})",
+                }
+            )
+        else:
+            passed.append(name)
+    return passed, refused
+
+
+def refusal_note(refusal: Mapping[str, str], origin: str) -> str:
+    """The plan's and the build's warning for one refused environment-pass name."""
+    return (
+        f"environment-pass {refusal['name']} (from {origin}) refused, not forwarded into the"
+        f" build containers: it {refusal['reason']}"
+    )
+
+
+def secret_environment(
+    names: Sequence[str], environ: Mapping[str, str], index_url: str = ""
+) -> dict[str, str]:
+    """What a job's containers get through a no_log parameter: its ``environment-pass``
+    values, and ``PIP_INDEX_URL`` when the index URL carries credentials."""
+    env = passed_environment(names, environ)
+    if requirements.has_credentials(index_url):
+        env["PIP_INDEX_URL"] = index_url
+    return env
+
+
 def passed_environment(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """``environment-pass``: the controller's values of those names that are set."""
+    """``environment-pass``: the controller's values of those names that are set. ``names``
+    are a job's ``settings.environment_pass``, already screened by the operator's lists."""
     return {name: environ[name] for name in names if name in environ}

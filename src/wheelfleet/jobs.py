@@ -334,7 +334,9 @@ def pip_environment(settings: Mapping[str, Any]) -> dict[str, str]:
     inherits it) at the wheelhouse copied into the container, or at the index."""
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore"}
     if settings.get("requirements_source", "wheelhouse") == "index":
-        env["PIP_INDEX_URL"] = settings.get("index_url") or "https://pypi.org/simple"
+        index = settings.get("index_url") or "https://pypi.org/simple"
+        if not requirements.has_credentials(index):  # else it comes as a no_log passed_env
+            env["PIP_INDEX_URL"] = index
     else:
         env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=WHEELHOUSE)
     return env

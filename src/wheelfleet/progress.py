@@ -349,6 +349,13 @@ class Progress:
             return [*self._start(event, data), *self._job_events(event, data, kind)]
         if kind in _RESULT_EVENTS:
             notices: list[Notice] = list(self._job_events(event, data, kind))
+            # ansible-core 2.19 gives a task's warnings with its result, not as events.
+            res = data.get("res")
+            warned = res.get("warnings") if isinstance(res, Mapping) else None
+            if isinstance(warned, list):
+                known = {m.text for m in self.messages}
+                fresh = [Message("warning", str(w)) for w in warned if str(w) not in known]
+                notices.extend(self._record(fresh))
             return [*self._result(event, data, _RESULT_EVENTS[kind]), *notices]
         if kind in _ITEM_EVENTS:
             self._item(data)

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import job_settings, manylinux, options, release_matrix, source
+from wheelfleet import job_settings, manylinux, options, release_matrix, requirements, source
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
 from wheelfleet import mirrors as mirror_urls
@@ -111,6 +111,10 @@ def check_inputs(
     mirrors: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
+    extra_build_requires: Any = None,
+    test_requires: Any = None,
+    source_max_bytes: Any = None,
+    source_max_members: Any = None,
 ) -> dict[str, Any]:
     """Check a release's inputs and return them normalised; raise naming every problem.
 
@@ -125,6 +129,11 @@ def check_inputs(
     repository URL and credentials, from variables (``has_username`` /
     ``has_password``: the values themselves never come here) or from
     ``TWINE_USERNAME`` / ``TWINE_PASSWORD`` in ``environ``.
+
+    Every requirement the controller's ``pip download`` may get is checked here too: the
+    project's (build-system, dependencies, extras, dependency groups, every layer's
+    test-requires) and the role's ``extra_build_requires`` and ``test_requires``; an
+    option, a URL or a path is refused, naming the entry and where it came from.
 
     Returns the project, the explicit ``jobs`` (empty when the project's
     configuration selects them), ``options`` (the explicit layer for the plan
@@ -207,7 +216,12 @@ def check_inputs(
         problems.append(
             f"wheelfleet_options: expected a mapping of cibuildwheel options, got {build_options!r}"
         )
-    elif path is not None and not problems:
+    limits = source.ReadLimits()
+    try:
+        limits = source.ReadLimits.from_values(source_max_bytes, source_max_members)
+    except source.ProjectError as exc:
+        problems.append(str(exc))
+    if path is not None and not problems:
         try:
             explicit = release_matrix.overrides(
                 None if release_jobs else archs,
@@ -215,15 +229,17 @@ def check_inputs(
                 build_options,
                 policy_floor=floor,
             )
-            described, config = release_matrix.load_project(path, {}, explicit, env)
+            described, config = release_matrix.load_project(path, {}, explicit, env, limits)
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)
+            job_settings.check_requirements(config)
         except (
             source.ProjectError,
             options.OptionsError,
             IdentifierError,
             job_settings.JobSettingsError,
+            requirements.RequirementRefusedError,
         ) as exc:
             problems.append(str(exc))
     seen: set[str] = set()
@@ -231,6 +247,22 @@ def check_inputs(
         if job.identifier in seen:
             problems.append(f"wheelfleet_jobs: job {job.identifier} is listed twice")
         seen.add(job.identifier)
+
+    # The operator's own requirements (role variables) go to the same download.
+    for setting, value in (
+        ("wheel_build_extra_build_requires", extra_build_requires),
+        ("wheel_build_test_requires", test_requires),
+    ):
+        if not _given(value):
+            continue
+        entries = value.split() if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            problems.append(f"{setting}: expected a list of requirements, got {value!r}")
+            continue
+        try:
+            requirements.check_requirements(entries, setting)
+        except requirements.RequirementRefusedError as exc:
+            problems.append(str(exc))
 
     # Rounds and the emulation factor.
     rounds = DEFAULT_MAX_ROUNDS

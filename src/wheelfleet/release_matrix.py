@@ -167,11 +167,12 @@ def load_project(
     role: Mapping[str, Any],
     explicit: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
+    limits: source.ReadLimits | None = None,
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
     """The project (directory or sdist) and its configuration with the explicit layer and
-    the ``CIBW_*`` variables of ``environ``. The project's ``paths`` (files and
-    directories) are kept to check test-sources."""
-    project, files = source.inspect(project_path)
+    the ``CIBW_*`` variables of ``environ``, read within ``limits``. The project's ``paths``
+    (files and directories) are kept to check test-sources."""
+    project, files = source.inspect(project_path, limits=limits)
     described = project.as_dict()
     described["paths"] = source.member_paths(files)
     return described, job_settings.project_config(described, role, explicit, environ=environ)

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from wheelfleet import architectures
 
 # The oldest glibc of a manylinux policy (manylinux2014 = manylinux_2_17).
@@ -39,6 +41,10 @@ ARCHIVE_PREFIX = "wheelhouse"
 
 class RequirementsError(RuntimeError):
     """The wheelhouse cannot be prepared; the message says why and what to do."""
+
+
+class RequirementRefusedError(RequirementsError, ValueError):
+    """A requirement that must not reach pip: an option, a URL, a path, not PEP 508."""
 
 
 def python_target(tag: str) -> dict[str, str]:
@@ -86,6 +92,79 @@ def pip_platforms(arch: str, glibc: str) -> list[str]:
     return platforms
 
 
+# What pip would take for a local file rather than a project name (a wheel or an sdist in
+# the working directory): a PEP 508 name may end this way, pip then reads the file.
+_ARCHIVE_ENDINGS = (".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^file:", re.IGNORECASE)
+
+
+def requirement_problem(text: Any) -> str | None:
+    """Why ``text`` cannot go to the controller's ``pip download``, or None when it can.
+
+    Only a plain PEP 508 requirement (a name, extras, a version specifier, a
+    marker) is accepted: an option would override the download's fixed flags
+    (``--no-binary`` makes pip run sdists' build backends on the controller), and
+    a URL or a path would make pip fetch or build something that is not a wheel of
+    the index.
+    """
+    if not isinstance(text, str):
+        return f"expected a string, got {type(text).__name__}"
+    entry = text.strip()
+    if not entry:
+        return "it is empty"
+    if entry.startswith("-"):
+        return "it is a pip option, not a requirement"
+    if _URL_SCHEME.match(entry):
+        return "it is a URL; only requirements by name (and version) are downloaded"
+    try:
+        parsed = Requirement(entry)
+    except InvalidRequirement as exc:
+        if entry.startswith((".", "/", "~")) or "/" in entry or "\\" in entry:
+            return "it is a path; only requirements by name (and version) are downloaded"
+        return f"it is not a PEP 508 requirement ({' '.join(str(exc).split())})"
+    if parsed.url:
+        return (
+            f"it is a direct reference to {parsed.url}; only requirements by name (and version)"
+            " are downloaded"
+        )
+    if parsed.name.lower().endswith(_ARCHIVE_ENDINGS):
+        return "its name ends like an archive, which pip would read as a local file"
+    return None
+
+
+def check_requirements(entries: Iterable[Any], origin: str) -> list[str]:
+    """The entries stripped, or RequirementsError naming the first bad one and ``origin``
+    (the file and key, or the setting, it came from)."""
+    checked: list[str] = []
+    for entry in entries:
+        problem = requirement_problem(entry)
+        if problem is not None:
+            raise RequirementRefusedError(
+                f"{origin}: refused requirement {entry!r}: {problem}. Build and test"
+                " requirements must be PEP 508 requirements such as 'cython>=3' or"
+                " 'numpy; python_version >= \"3.11\"'"
+            )
+        checked.append(entry.strip())
+    return checked
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+REDACTED = "***"
+
+
+def has_credentials(url: Any) -> bool:
+    """Whether a URL carries credentials (``https://user:password@host/...``)."""
+    return isinstance(url, str) and _URL_CREDENTIALS.search(url) is not None
+
+
+def redact_url(text: Any) -> Any:
+    """``text`` with the credentials of every URL in it replaced by ``***`` (anything that is
+    not a string is returned as is): what may be shown, hashed or logged."""
+    if not isinstance(text, str):
+        return text
+    return _URL_CREDENTIALS.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
+
+
 def requirement_set(*groups: Iterable[str]) -> list[str]:
     """The requirements of all groups, stripped, without duplicates, sorted."""
     return sorted({item.strip() for group in groups for item in group if item and item.strip()})
@@ -121,7 +200,13 @@ def download_command(
     python: str = sys.executable,
     pip_args: Sequence[str] = (),
 ) -> list[str]:
-    """The controller's ``pip download`` for the target platform (wheels only)."""
+    """The controller's ``pip download`` for the target platform (wheels only).
+
+    The operator's ``pip_args`` come before the fixed flags that keep the download
+    safe: ``--dest``, then ``--only-binary=:all:`` (the last word on binaries
+    wins in pip), then ``--`` so that no requirement is ever read as an option.
+    """
+    wanted = check_requirements(requirement_set(requirements), "pip download")
     target = python_target(tag)
     argv = [
         python,
@@ -130,7 +215,6 @@ def download_command(
         "download",
         "--disable-pip-version-check",
         "--no-input",
-        "--only-binary=:all:",
         "--implementation",
         target["implementation"],
         "--python-version",
@@ -140,8 +224,37 @@ def download_command(
     ]
     for platform in pip_platforms(arch, glibc):
         argv += ["--platform", platform]
-    argv += [*pip_args, "--dest", dest, *requirement_set(requirements)]
+    argv += [*pip_args, "--dest", dest, "--only-binary=:all:", "--", *wanted]
     return argv
+
+
+_INDEX_OPTIONS = {
+    "--index-url": "PIP_INDEX_URL",
+    "-i": "PIP_INDEX_URL",
+    "--extra-index-url": "PIP_EXTRA_INDEX_URL",
+}
+
+
+def secret_pip_args(pip_args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``pip_args`` without the index URLs that carry credentials, and those URLs as pip's
+    environment variables: a process's command line is readable by every user."""
+    kept: list[str] = []
+    env: dict[str, list[str]] = {}
+    items = list(pip_args)
+    index = 0
+    while index < len(items):
+        item = str(items[index])
+        option, equals, value = item.partition("=")
+        if option in _INDEX_OPTIONS and not equals and index + 1 < len(items):
+            value, used = str(items[index + 1]), 2
+        else:
+            used = 1
+        if option in _INDEX_OPTIONS and (equals or used == 2) and has_credentials(value):
+            env.setdefault(_INDEX_OPTIONS[option], []).append(value)
+        else:
+            kept.extend(str(x) for x in items[index : index + used])
+        index += used
+    return kept, {name: " ".join(values) for name, values in env.items()}
 
 
 @contextlib.contextmanager
@@ -202,8 +315,11 @@ def ensure(
     the index). With ``download=False`` (check mode) nothing is written and
     ``changed`` says whether a download would happen.
     """
-    wanted = requirement_set(requirements)
-    key = cache_key(wanted, arch, tag, glibc, source, pip_args)
+    wanted = check_requirements(
+        requirement_set(requirements), f"the build/test requirements of {tag} on {arch}"
+    )
+    shown_args = [redact_url(str(arg)) for arg in pip_args]
+    key = cache_key(wanted, arch, tag, glibc, source, shown_args)
     base = Path(cache_dir).expanduser().absolute() / "requirements"
     directory, archive = base / key, base / f"{key}.tar"
     result: dict[str, Any] = {
@@ -227,21 +343,26 @@ def ensure(
         scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
         try:
             if wanted and source == "wheelhouse":
+                public_args, secret_env = secret_pip_args(pip_args)
                 argv = download_command(
-                    wanted, arch, tag, glibc, str(scratch), python=python, pip_args=pip_args
+                    wanted, arch, tag, glibc, str(scratch), python=python, pip_args=public_args
                 )
                 try:
                     done = subprocess.run(
-                        argv, capture_output=True, text=True, timeout=timeout, check=False
+                        argv,
+                        capture_output=True,
+                        text=True,
+                        timeout=timeout,
+                        check=False,
+                        env={**os.environ, **secret_env} if secret_env else None,
                     )
                 except subprocess.TimeoutExpired:
                     raise RequirementsError(
                         f"pip download for {tag} on {arch} did not finish in {timeout} s"
                     ) from None
                 if done.returncode != 0:
-                    raise RequirementsError(
-                        failure_message(arch, tag, done.stdout + done.stderr, wanted)
-                    )
+                    output = redact_url(done.stdout + done.stderr)
+                    raise RequirementsError(failure_message(arch, tag, output, wanted))
             if directory.exists():
                 shutil.rmtree(directory)
             scratch.replace(directory)

@@ -6,7 +6,13 @@ Every path handed to ansible-runner is absolute and ``ANSIBLE_CONFIG`` points at
 the project's ``ansible.cfg``, whose relative paths (``./collections``,
 ``./roles``) ansible-core resolves against the file's own directory, so a run
 behaves the same from any working directory. ansible-runner's files go to a
-private temporary directory that is removed afterwards.
+private temporary directory (mode 0700) that is removed afterwards, after a
+failure or a Ctrl-C as well.
+
+Extra variables never appear on ansible-playbook's command line (which any user
+reads in /proc/PID/cmdline, and ansible-runner records in its artifacts'
+``command`` file): each layer is written to a 0600 file in the private directory
+and given as ``-e @FILE``, in order; a user's own ``-e @FILE`` is given as is.
 """
 
 from __future__ import annotations
@@ -79,6 +85,14 @@ class RunRequest:
     verbosity: int = 0
     skip_tags: tuple[str, ...] = ()
     vault_password_file: Path | None = None
+    extravar_layers: tuple[Path | dict[str, Any], ...] = ()
+    """What ansible-playbook gets as ``-e``, in order: the user's ``@FILE`` paths, and
+    mappings (written to private files). Empty: ``extravars`` as one mapping."""
+
+    def layers(self) -> tuple[Path | dict[str, Any], ...]:
+        if self.extravar_layers:
+            return self.extravar_layers
+        return (self.extravars,) if self.extravars else ()
 
     def cmdline(self) -> str | None:
         flags = [flag for flag, on in (("--check", self.check), ("--diff", self.diff)) if on]
@@ -150,6 +164,27 @@ def _environment(project: Project) -> dict[str, str]:
     return {"ANSIBLE_CONFIG": str(project.config), "PATH": path}
 
 
+def write_private(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as JSON to a new file only its owner can read (0600 from the start)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, default=str)
+    return path
+
+
+def extravars_arguments(request: RunRequest, directory: Path) -> list[str]:
+    """``-e @FILE`` for each layer of extra variables, mappings written under ``directory``."""
+    arguments: list[str] = []
+    for index, layer in enumerate(request.layers()):
+        path = (
+            layer
+            if isinstance(layer, Path)
+            else write_private(directory / f"extravars-{index}.json", layer)
+        )
+        arguments += ["-e", shlex.quote(f"@{path}")]
+    return arguments
+
+
 def run_playbook(
     project: Project,
     request: RunRequest,
@@ -177,15 +212,18 @@ def run_playbook(
         # Passed as a file: ansible-runner 2.4 drops a `settings` argument when
         # env/settings does not exist.
         (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": _CANCEL_POLL}))
+        variables = Path(private_data_dir, "vars")
+        variables.mkdir(mode=0o700)
+        arguments = [request.cmdline(), *extravars_arguments(request, variables)]
+        cmdline = " ".join(filter(None, arguments))
         runner = ansible_runner.run(
             private_data_dir=private_data_dir,
             playbook=str(request.playbook),
             inventory=[str(path) for path in request.inventories],
-            extravars=request.extravars or None,
             envvars=_environment(project),
             limit=request.limit,
             skip_tags=",".join(request.skip_tags) or None,
-            cmdline=request.cmdline(),
+            cmdline=cmdline or None,
             verbosity=request.verbosity or None,
             event_handler=event_handler,
             status_handler=status_handler,

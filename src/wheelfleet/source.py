@@ -28,9 +28,9 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
-from wheelfleet import options
+from wheelfleet import options, requirements
 
 # Never part of a project's source: VCS data, build output, caches, virtualenvs.
 # A leading "/" anchors a pattern at the project root; other patterns match any
@@ -61,8 +61,96 @@ DEFAULT_BUILD_BACKEND = "setuptools.build_meta:__legacy__"
 ARCHIVE_PREFIX = "src"
 
 
+# An sdist is read whole into the controller's memory (and packed again from there), so its
+# uncompressed size is bounded: 1 GiB is ten times the largest sdists of common native
+# projects (about 100 MB unpacked) and keeps the controller's peak memory to a few GiB.
+# 100,000 members is several times the file count of the largest of them.
+DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_MEMBERS = 100_000
+_CHUNK = 1 << 20
+
+
 class ProjectError(ValueError):
     """The project path is not something wheelfleet can build; the message says why."""
+
+
+class SdistLimitError(ProjectError):
+    """An sdist breaks a size limit (an archive bomb, or a genuinely huge project)."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of an sdist the controller reads: its total uncompressed size and its
+    member count (``--max-source-bytes`` / ``wheel_build_source_max_bytes`` and
+    ``--max-source-members`` / ``wheel_build_source_max_members``)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_members: int = DEFAULT_MAX_MEMBERS
+
+    @classmethod
+    def from_values(cls, max_bytes: Any = None, max_members: Any = None) -> ReadLimits:
+        """Limits from user values (None or empty: the default); ProjectError when not a
+        positive whole number."""
+        chosen = []
+        for value, default, name in (
+            (max_bytes, DEFAULT_MAX_BYTES, "wheel_build_source_max_bytes"),
+            (max_members, DEFAULT_MAX_MEMBERS, "wheel_build_source_max_members"),
+        ):
+            if value is None or value == "":
+                chosen.append(default)
+                continue
+            try:
+                number = int(str(value))
+            except ValueError:
+                number = 0
+            if isinstance(value, bool) or number < 1:
+                raise ProjectError(f"{name} {value!r}: expected a whole number of 1 or more")
+            chosen.append(number)
+        return cls(chosen[0], chosen[1])
+
+
+class _Budget:
+    """Counts members and bytes actually read from one sdist against its limits."""
+
+    def __init__(self, path: Path, limits: ReadLimits) -> None:
+        self.path, self.limits = path, limits
+        self.members = 0
+        self.declared = 0
+        self.read = 0
+
+    def _too_big(self, what: str) -> SdistLimitError:
+        return SdistLimitError(
+            f"{self.path}: refused, {what} more than {self.limits.max_bytes} bytes uncompressed,"
+            " the limit for reading an sdist on the controller (an archive bomb?). If the sdist"
+            " is genuine, raise the limit: --max-source-bytes N, or -e"
+            " wheel_build_source_max_bytes=N"
+        )
+
+    def member(self) -> None:
+        self.members += 1
+        if self.members > self.limits.max_members:
+            raise SdistLimitError(
+                f"{self.path}: refused, it has more than {self.limits.max_members} members, the"
+                " limit for reading an sdist on the controller (an archive bomb?). If the sdist"
+                " is genuine, raise the limit: --max-source-members N, or -e"
+                " wheel_build_source_max_members=N"
+            )
+
+    def declare(self, size: int) -> None:
+        """A member's size as its header says, before reading it."""
+        self.declared += max(size, 0)
+        if self.declared > self.limits.max_bytes:
+            raise self._too_big("its headers declare")
+
+    def take(self, handle: IO[bytes]) -> bytes:
+        """Read a member in chunks, counting what really comes out (a header may lie)."""
+        chunks = []
+        while chunk := handle.read(_CHUNK):
+            self.read += len(chunk)
+            if self.read > self.limits.max_bytes:
+                raise self._too_big("its members unpack to")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -166,22 +254,41 @@ def _strip_top(name: str) -> str | None:
     return PurePosixPath(*parts[1:]).as_posix()
 
 
-def iter_sdist(path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterator[SourceFile]:
-    """The files of an sdist, with its top directory stripped, in sorted path order."""
+def iter_sdist(
+    path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES, limits: ReadLimits | None = None
+) -> Iterator[SourceFile]:
+    """The files of an sdist, with its top directory stripped, in sorted path order.
+
+    Reading stops with SdistLimitError as soon as the member count or the
+    uncompressed size breaks ``limits``: checked against the headers before a
+    member is read, and against the bytes actually read while reading.
+    """
+    budget = _Budget(path, limits or ReadLimits())
     members: list[SourceFile] = []
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
+            infos = archive.infolist()
+            for info in infos:
+                budget.member()
+                if not info.is_dir():
+                    budget.declare(info.file_size)
+            for info in infos:
                 relative = _strip_top(info.filename)
                 if relative is None or info.is_dir():
                     continue
                 if _excluded(PurePosixPath(relative), excludes):
                     continue
                 mode = (info.external_attr >> 16) & 0o7777
-                members.append(SourceFile(relative, "file", bool(mode & 0o111), archive.read(info)))
+                with archive.open(info) as handle:
+                    data = budget.take(handle)
+                members.append(SourceFile(relative, "file", bool(mode & 0o111), data))
     else:
         with tarfile.open(path) as archive:
-            for info in archive.getmembers():
+            # Member by member (not getmembers()): the limits stop the reading early.
+            for info in archive:
+                budget.member()
+                if info.isfile():
+                    budget.declare(info.size)
                 relative = _strip_top(info.name)
                 if relative is None or _excluded(PurePosixPath(relative), excludes):
                     continue
@@ -189,7 +296,7 @@ def iter_sdist(path: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> Iterat
                     members.append(SourceFile(relative, "symlink", False, info.linkname.encode()))
                 elif info.isfile():
                     handle = archive.extractfile(info)
-                    data = handle.read() if handle else b""
+                    data = budget.take(handle) if handle else b""
                     members.append(SourceFile(relative, "file", bool(info.mode & 0o111), data))
     seen: dict[str, SourceFile] = {member.path: member for member in members}
     yield from (seen[name] for name in sorted(seen))
@@ -238,7 +345,39 @@ def read_build_system(pyproject: dict[str, Any], where: str) -> tuple[list[str],
     backend = build_system.get("build-backend", DEFAULT_BUILD_BACKEND)
     if not isinstance(backend, str):
         raise ProjectError(f"{where}: [build-system].build-backend must be a string")
-    return [item.strip() for item in requires if item.strip()], backend
+    entries = [item for item in requires if item.strip()]
+    return _checked(entries, f"{where}/pyproject.toml [build-system].requires"), backend
+
+
+def _checked(entries: Sequence[Any], origin: str) -> list[str]:
+    """Requirements the controller's pip download may get (see requirements.check_requirements)."""
+    try:
+        return requirements.check_requirements(entries, origin)
+    except requirements.RequirementsError as exc:
+        raise ProjectError(str(exc)) from None
+
+
+def check_declared_requirements(pyproject: dict[str, Any], where: str) -> None:
+    """Every requirement pyproject.toml declares that a job may download on the controller:
+    ``[project].dependencies``, each ``[project.optional-dependencies]`` extra (test-extras)
+    and each ``[dependency-groups]`` group (test-groups); a bad entry names its table."""
+    label = f"{where}/pyproject.toml"
+    project = pyproject.get("project") or {}
+    if isinstance(project, dict):
+        dependencies = project.get("dependencies")
+        if isinstance(dependencies, list):
+            _checked(dependencies, f"{label} [project].dependencies")
+        extras = project.get("optional-dependencies")
+        if isinstance(extras, dict):
+            for extra, items in extras.items():
+                if isinstance(items, list):
+                    _checked(items, f"{label} [project.optional-dependencies].{extra}")
+    groups = pyproject.get("dependency-groups")
+    if isinstance(groups, dict):
+        for group, items in groups.items():
+            if isinstance(items, list):
+                strings = [item for item in items if not isinstance(item, dict)]
+                _checked(strings, f"{label} [dependency-groups].{group}")
 
 
 def build_config(pyproject: dict[str, Any]) -> dict[str, Any]:
@@ -359,7 +498,9 @@ def sdist_stem(path: Path) -> str:
 
 
 def load_files(
-    path: str | os.PathLike[str], excludes: Sequence[str] = DEFAULT_EXCLUDES
+    path: str | os.PathLike[str],
+    excludes: Sequence[str] = DEFAULT_EXCLUDES,
+    limits: ReadLimits | None = None,
 ) -> tuple[str, list[SourceFile]]:
     """The project's kind (directory or sdist) and files; ProjectError when it is not a project."""
     where = Path(path)
@@ -380,7 +521,7 @@ def load_files(
             f"(expected a directory or a file ending in {', '.join(SDIST_SUFFIXES)})"
         )
     try:
-        files = list(iter_sdist(where, excludes))
+        files = list(iter_sdist(where, excludes, limits))
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ProjectError(f"{where} is not a readable sdist: {exc}") from None
     if not any(member.path in PROJECT_FILES for member in files):
@@ -392,15 +533,18 @@ def load_files(
 
 
 def inspect(
-    path: str | os.PathLike[str], excludes: Sequence[str] = DEFAULT_EXCLUDES
+    path: str | os.PathLike[str],
+    excludes: Sequence[str] = DEFAULT_EXCLUDES,
+    limits: ReadLimits | None = None,
 ) -> tuple[Project, list[SourceFile]]:
     """Check and describe a project; returns it with its files (for packing)."""
-    kind, files = load_files(path, excludes)
+    kind, files = load_files(path, excludes, limits)
     by_path = {member.path: member for member in files}
     where = str(Path(path).absolute())
     pyproject_file = by_path.get("pyproject.toml")
     pyproject = _read_pyproject(pyproject_file.data if pyproject_file else None, where)
     requires, backend = read_build_system(pyproject, where)
+    check_declared_requirements(pyproject, where)
     pkg_info = by_path.get("PKG-INFO")
     fallback = Path(path).absolute().name if kind == "directory" else sdist_stem(Path(path))
     name, version = _name_version(pyproject, pkg_info.data if pkg_info else None, fallback)
@@ -473,13 +617,14 @@ def prepare(
     cache_dir: str | os.PathLike[str],
     excludes: Sequence[str] = DEFAULT_EXCLUDES,
     write: bool = True,
+    limits: ReadLimits | None = None,
 ) -> dict[str, Any]:
     """Inspect the project and make sure its archive ``<cache>/sources/<hash>.tar.gz`` exists.
 
     Returns the project's description plus ``archive`` and ``changed`` (the
     archive was, or with ``write=False`` would be, written).
     """
-    project, files = inspect(path, excludes)
+    project, files = inspect(path, excludes, limits)
     archive = Path(cache_dir).expanduser().absolute() / "sources" / f"{project.source_hash}.tar.gz"
     changed = not archive.is_file()
     if changed and write:

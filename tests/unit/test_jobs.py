@@ -360,7 +360,7 @@ def test_test_groups_and_extras_become_test_requirements(tmp_path: Path) -> None
                     "test-command": "pytest",
                     "test-groups": ["dev"],
                     "test-extras": ["speed"],
-                    "environment-pass": ["CI_TOKEN"],
+                    "environment-pass": ["CI_BUILD_NUMBER"],
                 }
             },
             "project": {"optional-dependencies": {"speed": ["ujson>=5"]}},
@@ -375,7 +375,7 @@ def test_test_groups_and_extras_become_test_requirements(tmp_path: Path) -> None
         architectures_wanted=["x86_64"],
     )  # fmt: skip
     assert job["settings"]["test_requires"] == ["ujson>=5", "pytest>=8", "ruff"]
-    assert job["settings"]["environment_pass"] == ["CI_TOKEN"]
+    assert job["settings"]["environment_pass"] == ["CI_BUILD_NUMBER"]
     requests = jobs.wheelhouse_requests([job], project)
     assert {"ujson>=5", "pytest>=8", "ruff"} <= set(requests[0]["requirements"])
     install = jobs.test_steps(job, ["/work/a.whl"])[-2]
