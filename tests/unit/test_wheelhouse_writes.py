@@ -50,3 +50,13 @@ def test_a_corrupt_manifest_is_no_empty_report(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("")
     with pytest.raises(manifest.ManifestError, match="is not valid JSON"):
         report.Report.from_wheelhouse(tmp_path)
+
+
+def test_wheelfleet_report_names_a_corrupt_manifest(tmp_path: Path, capsys) -> None:
+    from wheelfleet import cli
+
+    (tmp_path / "manifest.json").write_text('{"version": 1, "wheels": [')
+    assert cli.main(["report", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"the wheelhouse manifest {tmp_path / 'manifest.json'} is not valid JSON" in error
+    assert not (tmp_path / "report.md").exists()
