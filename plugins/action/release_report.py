@@ -46,7 +46,11 @@ class ActionModule(ActionBase):
         if not self._task.check_mode:
             # A release that stops before its last round ends here: what is left failed.
             state = release.finish(state)
-        built = report.Report.build(manifest.load(home), state, home)
+        try:
+            document = manifest.load(home)
+        except manifest.ManifestError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        built = report.Report.build(document, state, home)
         paths: dict[str, str] = {}
         if not self._task.check_mode:
             try:
@@ -59,7 +63,7 @@ class ActionModule(ActionBase):
             state=state,
             report=built.to_json(),
             paths=paths,
-            wheels=release.finished_wheels(state, manifest.load(home)),
+            wheels=release.finished_wheels(state, document),
             failed_jobs=[job["identifier"] for job in release.failed_jobs(state)],
             text=release.summary_text(state),
             msg=built.headline(),

@@ -89,6 +89,8 @@ class ActionModule(ActionBase):
                 moves_before = len(previous.get("moves") or [])
                 state = release.advance(previous, outcomes, manifest.load(home))
                 result["outcomes"] = outcomes
+        except manifest.ManifestError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         except (plan.PlanInputError, KeyError, ValueError) as exc:
             raise AnsibleActionFail(f"cannot advance the release: {exc!r}") from None
         new_moves = state["moves"][moves_before:]

@@ -96,6 +96,7 @@ class ActionModule(ActionBase):
             architectures.UnknownArchitectureError,
             options.OptionsError,
             source.ProjectError,
+            manifest.ManifestError,
         ) as exc:
             raise AnsibleActionFail(str(exc)) from None
         notes = [note for job in planned for note in job["settings"]["notes"]]

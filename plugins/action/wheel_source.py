@@ -26,9 +26,9 @@ class ActionModule(ActionBase):
     archive goes to ``<cache_dir>/sources/<hash>.tar.gz``), ``excludes`` (extra patterns),
     ``wheelhouse`` (returned as an absolute path, with its ``staging`` directory, and created
     for the invoking user; left out of the source when it lies inside the project, as is
-    the cache), ``pack`` (write the
-    archive; false only checks), ``max_bytes`` and ``max_members`` (the limits of reading an
-    sdist, source.ReadLimits). Returns the project's name, version, kind, build
+    the cache; an unreadable or malformed ``manifest.json`` in it is an error), ``pack``
+    (write the archive; false only checks), ``max_bytes`` and ``max_members`` (the limits of
+    reading an sdist, source.ReadLimits). Returns the project's name, version, kind, build
     requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash`` and
     ``archive``; ``changed`` when the archive is (or, in check mode, would be) written.
     """
@@ -72,6 +72,11 @@ class ActionModule(ActionBase):
             wheelhouse = os.path.abspath(os.path.expanduser(args["wheelhouse"]))
             prepared["wheelhouse"] = wheelhouse
             prepared["staging"] = os.path.join(wheelhouse, ".staging")
+            try:
+                # A corrupt manifest stops the build here, before any host is changed.
+                manifest.load(wheelhouse)
+            except manifest.ManifestError as exc:
+                raise AnsibleActionFail(str(exc)) from None
             if write:
                 # Made here, by the invoking user's ids, before anything is fetched into it.
                 try:

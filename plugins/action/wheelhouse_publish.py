@@ -34,10 +34,12 @@ class ActionModule(ActionBase):
     wheelhouse), ``job`` (the planned job), ``wheels`` (``file``, ``sha256``, ``size``,
     ``tags``, ``grafted``, ``plat`` of each repaired wheel), ``timings``, ``logs`` (staged
     log files, concatenated into ``logs/<job>.log``), ``header`` (text put before them),
-    ``failed`` (only the log is written), ``discard`` (only remove the staging directory).
-    Each wheel is checked against its sha256 and renamed into place; the manifest and
-    SHA256SUMS are rewritten under a lock. The staging directory is always removed. Check
-    mode changes nothing.
+    ``failed`` (only the log is written), ``discard`` (only remove the staging directory),
+    ``allow_pure`` (a pure ``py3-none-any`` wheel of the project may land).
+    Each wheel's name must be one the job may publish (the build container is not
+    trusted); its sha256 and size are computed here from the fetched bytes. Every wheel
+    lands with its manifest entry or none does (src/wheelfleet/manifest.py). The staging
+    directory is always removed. Check mode changes nothing.
     """
 
     TRANSFERS_FILES = False
@@ -67,8 +69,12 @@ class ActionModule(ActionBase):
         )
         log_name = f"{job['id']}.log"
         if args.get("failed"):
-            path = manifest.write_log(Path(home), log_name, log_text)
-            manifest.remove_staging(Path(home), Path(staging))
+            try:
+                path = manifest.write_log(Path(home), log_name, log_text)
+            except manifest.PublishError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            finally:
+                manifest.remove_staging(Path(home), Path(staging))
             result.update(changed=True, log=path, published=[])
             return result
         host = task_vars.get("inventory_hostname", "localhost")
@@ -77,9 +83,16 @@ class ActionModule(ActionBase):
         entries = [manifest.entry(job, wheel, host=host, timings=timings) for wheel in wheels]
         try:
             published = manifest.publish(
-                home, staging, wheels, entries, log_name=log_name, log_text=log_text
+                home,
+                staging,
+                wheels,
+                entries,
+                job=job,
+                allow_pure=bool(args.get("allow_pure")),
+                log_name=log_name,
+                log_text=log_text,
             )
         except manifest.PublishError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        result.update(changed=True, entries=entries, **published)
+        result.update(changed=True, **published)
         return result

@@ -87,6 +87,11 @@ def wheel_build_repaired_wheels(results: list) -> list[dict]:
     return _call(jobs.repaired_wheels, results or [])
 
 
+def wheel_build_refused_wheels(results: list, job: dict, allow_pure: bool = False) -> list[str]:
+    """Why the controller refuses the names of the repaired wheels ([] when it accepts all)."""
+    return _call(jobs.refused_wheels, results or [], job, bool(allow_pure))
+
+
 def wheel_build_log_header(job: dict, state: dict, host: str) -> str:
     """The top of a job's log in the wheelhouse."""
     return _call(jobs.log_header, job, state or {}, host)
@@ -107,5 +112,6 @@ class FilterModule:
             "wheel_build_step_name": wheel_build_step_name,
             "wheel_build_failure": wheel_build_failure,
             "wheel_build_repaired_wheels": wheel_build_repaired_wheels,
+            "wheel_build_refused_wheels": wheel_build_refused_wheels,
             "wheel_build_log_header": wheel_build_log_header,
         }

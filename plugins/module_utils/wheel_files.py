@@ -95,6 +95,8 @@ def main(command, *args):
         })
         result["sha256"] = sha256(produced)
         result["size"] = os.path.getsize(produced)
+        # This runs where the project's code ran: the controller trusts neither this name
+        # nor these hashes (wheelfleet.wheel_names checks the name, publishing rehashes).
         result["wheel"] = os.path.join(dest_dir, os.path.basename(produced))
         os.replace(produced, result["wheel"])
         os.makedirs(os.path.dirname(record_path), exist_ok=True)

@@ -703,7 +703,10 @@ def report_main(args: argparse.Namespace) -> int:
             f"no manifest.json in {str(home)!r}: give the wheelhouse of a release"
             " (wheelfleet report WHEELHOUSE)"
         )
-    built = release_report.Report.from_wheelhouse(home)
+    try:
+        built = release_report.Report.from_wheelhouse(home)
+    except release_report.wheelhouse_manifest.ManifestError as exc:
+        return _fail(str(exc))
     if args.write:
         built.write(home)
     fmt = "json" if args.json else args.format

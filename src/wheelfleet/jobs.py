@@ -24,6 +24,7 @@ from wheelfleet import (
     options,
     placeholders,
     requirements,
+    wheel_names,
 )
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
@@ -585,8 +586,35 @@ def failure_message(result: Mapping[str, Any] | None) -> str:
     return _one_failure(result)
 
 
+def refused_wheels(
+    results: Iterable[Mapping[str, Any]], job: Mapping[str, Any], allow_pure: bool = False
+) -> list[str]:
+    """Why the controller refuses wheels of the auditwheel module's loop results, one
+    message per refused name ([] when every name is one the job may publish).
+
+    The names come from the build container, where the project's code ran: each
+    becomes a path in the wheelhouse, so it must be a wheel of this job
+    (:func:`wheelfleet.wheel_names.check`), and no name may come twice.
+    """
+    refused = []
+    seen: set[str] = set()
+    for wheel in repaired_wheels(results):
+        name = wheel["file"]
+        try:
+            wheel_names.check(name, job, allow_pure=allow_pure)
+        except wheel_names.WheelNameError as exc:
+            refused.append(str(exc))
+            continue
+        if name in seen:
+            refused.append(f"the build returned the wheel {name!r} twice")
+        seen.add(name)
+    return refused
+
+
 def repaired_wheels(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The repaired wheels from the auditwheel module's loop results."""
+    """The repaired wheels from the auditwheel module's loop results, as reported by the
+    build host (names checked by :func:`refused_wheels`; sha256 and size are checked
+    and recomputed by the controller when it publishes)."""
     wheels = []
     for result in results:
         path = result.get("wheel")

@@ -9,11 +9,20 @@ Layout of a wheelhouse directory::
     .staging/           fetched files of a running job, moved into place on success
 
 Wheels land atomically: a job's files are fetched into ``.staging/<run>/<job>``
-inside the wheelhouse (the same file system), checked against the sha256 the
-repair reported, and renamed into place; the manifest is rewritten (temporary
-file + rename) under an exclusive lock on the wheelhouse directory, so several
-hosts can publish at once. Files belong to the invoking user (``SUDO_UID`` /
-``SUDO_GID`` under sudo).
+inside the wheelhouse (the same file system). Each wheel's name is checked
+against the job (``wheel_names``: a name from the build container is
+untrusted) and its sha256 and size are computed here from the fetched bytes.
+Under an exclusive lock on the wheelhouse directory (several hosts publish at
+once) the new manifest, SHA256SUMS and the job's log are first written to
+unique temporary files and synced; only when all of them are written are the
+wheels and then those files renamed into place. A full disk therefore fails the
+job before any wheel lands, and never leaves a wheel outside the manifest.
+Files belong to the invoking user (``SUDO_UID`` / ``SUDO_GID`` under sudo);
+job logs are 0640 in a ``logs`` directory that others cannot read.
+
+A missing manifest is an empty wheelhouse; an unreadable or malformed one is an
+error (``ManifestError``), never an empty manifest that the next publish would
+write over every earlier entry.
 
 A job is up to date when an entry has the same project, architecture, Python
 tag, source hash, image ID and settings hash, and its wheel is present with the
@@ -23,27 +32,38 @@ recorded sha256.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from wheelfleet import wheel_names
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 LOGS = "logs"
 STAGING = ".staging"
 FORMAT_VERSION = 1
+LOG_MODE = 0o640
+LOGS_MODE = 0o750
 # What makes two builds of a job interchangeable.
 INPUT_KEYS = ("project", "architecture", "python_tag", "source_hash", "image_id", "settings_hash")
 
 
 class PublishError(RuntimeError):
     """A staged wheel cannot be published; the message says why."""
+
+
+class ManifestError(PublishError):
+    """The wheelhouse's manifest.json cannot be read; the message says how to recover."""
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -58,14 +78,45 @@ def empty() -> dict[str, Any]:
     return {"version": FORMAT_VERSION, "wheels": {}}
 
 
+def _corrupt(path: Path, problem: str) -> ManifestError:
+    return ManifestError(
+        f"the wheelhouse manifest {path} {problem}. wheelfleet does not treat it as empty: "
+        "the next publish would drop every wheel it lists. Restore it (from a backup, or "
+        "the previous release), or move it away together with the wheels next to it to "
+        "start a new wheelhouse; nothing was changed"
+    )
+
+
 def load(wheelhouse: str | os.PathLike[str]) -> dict[str, Any]:
-    """The wheelhouse's manifest, or an empty one (also for an unreadable file)."""
+    """The wheelhouse's manifest; an empty one when there is none yet.
+
+    ManifestError when it exists but cannot be read or is not a manifest.
+    """
+    path = Path(wheelhouse).absolute() / MANIFEST
     try:
-        document = json.loads((Path(wheelhouse) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return empty()
-    if not isinstance(document, dict) or not isinstance(document.get("wheels"), dict):
-        return empty()
+    except OSError as exc:
+        raise _corrupt(path, f"cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise _corrupt(path, f"is not UTF-8 text ({exc})") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise _corrupt(path, f"is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise _corrupt(path, f"holds a JSON {type(document).__name__}, not an object")
+    if document.get("version") != FORMAT_VERSION:
+        raise _corrupt(
+            path, f"has format version {document.get('version')!r}, expected {FORMAT_VERSION}"
+        )
+    wheels = document.get("wheels")
+    if not isinstance(wheels, dict):
+        raise _corrupt(path, 'has no "wheels" object')
+    for name, item in wheels.items():
+        if not isinstance(item, dict) or item.get("file") != name:
+            raise _corrupt(path, f'has a malformed entry for "{name}"')
     return document
 
 
@@ -214,7 +265,11 @@ def _chown(paths: Iterable[Path], ids: tuple[int, int]) -> None:
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """An exclusive lock on the wheelhouse directory itself (no lock file is left behind)."""
+    """An exclusive lock on the wheelhouse directory itself (no lock file is left behind).
+
+    flock belongs to an open file description: do not nest two ``locked`` of one
+    directory in one process, the inner one would wait for the outer forever.
+    """
     descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -224,11 +279,51 @@ def locked(directory: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o644)
-    tmp.replace(path)
+def fsync_directory(directory: Path) -> None:
+    """Make the renames inside ``directory`` durable."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_temporary(
+    path: Path, data: bytes, mode: int = 0o644, ids: tuple[int, int] | None = None
+) -> Path:
+    """``data`` in a new, synced temporary file next to ``path``, ready to be renamed over it.
+
+    Its name is unique (two writers never share one); it is removed again when
+    writing fails, so a full disk leaves no partial file behind.
+    """
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        if ids is not None:
+            _chown([tmp], ids)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomic(
+    path: Path, text: str, *, mode: int = 0o644, ids: tuple[int, int] | None = None
+) -> None:
+    """Replace ``path`` by ``text``: unique temporary file, fsync, rename, fsync of the
+    directory. Readers see the old file or the new one, never a part."""
+    tmp = write_temporary(path, text.encode("utf-8"), mode, ids)
+    try:
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
 
 
 def sums_text(manifest: Mapping[str, Any]) -> str:
@@ -238,13 +333,94 @@ def sums_text(manifest: Mapping[str, Any]) -> str:
 
 
 def make_dirs(wheelhouse: Path, ids: tuple[int, int]) -> None:
-    """Create the wheelhouse (and its logs directory) owned by the invoking user."""
+    """Create the wheelhouse (and its logs directory) owned by the invoking user.
+
+    Job logs carry a project's build output: the logs directory is not readable
+    by others (an existing one loses the permissions of others).
+    """
     created = []
     for directory in (wheelhouse, wheelhouse / LOGS):
         if not directory.is_dir():
             directory.mkdir(parents=True, exist_ok=True)
             created.append(directory)
+    logs = wheelhouse / LOGS
+    if logs in created:
+        logs.chmod(LOGS_MODE)
+    else:
+        current = stat.S_IMODE(logs.stat().st_mode)
+        if current & 0o007:
+            with contextlib.suppress(PermissionError):  # someone else's directory: leave it
+                logs.chmod(current & ~0o007)
     _chown(created, ids)
+
+
+def _digest_and_sync(path: Path) -> tuple[str, int]:
+    """sha256 and size of a fetched file, computed here; the file is synced to disk too."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+        os.fsync(handle.fileno())
+    return digest.hexdigest(), size
+
+
+def verify_staged(
+    stage: Path,
+    wheels: Sequence[Mapping[str, Any]],
+    job: Mapping[str, Any],
+    *,
+    allow_pure: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """The sha256 and size, computed on the controller, of each staged wheel by file name.
+
+    Each name must be one the job may publish (``wheel_names.check``) and each
+    staged file a regular file whose bytes have the sha256 the repair reported
+    (else the transfer corrupted it); PublishError otherwise.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for wheel in wheels:
+        name = wheel.get("file")
+        try:
+            wheel_names.check(name, job, allow_pure=allow_pure)  # type: ignore[arg-type]
+        except wheel_names.WheelNameError as exc:
+            raise PublishError(str(exc)) from None
+        if name in found:
+            raise PublishError(f"{name} is listed twice among the job's wheels")
+        staged = stage / name
+        try:
+            info = staged.lstat()
+        except FileNotFoundError:
+            raise PublishError(f"{name} was not fetched into {stage}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise PublishError(f"{name} in {stage} is not a regular file; not publishing it")
+        digest, size = _digest_and_sync(staged)
+        if digest != wheel.get("sha256"):
+            raise PublishError(
+                f"{name}: fetched file has sha256 {digest}, the repair reported "
+                f"{wheel.get('sha256')}; not publishing a corrupt wheel"
+            )
+        found[name] = {"sha256": digest, "size": size}
+    return found
+
+
+def _write_failed(home: Path, what: str, job: Mapping[str, Any], exc: OSError) -> PublishError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = f"the file system of the wheelhouse {home} is full ({exc.strerror})"
+        advice = f"; free space in {home} and run the release again"
+    else:
+        cause = f"cannot write into the wheelhouse {home} ({exc.strerror or exc})"
+        advice = ""
+    return PublishError(
+        f"{cause} while writing {what}: nothing of job {job.get('id', '?')} was published "
+        f"and the manifest is unchanged{advice}"
+    )
+
+
+def _check_log_name(name: str) -> None:
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise PublishError(f"{name!r} is not a plain log file name")
 
 
 def publish(
@@ -253,66 +429,113 @@ def publish(
     wheels: Sequence[Mapping[str, Any]],
     new_entries: Sequence[Mapping[str, Any]],
     *,
+    job: Mapping[str, Any],
+    allow_pure: bool = False,
     log_name: str | None = None,
     log_text: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Move a job's staged wheels into the wheelhouse and record them in the manifest.
 
-    Each staged wheel must have the sha256 the repair reported; if one does
-    not, nothing is moved. The staging directory is removed in every case.
+    Names, files and hashes are checked first (:func:`verify_staged`); the
+    entries get the sha256 and size computed here, whatever the build host
+    reported. Either every wheel lands with its manifest entry or none does.
+    The staging directory is removed in every case.
     """
     home = Path(wheelhouse).absolute()
     stage = Path(staging).absolute()
     ids = owner(environ)
     try:
-        for wheel in wheels:
-            staged = stage / wheel["file"]
-            if not staged.is_file():
-                raise PublishError(f"{wheel['file']} was not fetched into {stage}")
-            found = sha256_file(staged)
-            if found != wheel["sha256"]:
-                raise PublishError(
-                    f"{wheel['file']}: fetched file has sha256 {found}, the repair reported "
-                    f"{wheel['sha256']}; not publishing a corrupt wheel"
-                )
+        if log_name is not None:
+            _check_log_name(log_name)
+        digests = verify_staged(stage, wheels, job, allow_pure=allow_pure)
+        entries = []
+        for new in new_entries:
+            if new.get("file") not in digests:
+                raise PublishError(f"the manifest entry for {new.get('file')!r} has no wheel")
+            entries.append({**new, **digests[new["file"]]})
         make_dirs(home, ids)
-        placed: list[Path] = []
         with locked(home):
             current = load(home)
-            for wheel in wheels:
-                final = home / wheel["file"]
-                staged = stage / wheel["file"]
-                staged.chmod(0o644)
-                _chown([staged], ids)
-                staged.replace(final)
-                placed.append(final)
-            for name in superseded(current, new_entries):
-                (home / name).unlink(missing_ok=True)
-            present = [path.name for path in home.iterdir() if path.name.endswith(".whl")]
-            manifest = merge(current, new_entries, present=present)
-            _write_atomic(home / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            _write_atomic(home / SUMS, sums_text(manifest))
-            _chown([home / MANIFEST, home / SUMS], ids)
-        log_path = None
-        if log_name and log_text is not None:
-            log_path = write_log(home, log_name, log_text, ids)
-        return {
-            "published": [str(path) for path in placed],
-            "manifest": str(home / MANIFEST),
-            "log": log_path,
-        }
+            return _land(home, stage, current, entries, job, ids, log_name, log_text)
     finally:
         remove_staging(home, stage)
 
 
+def _land(
+    home: Path,
+    stage: Path,
+    current: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+    job: Mapping[str, Any],
+    ids: tuple[int, int],
+    log_name: str | None,
+    log_text: str | None,
+) -> dict[str, Any]:
+    """Under the lock: write every new file aside first, then rename (which needs no space)."""
+    names = [entry["file"] for entry in entries]
+    gone = superseded(current, entries)
+    present = {path.name for path in home.iterdir() if path.name.endswith(".whl")}
+    present = (present - set(gone)) | set(names)
+    manifest = merge(current, entries, present=present)
+    outputs = [
+        (home / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n", 0o644),
+        (home / SUMS, sums_text(manifest), 0o644),
+    ]
+    if log_name and log_text is not None:
+        outputs.insert(0, (home / LOGS / log_name, log_text, LOG_MODE))
+    written: list[tuple[Path, Path]] = []
+    try:
+        for final, text, mode in outputs:
+            written.append((write_temporary(final, text.encode("utf-8"), mode, ids), final))
+    except OSError as exc:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise _write_failed(home, final.name, job, exc) from None
+    placed: list[str] = []
+    try:
+        for name in names:
+            staged = stage / name
+            staged.chmod(0o644)
+            _chown([staged], ids)
+            staged.replace(home / name)
+            placed.append(name)
+    except OSError as exc:
+        for name in placed:  # put them back: the manifest does not list them
+            with contextlib.suppress(OSError):
+                (home / name).replace(stage / name)
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise _write_failed(home, name, job, exc) from None
+    # The log, SHA256SUMS, then the manifest: a wheel is in place before its entry.
+    for tmp, final in written:
+        tmp.replace(final)
+    fsync_directory(home / LOGS)
+    fsync_directory(home)
+    for name in gone:
+        (home / name).unlink(missing_ok=True)
+    log_path = str(home / LOGS / log_name) if log_name and log_text is not None else None
+    return {
+        "published": [str(home / name) for name in names],
+        "manifest": str(home / MANIFEST),
+        "log": log_path,
+        "entries": [dict(entry) for entry in entries],
+    }
+
+
 def write_log(home: Path, name: str, text: str, ids: tuple[int, int] | None = None) -> str:
-    """Write a job log into ``<wheelhouse>/logs`` (atomically, owned by the invoking user)."""
+    """Write a job log into ``<wheelhouse>/logs`` (atomically, 0640, owned by the invoking
+    user)."""
+    _check_log_name(name)
     ids = ids or owner()
     make_dirs(home, ids)
     path = home / LOGS / name
-    _write_atomic(path, text)
-    _chown([path], ids)
+    try:
+        write_atomic(path, text, mode=LOG_MODE, ids=ids)
+    except OSError as exc:
+        raise _write_failed(
+            home, f"{LOGS}/{name}", {"id": name.removesuffix(".log")}, exc
+        ) from None
     return str(path)
 
 

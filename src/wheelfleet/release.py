@@ -33,7 +33,6 @@ interpreter tags (``cp311-cp311``); every job of the state carries all three.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -749,18 +748,15 @@ def load_state(wheelhouse: str | Path) -> dict[str, Any] | None:
 
 
 def write_state(wheelhouse: str | Path, state: Mapping[str, Any]) -> str:
-    """Write ``release.json`` into the wheelhouse (atomically, owned by the invoking user)."""
+    """Write ``release.json`` into the wheelhouse: under the wheelhouse lock, from a unique
+    synced temporary file, owned by the invoking user."""
     home = Path(wheelhouse)
     ids = wheelhouse_manifest.owner()
     wheelhouse_manifest.make_dirs(home, ids)
     path = home / STATE_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.chmod(0o644)
-    tmp.replace(path)
-    if os.getuid() == 0:
-        with contextlib.suppress(OSError):
-            os.chown(path, *ids)
+    text = json.dumps(state, indent=2, sort_keys=True) + "\n"
+    with wheelhouse_manifest.locked(home):
+        wheelhouse_manifest.write_atomic(path, text, ids=ids)
     return str(path)
 
 

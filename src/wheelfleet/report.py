@@ -13,7 +13,6 @@ emulation, and its time (the sum of its steps).
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
@@ -482,24 +481,20 @@ class Report:
         return "\n".join(out)
 
     def write(self, wheelhouse: str | os.PathLike[str] | None = None) -> dict[str, str]:
-        """Write ``report.md`` and ``report.html`` into the wheelhouse; return their paths."""
+        """Write ``report.md`` and ``report.html`` into the wheelhouse (under its lock, each from
+        a unique synced temporary file); return their paths."""
         home = Path(wheelhouse or self.wheelhouse)
         ids = wheelhouse_manifest.owner()
         wheelhouse_manifest.make_dirs(home, ids)
         paths = {}
-        for key, name, text in (
-            ("markdown", MARKDOWN, self.markdown()),
-            ("html", HTML, self.html()),
-        ):
-            path = home / name
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.chmod(0o644)
-            tmp.replace(path)
-            if os.getuid() == 0:
-                with contextlib.suppress(OSError):
-                    os.chown(path, *ids)
-            paths[key] = str(path)
+        with wheelhouse_manifest.locked(home):
+            for key, name, text in (
+                ("markdown", MARKDOWN, self.markdown()),
+                ("html", HTML, self.html()),
+            ):
+                path = home / name
+                wheelhouse_manifest.write_atomic(path, text, ids=ids)
+                paths[key] = str(path)
         return paths
 
 

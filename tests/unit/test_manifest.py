@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def publish(tmp_path: Path, job=JOB, name: str = WHEEL, content: bytes = b"wheel
         staging,
         [wheel],
         [entry],
+        job=job,
         log_name=f"{job['id']}.log",
         log_text="hi\n",
         environ={},
@@ -83,7 +85,7 @@ def test_a_corrupt_fetch_publishes_nothing_and_cleans_up(tmp_path: Path) -> None
     staging, wheel = stage(tmp_path)
     wheel["sha256"] = "0" * 64
     with pytest.raises(manifest.PublishError, match="not publishing a corrupt wheel"):
-        manifest.publish(tmp_path / "wh", staging, [wheel], [], environ={})
+        manifest.publish(tmp_path / "wh", staging, [wheel], [], job=JOB, environ={})
     assert [p.name for p in (tmp_path / "wh").iterdir()] == []
 
 
@@ -143,6 +145,108 @@ def test_owner_is_the_sudo_caller() -> None:
     assert manifest.owner({}) == (os.getuid(), os.getgid())
 
 
-def test_unreadable_manifest_is_empty(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text("{not json")
+def test_a_missing_manifest_is_an_empty_wheelhouse(tmp_path: Path) -> None:
     assert manifest.load(tmp_path) == manifest.empty()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("", "is not valid JSON"),
+        ("[]", "holds a JSON list, not an object"),
+        ('{"version": 1}', 'has no "wheels" object'),
+        ('{"version": 7, "wheels": {}}', "has format version 7, expected 1"),
+        ('{"version": 1, "wheels": {"a.whl": 3}}', 'has a malformed entry for "a.whl"'),
+    ],
+)
+def test_a_corrupt_manifest_is_an_error_naming_the_file_and_the_way_out(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(manifest.ManifestError) as raised:
+        manifest.load(tmp_path)
+    message = str(raised.value)
+    assert f"the wheelhouse manifest {tmp_path / 'manifest.json'} {problem}" in message
+    assert "Restore it" in message and "move it away" in message
+
+
+def test_publish_over_a_corrupt_manifest_changes_nothing(tmp_path: Path) -> None:
+    publish(tmp_path)
+    home = tmp_path / "wh"
+    (home / "manifest.json").write_text('{"version": 1, "wheels": ')
+    before = {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    other = WHEEL.replace("cp311-cp311", "cp312-cp312")
+    job = dict(JOB, python_tag="cp312-cp312", id="demo-cp312-cp312-x86_64")
+    with pytest.raises(manifest.ManifestError, match="is not valid JSON"):
+        publish(tmp_path, job=job, name=other, content=b"other")
+    assert {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
+    assert not (home / ".staging").exists()
+
+
+def test_the_manifest_records_the_controllers_hash_and_size(tmp_path: Path) -> None:
+    staging, wheel = stage(tmp_path, content=b"the fetched bytes")
+    # The build host's figures travel in the entry; the controller's replace them.
+    reported = manifest.entry(JOB, dict(wheel, size=1, sha256="f" * 64), host="h", timings={})
+    manifest.publish(tmp_path / "wh", staging, [wheel], [reported], job=JOB, environ={})
+    recorded = manifest.load(tmp_path / "wh")["wheels"][WHEEL]
+    assert recorded["sha256"] == hashlib.sha256(b"the fetched bytes").hexdigest()
+    assert recorded["size"] == len(b"the fetched bytes")
+
+
+@pytest.mark.parametrize(
+    "name", ["SHA256SUMS", "../x.whl", "x/../../y.whl", "other-1.0-cp311-cp311-linux_x86_64.whl"]
+)
+def test_publish_refuses_a_name_the_job_may_not_publish(tmp_path: Path, name: str) -> None:
+    home = tmp_path / "wh"
+    publish(tmp_path)
+    before = {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    staging, wheel = stage(tmp_path)
+    wheel["file"] = name
+    entry = manifest.entry(JOB, wheel, host="h", timings={})
+    with pytest.raises(manifest.PublishError, match="may not publish"):
+        manifest.publish(home, staging, [wheel], [entry], job=JOB, environ={})
+    assert {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "x.whl").exists() and not (home / ".staging").exists()
+
+
+def test_a_staged_symlink_is_not_published(tmp_path: Path) -> None:
+    staging, wheel = stage(tmp_path)
+    (tmp_path / "secret").write_bytes(b"wheel")
+    (staging / WHEEL).unlink()
+    (staging / WHEEL).symlink_to(tmp_path / "secret")
+    with pytest.raises(manifest.PublishError, match="is not a regular file"):
+        manifest.publish(tmp_path / "wh", staging, [wheel], [], job=JOB, environ={})
+
+
+def test_job_logs_are_not_readable_by_others(tmp_path: Path) -> None:
+    publish(tmp_path)
+    logs = tmp_path / "wh" / "logs"
+    assert stat.S_IMODE((logs / f"{JOB['id']}.log").stat().st_mode) == 0o640
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o750
+    path = manifest.write_log(tmp_path / "wh", "failed-job.log", "boom\n")
+    assert stat.S_IMODE(Path(path).stat().st_mode) == 0o640
+
+
+def test_an_existing_logs_directory_loses_the_permissions_of_others(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir(mode=0o755)
+    (tmp_path / "logs").chmod(0o755)
+    manifest.make_dirs(tmp_path, manifest.owner())
+    assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o750
+
+
+def test_a_log_name_is_a_plain_file_name(tmp_path: Path) -> None:
+    with pytest.raises(manifest.PublishError, match="not a plain log file name"):
+        manifest.write_log(tmp_path, "../manifest.json", "x")
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_atomic_writes_leave_no_temporary_file_and_use_unique_names(tmp_path: Path) -> None:
+    first = manifest.write_temporary(tmp_path / "release.json", b"a")
+    second = manifest.write_temporary(tmp_path / "release.json", b"b")
+    assert first != second and first.read_bytes() == b"a" and second.read_bytes() == b"b"
+    first.unlink()
+    second.unlink()
+    manifest.write_atomic(tmp_path / "release.json", "{}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["release.json"]
+    assert stat.S_IMODE((tmp_path / "release.json").stat().st_mode) == 0o644

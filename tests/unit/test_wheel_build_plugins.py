@@ -21,6 +21,7 @@ def test_filter_module_exposes_every_filter_the_role_uses() -> None:
         "wheel_build_step_name",
         "wheel_build_failure",
         "wheel_build_repaired_wheels",
+        "wheel_build_refused_wheels",
         "wheel_build_log_header",
     }
 
