@@ -203,7 +203,7 @@ def _entry(
             packages=sorted(dict.fromkeys(str(p) for p in packages)),
         )
     else:
-        base = str(image.get("base") or "").replace("{arch}", arch.name)
+        base = _base_for(image.get("base"), arch.name)
         if not base or any(ch.isspace() for ch in base) or "{" in base:
             raise BuilderImageError(
                 f"{where}: source registry needs a base image such as "
@@ -216,6 +216,14 @@ def _entry(
             )
         entry.update(base=base, pull=pull, emulator_layer=bool(image.get("emulator_layer", False)))
     return entry
+
+
+def _base_for(base: Any, arch_name: str) -> str:
+    """The base of one architecture: a mapping names each architecture's own reference
+    (the official images differ in policy per architecture); a string may hold {arch}."""
+    if isinstance(base, Mapping):
+        base = base.get(arch_name) or ""
+    return str(base or "").replace("{arch}", arch_name)
 
 
 _TASK_NAME_OR_COMMENT = re.compile(r"^\s*(?:#|- name:)")
