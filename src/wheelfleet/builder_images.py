@@ -58,6 +58,7 @@ REQUIRED_PYTHON_PACKAGES = ("pip", "build")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME_RE = re.compile(rf"^{_COMPONENT}$")
 _REPOSITORY_RE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_REGISTRY_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$")
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _GLIBC_RE = re.compile(r"(\d+)\.(\d+)")
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
@@ -111,6 +112,12 @@ def plan(images: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> li
         raise BuilderImageError(
             f"builder_image_repository {repository!r} is not a valid image repository "
             "(lowercase letters, digits and . _ - separators, parts joined by /)"
+        )
+    registry = str(settings.get("registry") or "")
+    if registry and not _REGISTRY_RE.match(registry):
+        raise BuilderImageError(
+            f"builder_image_registry {registry!r} is not a registry address; valid form: "
+            "HOST[:PORT] without a scheme, e.g. 127.0.0.1:5000 (empty for none)"
         )
     tools = list(settings.get("tools_requirements") or [])
     pythons = list(settings.get("python_requirements") or [])
