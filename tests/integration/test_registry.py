@@ -121,10 +121,8 @@ def registry(docker_client) -> Iterator[Registry]:
         started = time.monotonic()
         first = run_playbook(str(playbook), extra_vars=settings)
         assert first.rc == 0, first.output[-4000:]
-        again = run_playbook(str(playbook), extra_vars=settings)
-        assert again.rc == 0, again.output[-4000:]
-        assert again.recap["localhost"]["changed"] == 0, again.changed_tasks()
-        print(f"fleet registry up (role run twice): {time.monotonic() - started:.1f} s")
+        # Idempotence and check mode: molecule/fleet_registry.
+        print(f"fleet registry up: {time.monotonic() - started:.1f} s")
         yield found
     finally:
         if found.supervisor.exists():
