@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import re
 import ssl
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -143,8 +144,20 @@ class Probe:
 def probe(url: str, timeout: float = DEFAULT_PROBE_TIMEOUT) -> Probe:
     """One GET of ``url``/v2/: any HTTP answer (200, or 401 asking for a token) counts.
 
-    Refused connections, unknown hosts, TLS failures and time-outs do not.
+    Refused connections, unknown hosts, TLS failures and time-outs do not. The
+    whole probe, name resolution included (which socket timeouts do not
+    cover), is bounded by ``timeout``.
     """
+    outcome: list[Probe] = []
+    worker = threading.Thread(target=lambda: outcome.append(_get_v2(url, timeout)), daemon=True)
+    worker.start()
+    worker.join(timeout + 0.5)
+    if not outcome:
+        return Probe(url, False, f"no answer within {timeout:g} s")
+    return outcome[0]
+
+
+def _get_v2(url: str, timeout: float) -> Probe:
     parts = urlsplit(url)
     connection_type = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
