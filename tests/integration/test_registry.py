@@ -17,6 +17,7 @@ most of it pushing the two ~550 MB stand-ins once and one emulated aarch64 build
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
 
@@ -345,3 +347,61 @@ def test_an_image_without_opt_python_is_refused_before_any_build(
     assert not [
         c for c in builds if c.labels.get("org.wheelfleet.run", "").startswith(f"reg-{RUN}-broken")
     ]
+
+
+# --- docker load, for hosts that reach no registry -------------------------------------------
+
+
+def test_a_base_loaded_from_a_tarball_is_used_without_any_registry(docker_client, tmp_path) -> None:
+    # An image of our own (the stand-in plus a label), saved to a tarball and
+    # removed, then loaded back as a host without a registry would.
+    base = f"{REPOSITORY}-loaded/manylinux_2_28_x86_64:offline"
+    built, _ = docker_client.images.build(
+        fileobj=io.BytesIO(
+            f"FROM {STAND_INS['x86_64']}\nLABEL org.wheelfleet.test.loaded={RUN}\n".encode()
+        ),
+        tag=base,
+        labels=LABEL,
+        rm=True,
+    )
+    tarball = tmp_path / "base.tar"
+    with tarball.open("wb") as out:
+        for chunk in built.save(named=True):
+            out.write(chunk)
+    docker_client.images.remove(built.id, force=True)
+    started = time.monotonic()
+    try:
+        loaded = docker_client.images.load(tarball.read_bytes())
+        assert base in loaded[0].tags
+        images = [
+            {
+                "name": "loaded",
+                "source": "registry",
+                "base": base,
+                "pull": "missing",
+                "architectures": ["x86_64"],
+            }
+        ]
+        run = run_playbook(
+            "playbooks/images.yml",
+            extra_vars={"builder_image_images": images, "builder_image_repository": REPOSITORY},
+        )
+        assert run.rc == 0, run.output[-6000:]
+        print(f"images.yml from a loaded base: {time.monotonic() - started:.1f} s")
+        image = docker_client.images.get(f"{REPOSITORY}/loaded:x86_64")
+        labels = image.labels
+        # Loaded without a registry digest: the base's image ID is its pin.
+        assert labels["org.wheelfleet.image.base-digest"] == loaded[0].id
+        assert labels["org.wheelfleet.image.base"] == base
+        # No registry was asked.
+        assert (
+            "skipping: [localhost]"
+            in run.stdout.split("Ask the registry for the current digest of the base")[1].split(
+                "TASK ["
+            )[0]
+        )
+    finally:
+        for tag in (f"{REPOSITORY}/loaded:x86_64", base):
+            # Already gone when the test failed before making it.
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(tag, force=True)
