@@ -405,3 +405,64 @@ def test_a_base_loaded_from_a_tarball_is_used_without_any_registry(docker_client
             # Already gone when the test failed before making it.
             with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(tag, force=True)
+
+
+# --- the fleet registry mode of builder_image -------------------------------------------------
+
+
+def test_the_first_host_pushes_and_the_other_pulls_by_digest(
+    registry, fleet, docker_client
+) -> None:
+    # The bootstrapped x86_64 image under this module's repository: up to date for its
+    # recipe on the first host, which pushes it; the second host has no such tag.
+    tag = f"{REPOSITORY}/bookworm:x86_64"
+    docker_client.images.get(STAND_INS["x86_64"]).tag(tag)
+    images = [
+        {
+            "name": "bookworm",
+            "source": "bootstrap",
+            "suite": "bookworm",
+            "architectures": ["x86_64"],
+        }
+    ]
+    extra = {
+        "builder_image_images": images,
+        "builder_image_repository": REPOSITORY,
+        "builder_image_registry": registry.address,
+    }
+    first_host, second_host = fleet["names"]
+    started = time.monotonic()
+    # The first play (first host) pushes; before the second play the tag is dropped
+    # locally, as on a host of its own: the limit runs the plays one host at a time.
+    first = run_playbook(
+        "playbooks/images.yml",
+        "-l",
+        first_host,
+        inventory=str(fleet["inventory"]),
+        extra_vars=extra,
+    )
+    assert first.rc == 0, first.output[-6000:]
+    assert "Push to the fleet registry the image" in " ".join(first.changed_tasks())
+    assert "Bootstrap the Debian rootfs" not in first.stdout
+    pushed = [
+        d
+        for d in docker_client.images.get(tag).attrs["RepoDigests"]
+        if d.startswith(f"{registry.address}/{REPOSITORY}/bookworm@")
+    ]
+    assert len(pushed) == 1
+    docker_client.images.remove(tag)
+    second = run_playbook(
+        "playbooks/images.yml",
+        "-l",
+        second_host,
+        inventory=str(fleet["inventory"]),
+        extra_vars=extra,
+    )
+    print(f"fleet registry mode, push then pull: {time.monotonic() - started:.1f} s")
+    assert second.rc == 0, second.output[-6000:]
+    changed = " ".join(second.changed_tasks())
+    assert "Tag the pulled image as" in changed
+    assert "Bootstrap the Debian rootfs" not in second.stdout
+    assert "Push to the fleet registry" not in second.stdout
+    assert f"Pull {pushed[0]}" in second.stdout
+    assert pushed[0] in docker_client.images.get(tag).attrs["RepoDigests"]

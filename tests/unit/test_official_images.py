@@ -241,3 +241,22 @@ def test_a_fleet_registry_with_a_scheme_or_path_is_refused(registry):
     image = {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64"]}
     with pytest.raises(builder_images.BuilderImageError, match="valid form: HOST"):
         builder_images.plan([image], settings)
+
+
+def test_the_release_progress_announces_the_image_choice():
+    from wheelfleet.progress import Announcement, Progress
+
+    reason = "builder images: quay.io unreachable (no answer within 3 s): using offline images"
+    notices = Progress().apply(
+        {
+            "event": "runner_on_ok",
+            "created": "2026-12-06T18:00:00.000000",
+            "event_data": {
+                "host": "a",
+                "task": "Choose the builder images",
+                "resolved_action": "wheelfleet.fleet.image_source",
+                "res": {"source": "offline", "reason": reason, "msg": reason},
+            },
+        }
+    )
+    assert Announcement(reason) in notices
