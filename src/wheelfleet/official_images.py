@@ -227,18 +227,27 @@ def recipe(
     architectures: Iterable[str] = tuple(DEFAULT_POLICIES),
     mirror: Mirror | None = None,
     policies: Mapping[str, str] | None = None,
+    references: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The builder_image_images entry of the official images, one base per architecture.
 
-    Bases carry no digest: each build host pulls them (pull: always) and pins
-    the digest it got; a new digest rebuilds the image and its wheels.
+    ``policies`` (arch -> manylinux policy) replace cibuildwheel's defaults;
+    ``references`` (arch -> a full image reference, as a project's
+    ``manylinux-<arch>-image`` may give) replace the reference itself. Both go
+    through the mirror. Bases carry no digest unless given one: each build host
+    resolves the reference to its current digest, pulls that digest and pins
+    it; a new digest rebuilds the image and its wheels.
     """
     chosen = dict(DEFAULT_POLICIES, **(policies or {}))
+    given = {resolve(arch).name: ref for arch, ref in (references or {}).items()}
     archs = [resolve(arch).name for arch in architectures]
     return {
         "name": IMAGE_NAME,
         "source": "registry",
         "architectures": archs,
-        "base": {arch: redirect(official_reference(arch, chosen[arch]), mirror) for arch in archs},
+        "base": {
+            arch: redirect(given.get(arch) or official_reference(arch, chosen[arch]), mirror)
+            for arch in archs
+        },
         "pull": "always",
     }

@@ -260,3 +260,18 @@ def test_the_release_progress_announces_the_image_choice():
         }
     )
     assert Announcement(reason) in notices
+
+
+def test_a_projects_image_choice_replaces_the_defaults_and_goes_through_the_mirror():
+    mirror = parse_mirror("https://registry.example/pypa")
+    recipe = official_images.recipe(
+        ["x86_64", "aarch64", "i686"],
+        mirror,
+        policies={"aarch64": "manylinux_2_34"},
+        references={"i686": "quay.io/pypa/manylinux2014_i686:2026.10.26-1"},
+    )
+    assert recipe["base"] == {
+        "x86_64": "registry.example/pypa/manylinux_2_28_x86_64",
+        "aarch64": "registry.example/pypa/manylinux_2_34_aarch64",
+        "i686": "registry.example/pypa/manylinux2014_i686:2026.10.26-1",
+    }
