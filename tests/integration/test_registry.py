@@ -466,3 +466,10 @@ def test_the_first_host_pushes_and_the_other_pulls_by_digest(
     assert "Push to the fleet registry" not in second.stdout
     assert f"Pull {pushed[0]}" in second.stdout
     assert pushed[0] in docker_client.images.get(tag).attrs["RepoDigests"]
+    # Both hosts again: everything is where it should be, nothing changes.
+    again = run_playbook(
+        "playbooks/images.yml", inventory=str(fleet["inventory"]), extra_vars=extra
+    )
+    assert again.rc == 0, again.output[-6000:]
+    assert all(counts["changed"] == 0 for counts in again.recap.values()), again.changed_tasks()
+    assert set(again.recap) == set(fleet["names"])
