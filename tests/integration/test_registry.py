@@ -129,10 +129,17 @@ def registry(docker_client) -> Iterator[Registry]:
     finally:
         if found.supervisor.exists():
             subprocess.run([str(found.supervisor), "stop"], check=False, timeout=60)
-        for image in docker_client.images.list():
-            for tag in image.tags:
-                if tag.startswith((found.address + "/", REPOSITORY + "/")):
-                    docker_client.images.remove(tag, noprune=False)
+        # Tags and pulled digests of this module's repository, then of its registry,
+        # only: children before their bases; an image that other tags still name (the
+        # builder images) only loses these references.
+        for prefix in (REPOSITORY + "/", found.address + "/"):
+            for image in docker_client.images.list():
+                references = [*image.tags, *(image.attrs.get("RepoDigests") or [])]
+                for reference in references:
+                    if reference.startswith(prefix):
+                        # Gone already, or still used by a container of another test.
+                        with contextlib.suppress(docker.errors.APIError):
+                            docker_client.images.remove(reference)
         shutil.rmtree(directory, ignore_errors=True)
 
 
