@@ -37,6 +37,10 @@ for _path in (COLLECTIONS, REPO / "src"):
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
+# Releases in tests use the offline builder images and probe no registry off this
+# machine; the registry tests choose the official images on a loopback mirror.
+os.environ.setdefault("WHEELFLEET_IMAGES", "offline")
+
 WHEELFLEET = Path(sys.executable).parent / "wheelfleet"
 """The CLI installed in the test environment."""
 

@@ -58,6 +58,9 @@ REQUIRED_PYTHON_PACKAGES = ("pip", "build")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME_RE = re.compile(rf"^{_COMPONENT}$")
 _REPOSITORY_RE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_REGISTRY_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$"
+)
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _GLIBC_RE = re.compile(r"(\d+)\.(\d+)")
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
@@ -111,6 +114,12 @@ def plan(images: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> li
         raise BuilderImageError(
             f"builder_image_repository {repository!r} is not a valid image repository "
             "(lowercase letters, digits and . _ - separators, parts joined by /)"
+        )
+    registry = str(settings.get("registry") or "")
+    if registry and not _REGISTRY_RE.match(registry):
+        raise BuilderImageError(
+            f"builder_image_registry {registry!r} is not a registry address; valid form: "
+            "HOST[:PORT] without a scheme, e.g. 127.0.0.1:5000 (empty for none)"
         )
     tools = list(settings.get("tools_requirements") or [])
     pythons = list(settings.get("python_requirements") or [])
@@ -203,7 +212,7 @@ def _entry(
             packages=sorted(dict.fromkeys(str(p) for p in packages)),
         )
     else:
-        base = str(image.get("base") or "").replace("{arch}", arch.name)
+        base = _base_for(image.get("base"), arch.name)
         if not base or any(ch.isspace() for ch in base) or "{" in base:
             raise BuilderImageError(
                 f"{where}: source registry needs a base image such as "
@@ -216,6 +225,14 @@ def _entry(
             )
         entry.update(base=base, pull=pull, emulator_layer=bool(image.get("emulator_layer", False)))
     return entry
+
+
+def _base_for(base: Any, arch_name: str) -> str:
+    """The base of one architecture: a mapping names each architecture's own reference
+    (the official images differ in policy per architecture); a string may hold {arch}."""
+    if isinstance(base, Mapping):
+        base = base.get(arch_name) or ""
+    return str(base or "").replace("{arch}", arch_name)
 
 
 _TASK_NAME_OR_COMMENT = re.compile(r"^\s*(?:#|- name:)")

@@ -118,9 +118,13 @@ def image_facts(image: Mapping[str, Any] | None) -> dict[str, Any]:
         if isinstance(item, str) and "=" in item
     )
     plat = env.get("AUDITWHEEL_PLAT")
+    labels = dict(config.get("Labels") or {})
+    # A builder image made from a registry base is a local image (no RepoDigests of its
+    # own); the base's registry digest it was made from is what pins it.
+    base_digest = labels.get("org.wheelfleet.image.base-digest")
     return {
         "id": image.get("Id"),
-        "digests": list(image.get("RepoDigests") or []),
+        "digests": list(image.get("RepoDigests") or []) or ([base_digest] if base_digest else []),
         "tags": list(image.get("RepoTags") or []),
         "architecture": image.get("Architecture"),
         "plat": plat,

@@ -466,6 +466,10 @@ class Progress:
         if kind == "runner_on_ok" and action.endswith("release_round"):
             yield from self._round(res, when)
             return
+        if kind == "runner_on_ok" and action.endswith("image_source") and res.get("msg"):
+            # Which builder images the release uses, and why (official or offline).
+            yield Announcement(str(res["msg"]))
+            return
         if not self.jobs or not _is_wheel_build(data):
             return
         host = str(data.get("host") or "")
