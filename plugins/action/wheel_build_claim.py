@@ -46,9 +46,13 @@ class ActionModule(ActionBase):
         run = str(args.get("run") or "")
         state = args.get("state", "present")
         if not args.get("wheelhouse") or not run or "/" in run or run.startswith("."):
-            raise AnsibleActionFail(f"wheel_build_claim needs a wheelhouse and a run name, got {args!r}")
+            raise AnsibleActionFail(
+                f"wheel_build_claim needs a wheelhouse and a run name, got {args!r}"
+            )
         if state not in ("present", "absent"):
-            raise AnsibleActionFail(f"wheel_build_claim: state {state!r} is not one of present, absent")
+            raise AnsibleActionFail(
+                f"wheel_build_claim: state {state!r} is not one of present, absent"
+            )
         owner = stale.owner()
         result.update(owner=owner, removed=[], changed=False)
         try:
@@ -63,6 +67,8 @@ class ActionModule(ActionBase):
             result["removed"] = stale.remove_stale_staging(wheelhouse)
             stale.claim_staging(wheelhouse, run, owner)
         except OSError as exc:
-            raise AnsibleActionFail(f"cannot tidy the staging directories of {wheelhouse}: {exc}") from None
+            raise AnsibleActionFail(
+                f"cannot tidy the staging directories of {wheelhouse}: {exc}"
+            ) from None
         result["changed"] = bool(result["removed"])
         return result

@@ -36,7 +36,9 @@ def memory_bytes(value: Any) -> int:
         raise LimitError(f"wheel_build_container_memory {value!r} is not {VALID_MEMORY}")
     number = float(match.group(1)) * UNITS[match.group(2).lower()]
     if number != 0 and number < MIN_MEMORY:
-        raise LimitError(f"wheel_build_container_memory {value!r} is too small: it must be {VALID_MEMORY}")
+        raise LimitError(
+            f"wheel_build_container_memory {value!r} is too small: it must be {VALID_MEMORY}"
+        )
     return int(number)
 
 
@@ -108,7 +110,11 @@ def network_plan(settings: dict[str, Any], before_all_network: bool = True) -> d
     None leaves the build container's networking alone).
     """
     if settings.get("requirements_source", "wheelhouse") == "index":
-        return {"build_network_mode": None, "test_network_mode": None, "online_steps": None}
+        return _network(None, None, None)
     if before_all_network and settings.get("before_all"):
-        return {"build_network_mode": None, "test_network_mode": "none", "online_steps": ["before_all"]}
-    return {"build_network_mode": "none", "test_network_mode": "none", "online_steps": None}
+        return _network(None, "none", ["before_all"])
+    return _network("none", "none", None)
+
+
+def _network(build: str | None, test: str | None, online: list[str] | None) -> dict[str, Any]:
+    return {"build_network_mode": build, "test_network_mode": test, "online_steps": online}

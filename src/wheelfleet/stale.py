@@ -178,7 +178,8 @@ def claim_staging(wheelhouse: str | os.PathLike[str], run: str, identity: str) -
         return target
     aside = root / f"{CLAIM_PREFIX}{uuid.uuid4().hex}"
     aside.mkdir()
-    (aside / OWNER_FILE).write_text(json.dumps({"owner": identity, "run": run}) + "\n", encoding="utf-8")
+    record = json.dumps({"owner": identity, "run": run}) + "\n"
+    (aside / OWNER_FILE).write_text(record, encoding="utf-8")
     try:
         aside.rename(target)
     except OSError:

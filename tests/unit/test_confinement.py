@@ -54,14 +54,19 @@ def test_none_means_the_default_and_zero_means_no_limit():
         "pids_limit": 4096,
         "cpus": 4.0,
     }
-    assert confinement.container_limits(0, 0, 1.5) == {"memory": None, "pids_limit": None, "cpus": 1.5}
+    unlimited = {"memory": None, "pids_limit": None, "cpus": 1.5}
+    assert confinement.container_limits(0, 0, 1.5) == unlimited
     # Before the engine is asked, 0 CPUs (all of them) is not resolved yet.
     assert confinement.container_limits("1g", 64, 0)["cpus"] is None
 
 
 def test_wheelhouse_builds_run_offline_after_before_all():
-    plan = confinement.network_plan({"requirements_source": "wheelhouse", "before_all": "apt-get install x"})
-    assert plan == {"build_network_mode": None, "test_network_mode": "none", "online_steps": ["before_all"]}
+    settings = {"requirements_source": "wheelhouse", "before_all": "apt-get install x"}
+    assert confinement.network_plan(settings) == {
+        "build_network_mode": None,
+        "test_network_mode": "none",
+        "online_steps": ["before_all"],
+    }
 
 
 def test_without_before_all_the_build_container_has_no_network():
