@@ -85,6 +85,16 @@ options:
     description: Seconds one step may take before the module gives up on it.
     type: int
     default: 3600
+  online_steps:
+    description:
+      - When set, the names of the steps that may use the container's networks. Before the first
+        step not in this list, the container is disconnected from every network, for good (it
+        keeps only its loopback interface), and the module checks that no network is left.
+      - For example V([before_all]), so that C(before-all) installs system packages from the
+        distribution's mirrors while C(before-build) and the project's own build run offline.
+      - Unset, the container's networking is left as it is.
+    type: list
+    elements: str
 requirements:
   - The Docker SDK for Python (C(docker)) on the host the module runs on.
 notes:
@@ -139,6 +149,17 @@ seconds:
   description: Total seconds of all steps.
   returned: always
   type: float
+offline_from:
+  description: The step before which the container was disconnected from its networks.
+  returned: when O(online_steps) is set and a step outside it ran
+  type: str
+  sample: before_build
+disconnected:
+  description: The networks the container was disconnected from.
+  returned: when O(online_steps) is set and a step outside it ran
+  type: list
+  elements: str
+  sample: [bridge]
 """
 
 import time
@@ -180,7 +201,14 @@ def run_steps(module: AnsibleModule, target: ContainerTarget) -> dict:
     done = []
     result = {"changed": True, "steps": done, "container": params["container"]}
     started_all = time.monotonic()
+    online = params["online_steps"]
     for step in params["steps"]:
+        if online is not None and step["name"] not in online and "offline_from" not in result:
+            try:
+                result["disconnected"] = disconnect_all(target)
+            except TargetError as exc:
+                module.fail_json(msg=str(exc), failed_step=step["name"], **result)
+            result["offline_from"] = step["name"]
         workdir = step.get("workdir") or "/"
         rc, _, err = target.run(["mkdir", "-p", workdir])
         if rc != 0:
@@ -226,6 +254,31 @@ def run_steps(module: AnsibleModule, target: ContainerTarget) -> dict:
     return result
 
 
+def disconnect_all(target: ContainerTarget) -> list:
+    """Disconnect the container from every network, then check that none is left."""
+    container = target.container
+    names = []
+    try:
+        container.reload()
+        networks = container.attrs["NetworkSettings"].get("Networks") or {}
+        for name, settings in networks.items():
+            if name == "none":
+                continue
+            container.client.api.disconnect_container_from_network(
+                container.id, settings.get("NetworkID") or name, force=True
+            )
+            names.append(name)
+        container.reload()
+        left = [n for n in container.attrs["NetworkSettings"].get("Networks") or {} if n != "none"]
+    except Exception as exc:  # the SDK raises requests' errors and its own
+        raise TargetError(
+            f"cannot take {target.describe()} off its networks: {type(exc).__name__}: {exc}"
+        ) from None
+    if left:
+        raise TargetError(f"{target.describe()} is still on networks {left} after disconnecting")
+    return names
+
+
 def tail_of(target: ContainerTarget, log: str, lines: int) -> str:
     try:
         rc, out, _ = target.run(["tail", "-n", str(lines), log])
@@ -257,6 +310,7 @@ def main() -> None:
             "log_tail_lines": {"type": "int", "default": 40},
             "list_files": {"type": "list", "elements": "str", "default": []},
             "timeout": {"type": "int", "default": 3600},
+            "online_steps": {"type": "list", "elements": "str"},
         },
         supports_check_mode=True,
     )
