@@ -89,6 +89,11 @@ def builder_image_finish(
     )
 
 
+def builder_image_known_env(glibc: str, arch: str, platforms: list[str]) -> dict:
+    """AUDITWHEEL_* at the newest policy the image's auditwheel knows at or below its glibc."""
+    return _call(lambda: builder_images.known_auditwheel_env(glibc, arch, platforms))
+
+
 def builder_image_apt_sources(entry: dict, default_mirror: str) -> str:
     """The rootfs's sources.list, with check-valid-until=no where the image turns it off."""
     return _call(lambda: builder_images.apt_sources(entry, default_mirror))
@@ -112,5 +117,6 @@ class FilterModule:
             "builder_image_rootfs_cache": builder_image_rootfs_cache,
             "builder_image_finish": builder_image_finish,
             "builder_image_apt_sources": builder_image_apt_sources,
+            "builder_image_known_env": builder_image_known_env,
             "builder_image_stale": builder_image_stale,
         }

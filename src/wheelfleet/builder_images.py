@@ -420,6 +420,30 @@ def auditwheel_env(glibc: str, arch: str) -> dict[str, str]:
     }
 
 
+def known_auditwheel_env(glibc: str, arch: str, platforms: Iterable[str]) -> dict[str, str]:
+    """AUDITWHEEL_* for an image whose auditwheel knows only ``platforms``
+    (``manylinux_2_41_x86_64``... as ``auditwheel repair --help`` lists them): the newest
+    policy at or below the glibc.
+
+    An auditwheel older than the image's glibc (6.8 knows up to manylinux_2_41; forky has
+    glibc 2.43) refuses an AUDITWHEEL_PLAT it does not know, even for ``--version``.
+    """
+    name = resolve(arch).name
+    ceiling = glibc_version(glibc)
+    known = []
+    for platform in platforms:
+        match = re.match(rf"^manylinux_(\d+)_(\d+)_{re.escape(name)}$", platform)
+        if match and (int(match.group(1)), int(match.group(2))) <= ceiling:
+            known.append((int(match.group(1)), int(match.group(2))))
+    if not known:
+        raise BuilderImageError(
+            f"the image's auditwheel knows no manylinux policy for {name} at or below glibc "
+            f"{ceiling[0]}.{ceiling[1]} (it lists: {', '.join(platforms) or 'nothing'})"
+        )
+    major, minor = max(known)
+    return auditwheel_env(f"{major}.{minor}", name)
+
+
 def pip_platforms(glibc: str, arch: str) -> list[str]:
     """``pip download --platform`` values for an image: every manylinux policy its glibc satisfies.
 

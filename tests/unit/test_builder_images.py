@@ -20,6 +20,7 @@ from wheelfleet.builder_images import (
     finish,
     glibc_version,
     interpreter_paths,
+    known_auditwheel_env,
     manylinux_policy,
     parse_probe,
     pip_platforms,
@@ -873,3 +874,18 @@ def test_finish_requires_every_interpreter_the_recipe_laid_out() -> None:
         "/opt/python lacks cp313-cp313, which the recipe laid out (it lists: cp311-cp311)"
     ]
     assert finish(entry, probe_output(), None, ["cp311-cp311"])["problems"] == []
+
+
+def test_auditwheel_plat_is_capped_at_the_newest_policy_auditwheel_knows() -> None:
+    known = [f"manylinux_2_{minor}_x86_64" for minor in (41, 40, 39, 36, 28, 17, 5)]
+    known.append("manylinux_2_41_aarch64")
+    assert known_auditwheel_env("2.43", "x86_64", known) == {
+        "AUDITWHEEL_POLICY": "manylinux_2_41",
+        "AUDITWHEEL_ARCH": "x86_64",
+        "AUDITWHEEL_PLAT": "manylinux_2_41_x86_64",
+    }
+    assert known_auditwheel_env("2.36", "x86_64", known)["AUDITWHEEL_PLAT"] == (
+        "manylinux_2_36_x86_64"
+    )
+    with pytest.raises(BuilderImageError, match="knows no manylinux policy for s390x"):
+        known_auditwheel_env("2.43", "s390x", known)

