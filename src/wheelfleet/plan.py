@@ -149,11 +149,17 @@ class Job:
 
     @classmethod
     def build(
-        cls, python: str, architecture: str, *, weight: float = 1.0, settings_hash: str = ""
+        cls,
+        python: str,
+        architecture: str,
+        *,
+        weight: float = 1.0,
+        settings_hash: str = "",
+        image: str = "",
     ) -> Job:
         """The job for a Python tag on an architecture (an alias is made canonical)."""
         identifier = Identifier(check_python(python), check_architecture(architecture))
-        return cls.from_build(identifier, weight=weight, settings_hash=settings_hash)
+        return cls.from_build(identifier, weight=weight, settings_hash=settings_hash, image=image)
 
     @classmethod
     def from_identifier(
