@@ -18,6 +18,7 @@ pytest -s and written to .cache/release-timings.json).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_the_main_command_releases_three_cpythons_on_two_architectures(offline_r
         name, entry = built[identifier]
         python, arch = entry["python"], entry["architecture"]
         # The wheel's tags and the image that built it are the job's.
-        assert name.startswith(f"yamlcount-1.0.0-{python}-{python}-manylinux_")
+        assert name.startswith(f"yamlcount-1.0.0-{python}-{python}-manylinux")
         assert name.endswith(f"_{arch}.whl")
         assert entry["image"] == f"wheelfleet/{IMAGE_OF[python]}:{arch}"
         assert entry["grafted"] and entry["grafted"][0].startswith("libyaml-0-")
@@ -95,12 +96,10 @@ def test_the_main_command_releases_three_cpythons_on_two_architectures(offline_r
         log = (wheelhouse / entry["log"]).read_text()
         assert f"/opt/python/{python}-{python}/bin/python -m pip install" in log, log[-3000:]
         assert "step test: exit status 0" in log, log[-3000:]
-    # forky's wheels are tagged at a policy auditwheel 6.8 knows (glibc 2.43 > manylinux_2_41).
-    for python in ("cp313", "cp314"):
-        name, _ = built[f"{python}-manylinux_x86_64"]
-        policy = name.split("-manylinux_", 1)[1].split("_x86_64")[0]
-        major, minor = (int(part) for part in policy.split("_")[:2])
-        assert (major, minor) <= (2, 41), name
+        # forky's wheels (glibc 2.43) are repaired to a policy auditwheel 6.8 knows.
+        platforms = name.removesuffix(".whl").split("-")[4].split(".")
+        policies = [re.match(r"manylinux_(\d+)_(\d+)_", tag) for tag in platforms]
+        assert all((int(m[1]), int(m[2])) <= (2, 41) for m in policies if m), name
 
 
 def test_each_job_named_its_image_and_the_plan_reads_the_images(
