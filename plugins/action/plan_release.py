@@ -15,7 +15,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import options, plan, release_matrix, source
+    from wheelfleet import image_offers, options, plan, release_matrix, source
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     plan = None
     IMPORT_ERROR = exc
@@ -38,6 +38,10 @@ ARGUMENT_SPEC = {
     "fail_on_unschedulable": {"type": "bool", "default": True},
 }
 
+# The fact playbooks/plan.yml sets on each host: the builder images there (what
+# wheelfleet.fleet.builder_image_info returned), whose labels say what each provides.
+IMAGES_FACT = "wheelfleet_builder_images"
+
 # The host variables host_from_vars reads, and the facts it needs from ansible_facts.
 HOST_VARS = (
     "wheelfleet_architecture",
@@ -56,6 +60,14 @@ def host_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(facts, Mapping):
         found["ansible_facts"] = {name: facts[name] for name in FACTS if name in facts}
     return found
+
+
+def _with_image(job: Any, offers: list) -> Any:
+    """The job naming the image that provides its Python (kept when it names one already)."""
+    if job.image:
+        return job
+    chosen = image_offers.choose(offers, job.architecture, job.python)
+    return plan.Job.from_json({**job.to_json(), "image": chosen.name}) if chosen else job
 
 
 class ActionModule(ActionBase):
@@ -95,15 +107,22 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"hosts not in the inventory: {', '.join(unknown)}")
         factor = args["emulation_factor"]
         selection = None
+        listings = {
+            name: hostvars[name].get(IMAGES_FACT) or []
+            for name in names
+            if isinstance(hostvars[name].get(IMAGES_FACT), list)
+        }
         try:
+            offers = image_offers.merge(args["image_recipes"], listings)
             hosts = [plan.host_from_vars(name, host_variables(hostvars[name])) for name in names]
             if args["project"] is not None:
-                selection = self._select(args, hosts)
+                selection = self._select(args, hosts, offers)
                 jobs = [*selection.jobs, *selection.unbuildable]
             elif args["jobs"] is not None:
                 jobs = [plan.Job.from_json(job) for job in args["jobs"]]
             else:
                 jobs = plan.matrix_jobs(args["architectures"], args["pythons"])
+            jobs = [_with_image(job, offers) for job in jobs]
             release = plan.make_plan(
                 jobs,
                 hosts,
@@ -112,6 +131,7 @@ class ActionModule(ActionBase):
         except plan.PlanInputError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         result = self._report(result, release, args["fail_on_unschedulable"])
+        result["images"] = [offer.to_json() for offer in offers]
         if selection is not None:
             chosen = selection.to_json()
             result["plan"]["selection"] = chosen
@@ -122,8 +142,8 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _select(args: dict, hosts: list) -> Any:
-        """The jobs the project's configuration selects on these hosts."""
+    def _select(args: dict, hosts: list, offers: list) -> Any:
+        """The jobs the project's configuration selects on these hosts and images."""
         try:
             settings = args["settings"] or {}
             limits = source.ReadLimits.from_values(
@@ -136,14 +156,18 @@ class ActionModule(ActionBase):
                 options.cibw_environ(os.environ),
                 limits,
             )
-            fleet = release_matrix.capabilities(
-                hosts, release_matrix.image_pythons(args["image_recipes"])
-            )
+            fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(offers))
             required = args["options"].get("archs") or []
             if isinstance(required, str):
                 required = required.replace(",", " ").split()
             return release_matrix.select(
-                project, config, fleet, args["settings"], required_archs=required, hosts=hosts
+                project,
+                config,
+                fleet,
+                args["settings"],
+                required_archs=required,
+                hosts=hosts,
+                offers=offers,
             )
         except (source.ProjectError, options.OptionsError, ValueError) as exc:
             raise AnsibleActionFail(f"cannot select the release's jobs: {exc}") from None

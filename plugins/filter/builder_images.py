@@ -77,9 +77,26 @@ def builder_image_rootfs_cache(
     )
 
 
-def builder_image_finish(entry: dict, probe_stdout: str, base_digest: str | None = None) -> dict:
+def builder_image_finish(
+    entry: dict,
+    probe_stdout: str,
+    base_digest: str | None = None,
+    expected_tags: list[str] | None = None,
+) -> dict:
     """Contract problems, missing AUDITWHEEL_* variables and labels of a candidate image."""
-    return _call(lambda: builder_images.finish(entry, probe_stdout, base_digest))
+    return _call(
+        lambda: builder_images.finish(entry, probe_stdout, base_digest, expected_tags or [])
+    )
+
+
+def builder_image_known_env(glibc: str, arch: str, platforms: list[str]) -> dict:
+    """AUDITWHEEL_* at the newest policy the image's auditwheel knows at or below its glibc."""
+    return _call(lambda: builder_images.known_auditwheel_env(glibc, arch, platforms))
+
+
+def builder_image_apt_sources(entry: dict, default_mirror: str) -> str:
+    """The rootfs's sources.list, with check-valid-until=no where the image turns it off."""
+    return _call(lambda: builder_images.apt_sources(entry, default_mirror))
 
 
 def builder_image_stale(images: list[dict], entries: list[dict], repository: str) -> list[str]:
@@ -99,5 +116,7 @@ class FilterModule:
             "builder_image_wheelhouse_error": builder_image_wheelhouse_error,
             "builder_image_rootfs_cache": builder_image_rootfs_cache,
             "builder_image_finish": builder_image_finish,
+            "builder_image_apt_sources": builder_image_apt_sources,
+            "builder_image_known_env": builder_image_known_env,
             "builder_image_stale": builder_image_stale,
         }

@@ -68,9 +68,15 @@ options:
     default: {}
   image_recipes:
     description:
-      - The builder image recipes (C(builder_image_images)), for the interpreters each
-        architecture's images provide. A bootstrapped image has its suite's system Python; a
-        registry image the manylinux set, unless the recipe lists C(pythons).
+      - The builder image recipes (C(builder_image_images)). What each image provides is read from
+        the image itself wherever a host has it, from the host fact C(wheelfleet_builder_images)
+        that C(playbooks/plan.yml) sets with C(wheelfleet.fleet.builder_image_info) (the image's
+        C(python-tags) label, written from a listing of its /opt/python). For an image no host
+        has yet, it is predicted from the recipe (its C(interpreters), else the suite's system
+        Python; a registry image the manylinux set, unless the recipe lists C(pythons)), and the
+        plan says so.
+      - Each job names the image that provides its Python on its architecture (C(image)), the one
+        with the oldest glibc, then the first in the recipe order.
     type: list
     elements: dict
     default: []
@@ -165,7 +171,8 @@ plan:
     - The plan, as the JSON document C(wheelfleet plan --json) prints under C(plan).
     - C(hosts) maps each host name to its C(architecture), C(capacity), C(emulates), C(healthy),
       C(note), C(estimated_finish) and C(jobs). Each job has C(identifier), C(architecture),
-      C(python), C(weight), C(settings_hash), C(native), C(cost), C(finished) and C(moved_from),
+      C(python), C(weight), C(settings_hash), C(image) (the builder image that provides its
+      Python; empty when none does), C(native), C(cost), C(finished) and C(moved_from),
       in the order the host's slots should take them.
     - C(unschedulable) lists the jobs that have no host, each with its C(reason).
   returned: always
@@ -213,6 +220,22 @@ selection:
       applied. Also in RV(plan) under C(selection).
   returned: when O(project) is given
   type: dict
+images:
+  description:
+    - The builder images and what each provides, one per image and architecture, with C(name),
+      C(arch), C(pythons), C(glibc), C(origin) (C(image) when read from the image on C(hosts),
+      C(predicted) from the recipe when no host has it yet) and C(hosts). Also in
+      RV(selection.images) when a project is planned.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: forky
+      arch: aarch64
+      pythons: [cp313, cp314, cp315]
+      glibc: "2.43"
+      origin: image
+      hosts: [localhost]
 unschedulable:
   description: The jobs no available host can build.
   returned: always

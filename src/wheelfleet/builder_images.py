@@ -52,6 +52,12 @@ ROOTFS_CACHE_TMP_MAX_AGE = 24 * 3600
 """Seconds after which an unfinished cache entry (``*.tar.tmp-*``) is a killed run's leftover."""
 _DAY = 24 * 3600
 
+DEFAULT_DEBOOTSTRAP_SCRIPT = ""
+"""No script argument: debootstrap uses its own script of the suite."""
+
+INTERPRETER_PACKAGE_SUFFIXES = ("", "-dev", "-venv")
+"""Each Debian interpreter of an image comes with its headers and venv module."""
+
 REQUIRED_TOOLS = ("auditwheel", "patchelf")
 REQUIRED_PYTHON_PACKAGES = ("pip", "build")
 
@@ -63,6 +69,8 @@ _REGISTRY_RE = re.compile(
 )
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _GLIBC_RE = re.compile(r"(\d+)\.(\d+)")
+_INTERPRETER_RE = re.compile(r"^python3\.[0-9]{1,2}$")
+_SCRIPT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
 
 
@@ -193,6 +201,9 @@ def _entry(
         "mirror": None,
         "variant": None,
         "packages": [],
+        "interpreters": [],
+        "script": None,
+        "check_valid_until": True,
         "base": None,
         "pull": None,
         "emulator_layer": False,
@@ -203,13 +214,26 @@ def _entry(
             raise BuilderImageError(
                 f"{where}: source bootstrap needs a suite (e.g. bookworm), got {suite!r}"
             )
-        packages = [*settings.get("bootstrap_packages", []), *(image.get("packages") or [])]
+        interpreters = _interpreters(image.get("interpreters"), where)
+        packages = [
+            *settings.get("bootstrap_packages", []),
+            *(image.get("packages") or []),
+            *interpreter_packages(interpreters),
+        ]
+        script = str(image.get("script") or DEFAULT_DEBOOTSTRAP_SCRIPT)
+        if script and not _SCRIPT_RE.match(script):
+            raise BuilderImageError(
+                f"{where}: script {script!r} is not a debootstrap script name (e.g. sid)"
+            )
         # An empty mirror means debootstrap's own default: no mirror argument is passed.
         entry.update(
             suite=suite,
             mirror=str(image.get("mirror") or settings.get("mirror") or ""),
             variant=DEBOOTSTRAP_VARIANT,
             packages=sorted(dict.fromkeys(str(p) for p in packages)),
+            interpreters=interpreters,
+            script=script,
+            check_valid_until=bool(image.get("check_valid_until", True)),
         )
     else:
         base = _base_for(image.get("base"), arch.name)
@@ -233,6 +257,46 @@ def _base_for(base: Any, arch_name: str) -> str:
     if isinstance(base, Mapping):
         base = base.get(arch_name) or ""
     return str(base or "").replace("{arch}", arch_name)
+
+
+def _interpreters(value: Any, where: str) -> list[str]:
+    """The Debian interpreters an image lays out under /opt/python (``python3.13``...).
+
+    Empty: the suite's own ``python3``, whatever version that is.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise BuilderImageError(f"{where}: interpreters must be a list such as [python3.13]")
+    names = [str(name) for name in value]
+    bad = [name for name in names if not _INTERPRETER_RE.match(name)]
+    if bad:
+        raise BuilderImageError(
+            f"{where}: {', '.join(map(repr, bad))} is not a Debian interpreter package name;"
+            " valid names look like python3.13"
+        )
+    return list(dict.fromkeys(names))
+
+
+def interpreter_packages(interpreters: Iterable[str]) -> list[str]:
+    """The Debian packages of the interpreters: each with its -dev and -venv."""
+    return [f"{name}{suffix}" for name in interpreters for suffix in INTERPRETER_PACKAGE_SUFFIXES]
+
+
+def interpreter_paths(entry: Mapping[str, Any]) -> list[str]:
+    """The executables of a bootstrapped image's interpreters (default: the suite's python3)."""
+    return [f"/usr/bin/{name}" for name in entry.get("interpreters") or []] or ["/usr/bin/python3"]
+
+
+def apt_sources(entry: Mapping[str, Any], default_mirror: str) -> str:
+    """The rootfs's /etc/apt/sources.list, as debootstrap writes it, with
+    ``check-valid-until=no`` when the image turns the check off (for exactly this suite).
+
+    ``default_mirror`` is debootstrap's own default, used when the image names none.
+    """
+    mirror = entry.get("mirror") or default_mirror
+    options = "" if entry.get("check_valid_until", True) else "[check-valid-until=no] "
+    return f"deb {options}{mirror} {entry['suite']} main\n"
 
 
 _TASK_NAME_OR_COMMENT = re.compile(r"^\s*(?:#|- name:)")
@@ -278,6 +342,10 @@ def recipe_hash(
             python=list(pythons),
             pip_download_args=list(settings.get("pip_download_args") or []),
         )
+        # Only when set, so that recipes without these keys keep their hashes.
+        for key, default in (("interpreters", []), ("script", ""), ("check_valid_until", True)):
+            if entry.get(key, default) != default:
+                inputs[key] = entry[key]
     else:
         inputs.update(base=entry["base"], emulator_layer=entry["emulator_layer"])
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
@@ -369,6 +437,30 @@ def auditwheel_env(glibc: str, arch: str) -> dict[str, str]:
     }
 
 
+def known_auditwheel_env(glibc: str, arch: str, platforms: Iterable[str]) -> dict[str, str]:
+    """AUDITWHEEL_* for an image whose auditwheel knows only ``platforms``
+    (``manylinux_2_41_x86_64``... as ``auditwheel repair --help`` lists them): the newest
+    policy at or below the glibc.
+
+    An auditwheel older than the image's glibc (6.8 knows up to manylinux_2_41; forky has
+    glibc 2.43) refuses an AUDITWHEEL_PLAT it does not know, even for ``--version``.
+    """
+    name = resolve(arch).name
+    ceiling = glibc_version(glibc)
+    known = []
+    for platform in platforms:
+        match = re.match(rf"^manylinux_(\d+)_(\d+)_{re.escape(name)}$", platform)
+        if match and (int(match.group(1)), int(match.group(2))) <= ceiling:
+            known.append((int(match.group(1)), int(match.group(2))))
+    if not known:
+        raise BuilderImageError(
+            f"the image's auditwheel knows no manylinux policy for {name} at or below glibc "
+            f"{ceiling[0]}.{ceiling[1]} (it lists: {', '.join(platforms) or 'nothing'})"
+        )
+    major, minor = max(known)
+    return auditwheel_env(f"{major}.{minor}", name)
+
+
 def pip_platforms(glibc: str, arch: str) -> list[str]:
     """``pip download --platform`` values for an image: every manylinux policy its glibc satisfies.
 
@@ -398,6 +490,39 @@ def python_tag(implementation: str, version: Sequence[int], abiflags: str = "") 
     return f"cp{nodot}-cp{nodot}{abiflags}"
 
 
+def rootfs_interpreters(rootfs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The interpreters a rootfs probe found (``interpreters``), each with its /opt/python tag.
+
+    A probe without the list describes the suite's ``python3`` alone (the default layout).
+    """
+    found = rootfs.get("interpreters") or [{**rootfs, "path": "/usr/bin/python3"}]
+    interpreters = []
+    for item in found:
+        if item.get("error"):
+            raise BuilderImageError(f"{item.get('path')} in the rootfs: {item['error']}")
+        version = list(item["version"])[:2]
+        tag = python_tag(item["implementation"], version, item.get("abiflags", ""))
+        interpreters.append(
+            {"path": str(item["path"]), "tag": tag, "version": f"{version[0]}.{version[1]}"}
+        )
+    tags = [item["tag"] for item in interpreters]
+    twice = sorted({tag for tag in tags if tags.count(tag) > 1})
+    if twice:
+        raise BuilderImageError(f"two interpreters of the rootfs have the same tag: {twice}")
+    return interpreters
+
+
+def _download_argv(
+    python: str, directory: str, version: str, abi: str, platforms: list[str], extra: list[str]
+) -> list[str]:
+    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--dest", directory]
+    argv += ["--only-binary=:all:", "--implementation", "cp"]
+    argv += ["--python-version", version, "--abi", abi]
+    for platform in platforms:
+        argv += ["--platform", platform]
+    return argv + extra
+
+
 def wheelhouse(
     entry: Mapping[str, Any],
     rootfs: Mapping[str, Any],
@@ -407,42 +532,50 @@ def wheelhouse(
 ) -> dict[str, Any]:
     """How the controller downloads the wheels a bootstrapped image needs, and where it keeps them.
 
-    ``rootfs`` is what the image's own python3 reported (implementation,
-    version, abiflags, glibc). The cache directory is keyed by architecture,
-    interpreter, glibc policy and a hash of the requirements, so a second
-    image (or a second run) with the same inputs downloads nothing.
+    ``rootfs`` is what the rootfs probe reported: its ``python3`` (implementation,
+    version, abiflags), glibc, and the ``interpreters`` to lay out. One download
+    per interpreter version (the tools run from the suite's python3, so its
+    version is covered too), into one directory keyed by architecture,
+    interpreters, glibc policy and a hash of the requirements: a second image
+    (or a second run) with the same inputs downloads nothing.
     """
-    version = rootfs["version"]
-    tag = python_tag(rootfs["implementation"], version, rootfs.get("abiflags", ""))
+    interpreters = rootfs_interpreters(rootfs)
+    tags = [item["tag"] for item in interpreters]
+    system_version = list(rootfs["version"])[:2]
+    system_tag = python_tag(rootfs["implementation"], system_version, rootfs.get("abiflags", ""))
     glibc = str(rootfs["glibc"])
     env = auditwheel_env(glibc, entry["arch"])
     requirements = [*settings["tools_requirements"], *settings["python_requirements"]]
     extra = list(settings.get("pip_download_args") or [])
     key = hashlib.sha256(json.dumps([requirements, extra]).encode()).hexdigest()[:12]
-    directory = f"{cache_dir.rstrip('/')}/{entry['arch']}/{tag}-{env['AUDITWHEEL_POLICY']}-{key}"
-    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--dest", directory]
-    argv += ["--only-binary=:all:", "--implementation", "cp"]
-    argv += ["--python-version", f"{version[0]}.{version[1]}", "--abi", tag.split("-", 1)[1]]
-    for platform in pip_platforms(glibc, entry["arch"]):
-        argv += ["--platform", platform]
-    argv += extra
-    argv += requirements
+    directory = (
+        f"{cache_dir.rstrip('/')}/{entry['arch']}/{'+'.join(tags)}-{env['AUDITWHEEL_POLICY']}-{key}"
+    )
+    platforms = pip_platforms(glibc, entry["arch"])
+    versions = {f"{system_version[0]}.{system_version[1]}": system_tag.split("-", 1)[1]}
+    versions.update({item["version"]: item["tag"].split("-", 1)[1] for item in interpreters})
+    downloads = [
+        _download_argv(python, directory, version, abi, platforms, extra) + requirements
+        for version, abi in versions.items()
+    ]
     return {
-        "python_tag": tag,
-        "python_version": f"{version[0]}.{version[1]}",
+        "python_tag": tags[0],
+        "python_tags": tags,
+        "interpreters": interpreters,
+        "python_version": interpreters[0]["version"],
         "glibc": ".".join(str(n) for n in glibc_version(glibc)),
         "env": env,
         "directory": directory,
-        "argv": argv,
+        "downloads": downloads,
+        "argv": downloads[0],
     }
 
 
 def wheelhouse_error(entry: Mapping[str, Any], info: Mapping[str, Any], output: str) -> str:
     """A message for a failed wheelhouse download, naming the image and what is missing."""
     missing = re.findall(r"No matching distribution found for (\S+)", output)
-    where = (
-        f"{entry['tag']} ({info['python_tag']}, {info['env']['AUDITWHEEL_POLICY']}_{entry['arch']})"
-    )
+    tags = ", ".join(info.get("python_tags") or [info["python_tag"]])
+    where = f"{entry['tag']} ({tags}, {info['env']['AUDITWHEEL_POLICY']}_{entry['arch']})"
     if missing:
         return (
             f"builder_image: PyPI has no wheel of {', '.join(missing)} for {where}. "
@@ -485,6 +618,8 @@ def rootfs_cache_key(entry: Mapping[str, Any], version: str) -> str:
         "mirror": entry["mirror"] or "",
         "debootstrap": version,
     }
+    if entry.get("script"):
+        inputs["script"] = entry["script"]
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -649,8 +784,13 @@ def finish(
     entry: Mapping[str, Any],
     probe_stdout: str,
     digest: str | None = None,
+    expected_tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Check a candidate image against the contract and compute its final labels and environment.
+
+    ``expected_tags`` are the interpreters the recipe laid out (bootstrap): each
+    must be listed in the candidate's /opt/python. The ``python-tags`` label is
+    written from that listing, never from the recipe.
 
     Returns ``problems`` (empty when the image keeps the contract), ``env``
     (AUDITWHEEL_* variables the image still lacks, computed from its glibc) and
@@ -664,6 +804,13 @@ def finish(
     interpreters = [i for i in probe["interpreters"] if i.get("tag")]
     if not interpreters:
         problems.append("no interpreter at /opt/python/<tag>/bin/python")
+    listed = {str(i["tag"]) for i in interpreters}
+    absent = [tag for tag in expected_tags if tag not in listed]
+    if absent:
+        problems.append(
+            f"/opt/python lacks {', '.join(absent)}, which the recipe laid out"
+            f" (it lists: {', '.join(sorted(listed)) or 'nothing'})"
+        )
     for interp in interpreters:
         if interp.get("error"):
             problems.append(
@@ -732,6 +879,7 @@ def image_labels(
         "recipe": entry["recipe"],
         "tools": " ".join(tools),
         "python-tags": " ".join(sorted(i["tag"] for i in interpreters)),
+        "glibc": probe.get("glibc") or "",
     }
     # Every image has every label (empty when it does not apply), so that a
     # registry image built on a wheelfleet base does not inherit the base's suite.

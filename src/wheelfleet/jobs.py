@@ -172,6 +172,7 @@ def plan(
     """
     check_role_settings(role)
     pairs = explicit_pairs(matrix) if matrix else None
+    named = explicit_images(matrix) if matrix else {}
     if pairs is None:
         if not architectures_wanted:
             raise PlanError("no architectures to build (wheel_build_architectures is empty)")
@@ -196,9 +197,9 @@ def plan(
         by_arch.setdefault(wanted, []).append(tag)
     for wanted, tags in by_arch.items():
         arch = architectures.resolve(wanted)
-        reference = f"{image_repository}:{arch.name}"
-        facts = image_facts(find_image(images, reference))
         for tag in tags:
+            reference = image_reference(image_repository, named.get((arch.name, tag)), arch.name)
+            facts = image_facts(find_image(images, reference))
             identifier = job_id(project["name"], tag, arch.name)
             if identifier in seen:
                 continue
@@ -275,6 +276,24 @@ def _interpreter(tag: object, where: str) -> str:
         raise PlanError(
             f"{where}: {exc}; the /opt/python spelling (cp311-cp311) works too"
         ) from None
+
+
+def image_reference(default: str, image: str | None, arch: str) -> str:
+    """The builder image of a job: ``<repository>/<image>:<arch>`` when the job names its
+    image (a release plan does), else the default ``<repository>/<name>`` with ``:<arch>``."""
+    if not image:
+        return f"{default}:{arch}"
+    return f"{default.rsplit('/', 1)[0]}/{image}:{arch}" if "/" in default else f"{image}:{arch}"
+
+
+def explicit_images(matrix: Sequence[Mapping[str, str]]) -> dict[tuple[str, str], str]:
+    """(architecture, interpreter tag) -> the image a ``wheel_build_jobs`` entry names."""
+    found: dict[tuple[str, str], str] = {}
+    for item in matrix:
+        if isinstance(item, Mapping) and item.get("image"):
+            (pair,) = explicit_pairs([item])
+            found.setdefault(pair, str(item["image"]))
+    return found
 
 
 def explicit_pairs(matrix: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:

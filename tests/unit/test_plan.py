@@ -559,3 +559,25 @@ def test_unschedulable_reason_names_hosts_that_could_not_be_read():
         " (not counted, as they could not be read: ghost);"
         " provision one with qemu_binfmt_architectures including aarch64"
     )
+
+
+def test_jobs_carry_their_image_through_json_and_the_table_shows_it():
+    jobs = [
+        Job.build("cp311", "x86_64", image="bookworm"),
+        Job.build("cp314", "x86_64", image="forky"),
+    ]
+    plan = make_plan(jobs, [x86()])
+    assert Plan.from_json(plan.to_json()) == plan
+    lines = plan.render().splitlines()
+    assert lines[0].split() == ["host", "arch", "slots", "job", "image", "mode", "cost"]
+    assert lines[1].split()[-3:] == ["bookworm", "native", "1"] or lines[2].split()[-3:] == [
+        "bookworm",
+        "native",
+        "1",
+    ]
+    assert {job["image"] for job in plan.to_json()["hosts"]["x86-1"]["jobs"]} == {
+        "bookworm",
+        "forky",
+    }
+    with pytest.raises(PlanInputError, match="image must be an image name"):
+        Job("cp311-manylinux_x86_64", "x86_64", "cp311", image=3)  # type: ignore[arg-type]

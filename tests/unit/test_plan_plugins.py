@@ -31,6 +31,7 @@ def test_matrix_jobs_filter():
             "python": "cp312",
             "weight": 1.0,
             "settings_hash": "",
+            "image": "",
         }
     ]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wheelfleet import release
-from wheelfleet.plan import Host, make_plan, matrix_jobs
+from wheelfleet.plan import Host, Job, make_plan, matrix_jobs
 
 PROJECT = "yamlcount"
 
@@ -379,3 +379,31 @@ def test_a_release_that_stops_early_fails_what_is_left() -> None:
         for job in ended["jobs"].values()
     )
     assert release.finish(ended) == ended
+
+
+def test_jobs_carry_their_image_from_the_plan_to_the_hosts_and_the_image_step() -> None:
+    jobs = [
+        Job.build("cp311", "x86_64", image="bookworm"),
+        Job.build("cp314", "x86_64", image="forky"),
+        Job.build("cp314", "aarch64", image="forky"),
+    ]
+    state = release.start(make_plan(jobs, [A]).to_json(), release_id="rel", project=PROJECT)
+    assigned = release.host_jobs(state, "a")
+    assert sorted(assigned, key=lambda job: (job["python"], job["arch"])) == [
+        {"arch": "x86_64", "python": "cp311-cp311", "image": "bookworm"},
+        {"arch": "aarch64", "python": "cp314-cp314", "image": "forky"},
+        {"arch": "x86_64", "python": "cp314-cp314", "image": "forky"},
+    ]
+    recipe = [
+        {"name": "bookworm", "suite": "bookworm", "architectures": ["x86_64", "aarch64"]},
+        {"name": "forky", "suite": "forky", "architectures": ["x86_64", "aarch64"]},
+    ]
+    images = release.job_images(recipe, "bookworm", assigned)
+    assert [(entry["name"], sorted(entry["architectures"])) for entry in images] == [
+        ("bookworm", ["x86_64"]),
+        ("forky", ["aarch64", "x86_64"]),
+    ]
+    # A job without an image (an explicit matrix) uses the default image.
+    assert release.job_images(recipe, "bookworm", [{"arch": "aarch64", "python": "cp311"}]) == [
+        {**recipe[0], "architectures": ["aarch64"]}
+    ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelfleet import release_matrix, source
+from wheelfleet import image_offers, release_matrix, source
 from wheelfleet.plan import Host
 
 BOOKWORM = [{"name": "bookworm", "source": "bootstrap", "suite": "bookworm",
@@ -20,15 +20,18 @@ def project(tmp_path: Path, body: str) -> str:
 
 def select(tmp_path: Path, body: str, hosts: list[Host], recipes=BOOKWORM, **explicit):
     described, config = release_matrix.load_project(project(tmp_path, body), {}, explicit)
-    fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(recipes))
+    offers = image_offers.predicted(recipes)
+    fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(offers))
     required = explicit.get("archs", ())
-    return release_matrix.select(described, config, fleet, required_archs=required, hosts=hosts)
+    return release_matrix.select(
+        described, config, fleet, required_archs=required, hosts=hosts, offers=offers
+    )
 
 
 X86 = Host("x86-1", "x86_64", 2, frozenset({"aarch64", "ppc64le"}))
 
 
-def test_image_pythons_come_from_the_recipes() -> None:
+def test_image_pythons_predicted_from_the_recipes() -> None:
     recipes = [
         *BOOKWORM,
         {"name": "ml", "source": "registry", "architectures": ["arm64"]},
@@ -39,7 +42,7 @@ def test_image_pythons_come_from_the_recipes() -> None:
             "architectures": ["s390x"],
         },
     ]
-    found = release_matrix.image_pythons(recipes)
+    found = release_matrix.image_pythons(image_offers.predicted(recipes))
     assert found["x86_64"] == ["cp311"]
     assert "cp314t" in found["aarch64"] and "cp311" in found["aarch64"]
     assert found["s390x"] == ["cp312"]
@@ -130,9 +133,87 @@ def test_an_architecture_asked_for_explicitly_is_required(tmp_path: Path) -> Non
     described, config = release_matrix.load_project(
         project(tmp_path, body), {}, {"archs": ["x86_64", "ppc64le"]}
     )
-    fleet = release_matrix.capabilities([X86], release_matrix.image_pythons(BOOKWORM))
+    fleet = release_matrix.capabilities(
+        [X86], release_matrix.image_pythons(image_offers.predicted(BOOKWORM))
+    )
     with pytest.raises(release_matrix.RequiredArchitectureError, match=r"ppc64le.*recipe"):
         release_matrix.select(described, config, fleet, required_archs=["ppc64le"], hosts=[X86])
     # From the project's own tables it is reported, not required.
     chosen = select(tmp_path, body + '[tool.cibuildwheel.linux]\narchs = ["aarch64"]\n', [x86_only])
     assert chosen.unbuildable == () and chosen.jobs == ()
+
+
+BOOKWORM_AND_FORKY = [
+    *BOOKWORM,
+    {"name": "forky", "source": "bootstrap", "suite": "forky",
+     "interpreters": ["python3.13", "python3.14", "python3.15"],
+     "architectures": ["x86_64", "aarch64"]},
+]  # fmt: skip
+
+
+def listing(name: str, arch: str, tags: str, glibc: str) -> dict:
+    """An image as wheelfleet.fleet.builder_image_info lists it."""
+    major, minor = glibc.split(".")
+    return {
+        "name": name,
+        "arch": arch,
+        "tags": [f"wheelfleet/{name}:{arch}"],
+        "labels": {"name": name, "arch": arch, "python-tags": tags, "glibc": glibc},
+        "env": {"AUDITWHEEL_PLAT": f"manylinux_{major}_{minor}_{arch}"},
+    }
+
+
+def test_each_job_names_the_image_that_provides_its_python(tmp_path: Path) -> None:
+    chosen = select(
+        tmp_path,
+        '[tool.cibuildwheel]\nbuild = "cp311-* cp313-* cp314-*"\n'
+        '[tool.cibuildwheel.linux]\narchs = ["x86_64", "aarch64"]\n',
+        [X86],
+        recipes=BOOKWORM_AND_FORKY,
+    )
+    images = {job.identifier: job.image for job in chosen.jobs}
+    assert images == {
+        "cp311-manylinux_x86_64": "bookworm",
+        "cp311-manylinux_aarch64": "bookworm",
+        "cp313-manylinux_x86_64": "forky",
+        "cp313-manylinux_aarch64": "forky",
+        "cp314-manylinux_x86_64": "forky",
+        "cp314-manylinux_aarch64": "forky",
+    }
+    text = release_matrix.render(chosen.to_json())
+    assert "forky x86_64: cp313 cp314 cp315 (predicted from the recipe" in text
+
+
+def test_the_images_own_listing_replaces_the_prediction(tmp_path: Path) -> None:
+    # The host's forky image holds cp313 and cp314 only (say the recipe changed since):
+    # cp315 is reported as not provided, whatever the recipe predicts.
+    listings = {
+        "x86-1": [
+            listing("bookworm", "x86_64", "cp311-cp311", "2.36"),
+            listing("forky", "x86_64", "cp313-cp313 cp314-cp314", "2.43"),
+        ]
+    }
+    offers = image_offers.merge(BOOKWORM_AND_FORKY, listings)
+    described, config = release_matrix.load_project(
+        project(
+            tmp_path,
+            '[tool.cibuildwheel]\nbuild = "cp311-* cp314-* cp315-*"\n'
+            '[tool.cibuildwheel.linux]\narchs = ["x86_64"]\n',
+        ),
+        {},
+        {},
+    )
+    fleet = release_matrix.capabilities([X86], release_matrix.image_pythons(offers))
+    chosen = release_matrix.select(described, config, fleet, hosts=[X86], offers=offers)
+    assert [(job.identifier, job.image) for job in chosen.jobs] == [
+        ("cp311-manylinux_x86_64", "bookworm"),
+        ("cp314-manylinux_x86_64", "forky"),
+    ]
+    document = chosen.to_json()
+    assert document["images_provide"]["x86_64"] == ["cp311", "cp313", "cp314"]
+    (missing,) = document["unavailable"]
+    assert missing["identifiers"] == ["cp315-manylinux_x86_64"]
+    text = release_matrix.render(document)
+    assert "forky x86_64: cp313 cp314 (read from the image on x86-1; glibc 2.43)" in text
+    # aarch64 has no image on the host yet: still a prediction, and labelled so.
+    assert "forky aarch64: cp313 cp314 cp315 (predicted from the recipe" in text

