@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     "mirror": {"type": "str", "default": ""},
     "timeout": {"type": "float", "default": 3.0},
     "architectures": {"type": "list", "elements": "str"},
+    "project_images": {"type": "dict", "default": {}},
 }
 
 
@@ -44,14 +45,23 @@ class ActionModule(ActionBase):
         try:
             decision = official_images.decide(args["choice"], args["mirror"], args["timeout"])
             archs = args["architectures"] or list(official_images.DEFAULT_POLICIES)
-            recipe = official_images.recipe(archs, decision.mirror)
+            policies, references = official_images.project_overrides(args["project_images"])
+            recipe = official_images.recipe(archs, decision.mirror, policies, references)
         except (official_images.ImageSourceError, ValueError) as exc:
             raise AnsibleActionFail(str(exc)) from None
+        chosen = official_images.describe_overrides(args["project_images"])
+        if chosen and decision.source == "official":
+            note = "; the project's choice: " + ", ".join(chosen)
+        elif chosen:
+            note = "; the project's manylinux images are not used offline: " + ", ".join(chosen)
+        else:
+            note = ""
         result.update(
             changed=False,
+            project_images=chosen,
             **decision.as_dict(),
             image=official_images.IMAGE_NAME if decision.source == "official" else None,
             recipe=[recipe] if decision.source == "official" else [],
-            msg=f"builder images: {decision.reason}",
+            msg=f"builder images: {decision.reason}{note}",
         )
         return result

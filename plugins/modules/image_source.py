@@ -39,6 +39,15 @@ options:
     description: Architectures the official recipe covers; default all seven.
     type: list
     elements: str
+  project_images:
+    description:
+      - The project's C(manylinux-<arch>-image) choices, architecture to the choice the release
+        inputs return (C(reference), C(policy), C(origin), C(kind)). A short name chooses the
+        official image of its policy, a full reference is used as given; both go through
+        O(mirror). Choices of C(kind=default) change nothing. Ignored with the offline images,
+        which the result says.
+    type: dict
+    default: {}
 notes:
   - The probe runs on the controller; its answer stands for the fleet, which pulls the images.
 author:
@@ -55,6 +64,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+project_images:
+  description: One line per architecture whose image the project chose, with who chose it.
+  returned: success
+  type: list
+  elements: str
 source:
   description: C(official) or C(offline).
   returned: success

@@ -136,6 +136,13 @@ policy_floor:
   description: The policy floor, checked, or null when none is set.
   returned: success
   type: str
+manylinux_images:
+  description:
+    - Per architecture, the manylinux image the project's configuration (or a C(CIBW_*) variable, or
+      C(wheelfleet_options)) chooses, with C(reference), C(policy), C(origin) and C(kind)
+      (C(default) when nobody chose); the input of M(wheelfleet.fleet.image_source).
+  returned: success
+  type: dict
 architectures:
   description:
     - The architectures of the explicit jobs, or those the configuration's C(archs) names (the

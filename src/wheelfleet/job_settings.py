@@ -215,8 +215,8 @@ def for_job(
     image_value, image_origin = config.value(image_key, identifier)
     if image_origin != "defaults" and fleet_image:
         notes.append(
-            f"{image_key} = {image_value} (from {image_origin}) recognized, not applied:"
-            f" jobs run in the fleet's builder image {fleet_image}"
+            f"{image_key} = {image_value} (from {image_origin}) chooses the image when the"
+            f" release uses the official images; these jobs run in the builder image {fleet_image}"
         )
     passed, refused = screen_environment_pass(
         resolved.environment_pass,

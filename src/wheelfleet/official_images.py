@@ -7,8 +7,10 @@ images where it does not. One setting, the mirror, redirects every official
 reference to an internal registry.
 
 Where this meets image selection: a project's ``manylinux-<arch>-image``
-choice (the typed value of the selection module) replaces the policy
-defaults below; until then the release uses cibuildwheel's defaults.
+choice (``wheelfleet.image_choice``, read from its configuration, ``CIBW_*``
+variables or ``wheelfleet_options``) replaces the policy defaults below
+(``project_overrides``); with the offline images it has no effect, and the
+plan says so.
 """
 
 from __future__ import annotations
@@ -251,3 +253,32 @@ def recipe(
         },
         "pull": "always",
     }
+
+
+def project_overrides(
+    choices: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The ``policies`` and ``references`` of :func:`recipe` from a project's image choices
+    (arch -> the JSON of ``image_choice.ImageChoice``): a short name chooses the official
+    image of its policy, a full reference is taken as given. cibuildwheel's defaults need
+    no override and are left out."""
+    policies: dict[str, str] = {}
+    references: dict[str, str] = {}
+    for arch, choice in (choices or {}).items():
+        if choice.get("kind") == "default":
+            continue
+        name = resolve(arch).name
+        if choice.get("policy"):
+            policies[name] = str(choice["policy"])
+        else:
+            references[name] = str(choice["reference"])
+    return policies, references
+
+
+def describe_overrides(choices: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """One line per architecture whose image the project (or the operator) chose."""
+    return [
+        f"{arch}: {choice['reference']} (from {choice['origin']})"
+        for arch, choice in sorted((choices or {}).items())
+        if choice.get("kind") != "default"
+    ]

@@ -42,7 +42,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import job_settings, manylinux, options, release_matrix, requirements, source
+from wheelfleet import (
+    image_choice,
+    job_settings,
+    manylinux,
+    official_images,
+    options,
+    release_matrix,
+    requirements,
+    source,
+)
 from wheelfleet import jobs as build_jobs
 from wheelfleet import manifest as wheelhouse_manifest
 from wheelfleet import mirrors as mirror_urls
@@ -216,6 +225,7 @@ def check_inputs(
             f"wheelfleet_options: expected a mapping of cibuildwheel options, got {build_options!r}"
         )
     limits = source.ReadLimits()
+    manylinux_images: dict[str, Any] = {}
     try:
         limits = source.ReadLimits.from_values(source_max_bytes, source_max_members)
     except source.ProjectError as exc:
@@ -233,6 +243,10 @@ def check_inputs(
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)
             job_settings.check_requirements(config)
+            manylinux_images = {
+                arch: image_choice.choose(config, arch).to_json()
+                for arch in official_images.DEFAULT_POLICIES
+            }
         except (
             source.ProjectError,
             options.OptionsError,
@@ -324,6 +338,7 @@ def check_inputs(
         "emulation_factor": factor,
         "publish": bool(publishing),
         "policy_floor": floor,
+        "manylinux_images": manylinux_images,
     }
 
 

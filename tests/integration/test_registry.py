@@ -206,7 +206,13 @@ def fleet(docker_client, base_images, tmp_path_factory) -> Iterator[dict[str, An
 
 
 def release(
-    fleet: dict[str, Any], wheelhouse: Path, name: str, mirror: str, *archs: str, rounds: int = 3
+    fleet: dict[str, Any],
+    wheelhouse: Path,
+    name: str,
+    mirror: str,
+    *archs: str,
+    rounds: int = 3,
+    project: Path = EXAMPLE,
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], float]:
     extra = {
         "wheelfleet_images": "auto",
@@ -217,7 +223,7 @@ def release(
     started = time.monotonic()
     run = wheelfleet(
         "release",
-        str(EXAMPLE),
+        str(project),
         *("-i", str(fleet["inventory"]), "-w", str(wheelhouse)),
         *("--skip-provision", "--json", "--python", "cp311", "--max-rounds", str(rounds)),
         *(arg for arch in archs for arg in ("--arch", arch)),
@@ -334,6 +340,40 @@ def test_a_new_digest_rebuilds(released, registry, stand_ins, fleet, docker_clie
     assert counts["built"] == 1 and counts["up_to_date"] == 0, counts
     entry = manifest_entries(wheelhouse)["x86_64"]
     assert entry["image_digest"] == f"{registry.address}/pypa/manylinux_2_28_x86_64@{digest}"
+
+
+def test_a_projects_manylinux_image_chooses_the_official_image(
+    registry, stand_ins, fleet, docker_client
+) -> None:
+    # The project asks for manylinux2014 on x86_64, in cibuildwheel's own table: the release
+    # pulls <mirror>/manylinux2014_x86_64 by digest instead of cibuildwheel's default.
+    digest = registry.push(docker_client, STAND_INS["x86_64"], "pypa/manylinux2014_x86_64")
+    project = fleet["dir"] / "yamlcount-manylinux2014"
+    shutil.copytree(EXAMPLE, project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.cibuildwheel]\n",
+            '[tool.cibuildwheel]\nmanylinux-x86_64-image = "manylinux2014"\n',
+            1,
+        )
+    )
+    wheelhouse = fleet["dir"] / "wheelhouse-manylinux2014"
+    mirror = f"http://{registry.address}/pypa"
+    run, result, _ = release(fleet, wheelhouse, "m2014", mirror, "x86_64", project=project)
+    assert run.returncode == 0, run.stderr[-8000:]
+    output = run.stdout + run.stderr
+    assert (
+        "the project's choice: x86_64: quay.io/pypa/manylinux2014_x86_64"
+        " (from project manylinux-x86_64-image)" in output
+    )
+    assert result["release"]["report"]["counts"]["built"] == 1
+    entry = manifest_entries(wheelhouse)["x86_64"]
+    assert entry["image_digest"] == f"{registry.address}/pypa/manylinux2014_x86_64@{digest}"
+    assert (
+        f'"GET /v2/pypa/manylinux2014_x86_64/manifests/{digest} HTTP/1.1" 200'
+        in registry.requests()
+    )
 
 
 def test_an_image_without_opt_python_is_refused_before_any_build(

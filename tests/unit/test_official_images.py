@@ -275,3 +275,63 @@ def test_a_projects_image_choice_replaces_the_defaults_and_goes_through_the_mirr
         "aarch64": "registry.example/pypa/manylinux_2_34_aarch64",
         "i686": "registry.example/pypa/manylinux2014_i686:2026.10.26-1",
     }
+
+
+def _choices(body: str, tmp_path) -> dict:
+    """The release inputs' manylinux_images for a project with ``body`` as its pyproject."""
+    from wheelfleet import release
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "proj"\nversion = "1.0"\n' + body
+    )
+    return release.check_inputs(project=str(project), cwd=str(tmp_path))["manylinux_images"]
+
+
+def test_a_projects_manylinux_images_choose_the_official_recipe(tmp_path):
+    choices = _choices(
+        '[tool.cibuildwheel]\nmanylinux-x86_64-image = "manylinux2014"\n'
+        'manylinux-aarch64-image = "registry.example/custom/image:1"\n',
+        tmp_path,
+    )
+    assert choices["x86_64"]["origin"] == "project manylinux-x86_64-image"
+    assert choices["i686"]["kind"] == "default"
+    policies, references = official_images.project_overrides(choices)
+    assert policies == {"x86_64": "manylinux2014"}
+    assert references == {"aarch64": "registry.example/custom/image:1"}
+    mirror = parse_mirror("http://127.0.0.1:5000/pypa")
+    recipe = official_images.recipe(["x86_64", "aarch64", "i686"], mirror, policies, references)
+    assert recipe["base"] == {
+        "x86_64": "127.0.0.1:5000/pypa/manylinux2014_x86_64",
+        "aarch64": "registry.example/custom/image:1",
+        "i686": "127.0.0.1:5000/pypa/manylinux_2_28_i686",
+    }
+    assert official_images.describe_overrides(choices) == [
+        "aarch64: registry.example/custom/image:1 (from project manylinux-aarch64-image)",
+        "x86_64: quay.io/pypa/manylinux2014_x86_64 (from project manylinux-x86_64-image)",
+    ]
+
+
+def test_cibuildwheels_defaults_override_nothing(tmp_path):
+    choices = _choices("", tmp_path)
+    assert set(choices) == set(official_images.DEFAULT_POLICIES)
+    assert official_images.project_overrides(choices) == ({}, {})
+    assert official_images.describe_overrides(choices) == []
+
+
+def test_cibw_variables_choose_the_image_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIBW_MANYLINUX_X86_64_IMAGE", "manylinux_2_34")
+    from wheelfleet import release
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "proj"\nversion = "1.0"\n')
+    import os
+
+    choices = release.check_inputs(project=str(project), cwd=str(tmp_path), environ=os.environ)[
+        "manylinux_images"
+    ]
+    assert choices["x86_64"]["origin"] == "CIBW_MANYLINUX_X86_64_IMAGE"
+    assert official_images.project_overrides(choices) == ({"x86_64": "manylinux_2_34"}, {})
