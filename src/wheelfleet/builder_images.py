@@ -836,9 +836,16 @@ def finish(
 
     present = probe["env"]
     env: dict[str, str] = {}
-    if not all(
-        present.get(key) for key in ("AUDITWHEEL_POLICY", "AUDITWHEEL_ARCH", "AUDITWHEEL_PLAT")
-    ):
+    auditwheel_keys = ("AUDITWHEEL_POLICY", "AUDITWHEEL_ARCH", "AUDITWHEEL_PLAT")
+    unset = [key for key in auditwheel_keys if not present.get(key)]
+    if unset and entry["source"] == "registry":
+        # A pulled image is a manylinux image or it is not one: its policy is the image's
+        # own promise, never guessed from its glibc.
+        problems.append(
+            f"{', '.join(unset)} not set in the image (a manylinux image sets"
+            " AUDITWHEEL_POLICY, AUDITWHEEL_ARCH and AUDITWHEEL_PLAT)"
+        )
+    elif unset:
         if probe["glibc"]:
             computed = auditwheel_env(probe["glibc"], arch)
             env = {key: value for key, value in computed.items() if not present.get(key)}

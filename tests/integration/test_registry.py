@@ -390,6 +390,7 @@ def test_an_image_without_opt_python_is_refused_before_any_build(
     assert "breaks the image contract" in output
     assert "no interpreter at /opt/python/<tag>/bin/python" in output
     assert "auditwheel --version does not work in the image" in output
+    assert "AUDITWHEEL_PLAT not set in the image" in output
     assert not list(wheelhouse.glob("*.whl"))
     # No build container was started: the refusal came first.
     builds = docker_client.containers.list(all=True, filters={"label": "org.wheelfleet.run"})

@@ -488,11 +488,25 @@ def test_finish_of_a_good_bootstrap_image() -> None:
     assert all(isinstance(value, str) for value in labels.values())
 
 
-def test_finish_of_a_registry_image_without_auditwheel_variables() -> None:
+def test_finish_refuses_a_registry_image_without_auditwheel_variables() -> None:
     (entry,) = plan([MANYLINUX], SETTINGS)
     result = finish(entry, probe_output(env=False), "quay.io/pypa/m@sha256:aaa")
+    assert result["problems"] == [
+        "AUDITWHEEL_POLICY, AUDITWHEEL_ARCH, AUDITWHEEL_PLAT not set in the image (a manylinux"
+        " image sets AUDITWHEEL_POLICY, AUDITWHEEL_ARCH and AUDITWHEEL_PLAT)"
+    ]
+    assert result["env"] == {}
+    partial = probe_output().replace("env=AUDITWHEEL_PLAT=manylinux_2_36_aarch64\n", "")
+    assert finish(entry, partial, "quay.io/pypa/m@sha256:aaa")["problems"] == [
+        "AUDITWHEEL_PLAT not set in the image (a manylinux image sets AUDITWHEEL_POLICY,"
+        " AUDITWHEEL_ARCH and AUDITWHEEL_PLAT)"
+    ]
+
+
+def test_finish_labels_of_a_registry_image() -> None:
+    (entry,) = plan([MANYLINUX], SETTINGS)
+    result = finish(entry, probe_output(), "quay.io/pypa/m@sha256:aaa")
     assert result["problems"] == []
-    assert result["env"] == auditwheel_env("2.36", "aarch64")
     labels = result["labels"]
     assert labels[LABEL_PREFIX + "base"] == "quay.io/pypa/manylinux_2_28_aarch64"
     assert labels[LABEL_PREFIX + "base-digest"] == "quay.io/pypa/m@sha256:aaa"
