@@ -57,8 +57,10 @@ class ActionModule(ActionBase):
         result.update(owner=owner, removed=[], changed=False)
         try:
             if state == "absent":
+                # Dropping the run's own claim undoes what its start did: no net change, so
+                # an unchanged run stays changed=0.
                 if not self._task.check_mode:
-                    result["changed"] = stale.release_staging(wheelhouse, run)
+                    result["released"] = stale.release_staging(wheelhouse, run)
                 return result
             if self._task.check_mode:
                 result["removed"] = [path.name for path in stale.stale_staging(wheelhouse)]
