@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import WHEELFLEET, document, wheelfleet
 from tests.integration.test_release import (  # noqa: F401 (fixtures)
+    CP311,
     RUN,
     _remove_release_containers,
     builder_images,
@@ -72,7 +73,8 @@ def test_a_release_killed_with_sigkill_is_tidied_by_the_next(docker_client, inve
     wheelhouse = fleet["dir"] / "wheelhouse-killed"
     started = time.monotonic()
     first = wheelfleet(
-        *release_args(inventory, wheelhouse, "before-kill", "--arch", "x86_64"), cwd=fleet["dir"]
+        *release_args(inventory, wheelhouse, "before-kill", "--arch", "x86_64", *CP311),
+        cwd=fleet["dir"],
     )
     assert first.returncode == 0, first.stderr[-6000:]
     earlier = wheels_in(wheelhouse)
@@ -82,7 +84,7 @@ def test_a_release_killed_with_sigkill_is_tidied_by_the_next(docker_client, inve
     process = subprocess.Popen(
         [
             str(WHEELFLEET),
-            *release_args(inventory, wheelhouse, "killed", "--arch", "x86_64", "--force"),
+            *release_args(inventory, wheelhouse, "killed", "--arch", "x86_64", "--force", *CP311),
         ],
         cwd=fleet["dir"],
         stdout=subprocess.DEVNULL,
@@ -121,7 +123,9 @@ def test_a_release_killed_with_sigkill_is_tidied_by_the_next(docker_client, inve
         assert wheels_in(wheelhouse) == earlier
 
         rerun = wheelfleet(
-            *release_args(inventory, wheelhouse, "after-kill", "--arch", "x86_64", "--force"),
+            *release_args(
+                inventory, wheelhouse, "after-kill", "--arch", "x86_64", "--force", *CP311
+            ),
             cwd=fleet["dir"],
         )
         seconds = time.monotonic() - started
