@@ -142,10 +142,17 @@ def check_requirements(
     ``extra_build_requires`` must be plain PEP 508 requirements: they reach the
     controller's ``pip download``. Raises RequirementsError naming the entry and its origin.
     (The project's own requirement tables are checked when it is read: source.inspect.)"""
-    for layer in config.layers:
-        entries = layer.values.get("test-requires")
+    # Highest precedence first; a layer that replaces test-requires for every job (not an
+    # override, not appending) shadows the layers below it: their values reach no download,
+    # so an operator can replace a project's unusable test-requires.
+    for layer in reversed(config.layers):
+        if "test-requires" not in layer.values:
+            continue
+        entries = layer.values["test-requires"]
         if entries:
             requirements.check_requirements(entries, f"{layer.origin}: test-requires")
+        if layer.select is None and layer.inherit.get("test-requires", "none") == "none":
+            break
     extra = (role or {}).get("extra_build_requires")
     if extra:
         if isinstance(extra, str):

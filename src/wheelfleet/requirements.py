@@ -112,6 +112,12 @@ def requirement_problem(text: Any) -> str | None:
     entry = text.strip()
     if not entry:
         return "it is empty"
+    if entry.split("=", 1)[0] in ("-r", "--requirement", "-c", "--constraint"):
+        return (
+            "it is a pip option, not a requirement: requirement files are not read on the"
+            " controller; list the requirements themselves (wheelfleet_options or"
+            " [tool.wheelfleet] test-requires take precedence over [tool.cibuildwheel])"
+        )
     if entry.startswith("-"):
         return "it is a pip option, not a requirement"
     if _URL_SCHEME.match(entry):

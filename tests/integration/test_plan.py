@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -75,8 +76,8 @@ def test_plan_on_localhost_marks_aarch64_emulated(tmp_path: Path, binfmt_mounted
     assert by_arch(localhost) == {"aarch64": [False] * 3, "x86_64": [True] * 3}
     # Emulated jobs cost 8x and go first (longest first).
     assert [job["cost"] for job in localhost["jobs"]] == [8.0] * 3 + [1.0] * 3
-    # The table went to stderr with the progress.
-    assert "cp311-manylinux_aarch64  emulated" in run.stderr
+    # The table went to stderr with the progress, with the image each job names.
+    assert re.search(r"cp311-manylinux_aarch64\s+bookworm\s+emulated", run.stderr), run.stderr
 
 
 def test_mixed_fleet_sends_aarch64_to_the_aarch64_host(tmp_path: Path) -> None:

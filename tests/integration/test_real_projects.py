@@ -46,6 +46,11 @@ PROJECTS = {
     # archs auto + aarch64, skip pp*, overrides selecting musllinux
     "cmarkgfm": "2025.10.22",
 }
+OPERATOR_ARGS: dict[str, tuple[str, ...]] = {
+    # multidict's test-requires is "-r requirements/pytest.txt": requirement files are not
+    # read on the controller (refused up front), so the operator names the requirements.
+    "multidict": ("-e", json.dumps({"wheelfleet_options": {"test-requires": ["pytest"]}})),
+}
 FLEET_PYTHONS = {"cp311", "cp313", "cp314", "cp315"}
 """The interpreters of the default builder images: bookworm's cp311, forky's cp313-cp315."""
 FLEET_ARCHS = {"x86_64", "aarch64"}
@@ -124,7 +129,9 @@ def test_the_plan_is_what_cibuildwheel_selects_for_linux(
     name: str, sdists: dict[str, Path], tmp_path: Path
 ) -> None:
     expected = cibuildwheel_selects(sdists[name], tmp_path / "unpacked")
-    run = wheelfleet("plan", str(sdists[name]), "--json", cwd=tmp_path, timeout=300)
+    run = wheelfleet(
+        "plan", str(sdists[name]), "--json", *OPERATOR_ARGS.get(name, ()), cwd=tmp_path, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     selection: dict[str, Any] = document(run)["plan"]["selection"]
     planned = {job["identifier"] for job in selection["jobs"]}
@@ -143,6 +150,15 @@ def test_the_plan_is_what_cibuildwheel_selects_for_linux(
             len(job["settings_hash"]) == 64
             and job["settings_hash"] == job["settings"]["settings_hash"]
         )
+
+
+def test_a_requirement_file_in_test_requires_is_refused_naming_it(
+    sdists: dict[str, Path], tmp_path: Path
+) -> None:
+    run = wheelfleet("plan", str(sdists["multidict"]), "--json", cwd=tmp_path, timeout=300)
+    assert run.returncode == 2, run.stderr[-4000:]
+    assert "[tool.cibuildwheel]: test-requires: refused requirement '-r'" in run.stderr
+    assert "requirement files are not read on the controller" in run.stderr
 
 
 @pytest.mark.engine

@@ -393,3 +393,43 @@ def test_task_warnings_reach_the_cli() -> None:
     progress.apply(event)
     progress.apply(event)
     assert [(m.level, m.text) for m in progress.messages] == [("warning", warning)]
+
+
+def _project_with(tmp_path, tables: str):
+    project = tmp_path / "shadow"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "shadow"\nversion = "1.0"\n' + tables
+    )
+    return project
+
+
+def test_a_requirement_file_is_refused_and_named(tmp_path):
+    from wheelfleet import release
+
+    project = _project_with(tmp_path, '[tool.cibuildwheel]\ntest-requires = "-r reqs.txt"\n')
+    with pytest.raises(release.ReleaseInputError) as refused:
+        release.check_inputs(project=str(project), cwd=str(tmp_path))
+    assert "refused requirement '-r'" in str(refused.value)
+    assert "requirement files are not read on the controller" in str(refused.value)
+
+
+def test_a_higher_layer_replacing_test_requires_shadows_the_refused_one(tmp_path):
+    from wheelfleet import release
+
+    project = _project_with(
+        tmp_path,
+        '[tool.cibuildwheel]\ntest-requires = "-r reqs.txt"\n'
+        '[tool.wheelfleet]\ntest-requires = ["pytest"]\n',
+    )
+    checked = release.check_inputs(project=str(project), cwd=str(tmp_path))
+    assert checked["project"] == str(project)
+    # An override applies to some jobs only: what it shadows still reaches the others.
+    (tmp_path / "o").mkdir()
+    project = _project_with(
+        tmp_path / "o",
+        '[tool.cibuildwheel]\ntest-requires = "-r reqs.txt"\n'
+        '[[tool.wheelfleet.overrides]]\nselect = "cp311-*"\ntest-requires = ["pytest"]\n',
+    )
+    with pytest.raises(release.ReleaseInputError):
+        release.check_inputs(project=str(project), cwd=str(tmp_path))
