@@ -24,22 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from wheelfleet import manylinux
 from wheelfleet.architectures import resolve
 
 OFFICIAL_REGISTRY = "quay.io"
 OFFICIAL_NAMESPACE = "quay.io/pypa"
 """Where the official manylinux images live: quay.io/pypa/<policy>_<arch>."""
 
-DEFAULT_POLICIES: dict[str, str] = {
-    "x86_64": "manylinux_2_28",
-    "i686": "manylinux_2_28",
-    "aarch64": "manylinux_2_28",
-    "ppc64le": "manylinux_2_28",
-    "s390x": "manylinux_2_28",
-    "armv7l": "manylinux_2_31",
-    "riscv64": "manylinux_2_39",
-}
-"""cibuildwheel 4.3.5's ``manylinux-<arch>-image`` defaults (its resources/defaults.toml)."""
+DEFAULT_POLICIES = manylinux.DEFAULT_POLICIES
+"""cibuildwheel 4.3.5's ``manylinux-<arch>-image`` defaults: one table, in wheelfleet.manylinux."""
 
 IMAGE_NAME = "manylinux"
 """The builder image name of the official images: <repository>/manylinux:<arch>."""
