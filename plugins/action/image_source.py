@@ -18,6 +18,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 ARGUMENT_SPEC = {
     "choice": {"type": "str", "default": "auto"},
     "mirror": {"type": "str", "default": ""},
@@ -48,7 +52,7 @@ class ActionModule(ActionBase):
             policies, references = official_images.project_overrides(args["project_images"])
             recipe = official_images.recipe(archs, decision.mirror, policies, references)
         except (official_images.ImageSourceError, ValueError) as exc:
-            raise AnsibleActionFail(str(exc)) from None
+            raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
         chosen = official_images.describe_overrides(args["project_images"])
         if chosen and decision.source == "official":
             note = "; the project's choice: " + ", ".join(chosen)

@@ -22,6 +22,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 ARGUMENT_SPEC = {
     "jobs": {"type": "list", "elements": "raw"},
     "project": {"type": "str"},
@@ -104,7 +108,9 @@ class ActionModule(ActionBase):
             names = (task_vars.get("groups") or {}).get("build_hosts") or []
         unknown = [name for name in names if name not in hostvars]
         if unknown:
-            raise AnsibleActionFail(f"hosts not in the inventory: {', '.join(unknown)}")
+            raise AnsibleActionFail(
+                f"hosts not in the inventory: {', '.join(unknown)}", result=INPUT_REFUSED
+            )
         factor = args["emulation_factor"]
         selection = None
         listings = {
@@ -129,7 +135,7 @@ class ActionModule(ActionBase):
                 emulation_factor=plan.DEFAULT_EMULATION_FACTOR if factor is None else factor,
             )
         except plan.PlanInputError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from exc
         result = self._report(result, release, args["fail_on_unschedulable"])
         result["images"] = [offer.to_json() for offer in offers]
         if selection is not None:
@@ -170,20 +176,23 @@ class ActionModule(ActionBase):
                 offers=offers,
             )
         except (source.ProjectError, options.OptionsError, ValueError) as exc:
-            raise AnsibleActionFail(f"cannot select the release's jobs: {exc}") from None
+            raise AnsibleActionFail(
+                f"cannot select the release's jobs: {exc}", result=INPUT_REFUSED
+            ) from None
 
     def _replan(self, result: dict, args: dict) -> dict:
         failed = args["failed_hosts"]
         if isinstance(failed, str) or not isinstance(failed, list | dict):
             raise AnsibleActionFail(
                 f"failed_hosts must be a list of host names or a mapping of name to reason,"
-                f" got {failed!r}"
+                f" got {failed!r}",
+                result=INPUT_REFUSED,
             )
         try:
             previous = plan.Plan.from_json(args["previous"])
             release = plan.replan(previous, failed, args["finished_jobs"])
         except plan.PlanInputError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from exc
         return self._report(result, release, args["fail_on_unschedulable"])
 
     def _report(self, result: dict, release: Any, fail_on_unschedulable: bool) -> dict:
@@ -207,4 +216,6 @@ class ActionModule(ActionBase):
                 + "\n".join(release.problems())
             )
             result["failed"] = fail_on_unschedulable
+            if fail_on_unschedulable:
+                result.update(INPUT_REFUSED)
         return result

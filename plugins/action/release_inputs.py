@@ -20,6 +20,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 ARGUMENT_SPEC = {
     "project": {"type": "raw"},
     "wheel_build_project": {"type": "raw"},
@@ -70,7 +74,9 @@ class ActionModule(ActionBase):
                 **args, mirrors=mirror_settings, environ=os.environ, cwd=os.getcwd()
             )
         except release.ReleaseInputError as exc:
-            raise AnsibleActionFail(f"Invalid release inputs:\n{exc}") from None
+            raise AnsibleActionFail(
+                f"Invalid release inputs:\n{exc}", result=INPUT_REFUSED
+            ) from None
         result.update(changed=False, **checked)
         if checked["jobs"]:
             result["msg"] = (

@@ -43,6 +43,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _same_round(number: Any, state: Mapping[str, Any]) -> bool:
+    """Whether an outcome fact is of the state's current round (an earlier one does not
+    count)."""
+    try:
+        return int(number) == int(state.get("round"))
+    except (TypeError, ValueError):
+        return False
+
+
 class ActionModule(ActionBase):
     """Start: plan -> state with round 1 assigned. Advance: state + each host's outcome fact
     + the wheelhouse manifest -> state with the next round assigned (or complete)."""
@@ -82,7 +91,7 @@ class ActionModule(ActionBase):
                 for host in previous.get("assignments") or {}:
                     value = hostvars[host].get(args["outcome_fact"]) if host in hostvars else None
                     value = _plain(value) if isinstance(value, Mapping) else None
-                    if value is not None and value.get("round") != previous.get("round"):
+                    if value is not None and not _same_round(value.get("round"), previous):
                         value = None
                     outcomes[host] = value
                 home = os.path.abspath(os.path.expanduser(args["wheelhouse"]))
@@ -109,6 +118,7 @@ class ActionModule(ActionBase):
             ],
             moves=new_moves,
             counts=release.counts(state),
+            failure_kind=release.failure_kind(state),
             table=plan.Plan.from_json(state["plan"]).render(),
             text=release.summary_text(state),
         )

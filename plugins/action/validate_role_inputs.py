@@ -12,6 +12,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 
@@ -23,7 +27,8 @@ def load_spec(role: str) -> dict:
     except FileNotFoundError:
         known = sorted(os.listdir(ROLES_DIR))
         raise AnsibleActionFail(
-            f"role {role!r} has no argument specs; roles: {', '.join(known)}"
+            f"role {role!r} has no argument specs; roles: {', '.join(known)}",
+            result=INPUT_REFUSED,
         ) from None
 
 
@@ -108,6 +113,7 @@ class ActionModule(ActionBase):
         result["validated_roles"] = roles
         if errors:
             result["failed"] = True
+            result.update(INPUT_REFUSED)
             result["errors"] = errors
             result["msg"] = "Invalid inputs:\n" + "\n".join(errors)
         return result

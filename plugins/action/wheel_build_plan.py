@@ -25,6 +25,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 
 class ActionModule(ActionBase):
     """Runs on the controller only; reads the wheelhouse manifest and the wheels it lists.
@@ -98,7 +102,7 @@ class ActionModule(ActionBase):
             source.ProjectError,
             manifest.ManifestError,
         ) as exc:
-            raise AnsibleActionFail(str(exc)) from None
+            raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
         notes = [note for job in planned for note in job["settings"]["notes"]]
         warnings = [str(warning) for warning in config.warnings] + list(dict.fromkeys(notes))
         for warning in warnings:

@@ -18,6 +18,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 
 class ActionModule(ActionBase):
     """Runs on the controller only.
@@ -59,7 +63,7 @@ class ActionModule(ActionBase):
                     timeout=float(args.get("timeout") or 1800),
                 )
             except requirements.RequirementsError as exc:
-                raise AnsibleActionFail(str(exc)) from None
+                raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
             prepared["seconds"] = round(time.monotonic() - started, 3)
             prepared["jobs"] = list(request.get("jobs") or [])
             done.append(prepared)

@@ -18,6 +18,10 @@ except ImportError as exc:  # the controller needs the wheelfleet package instal
 else:
     IMPORT_ERROR = None
 
+# wheelfleet.failures: the kind of this plugin's refusals, which the release rounds and
+# the CLI's exit code (2) read.
+INPUT_REFUSED = {"failure_kind": "input"}
+
 
 class ActionModule(ActionBase):
     """Runs on the controller only (no connection to the host).
@@ -48,7 +52,8 @@ class ActionModule(ActionBase):
         if not project:
             raise AnsibleActionFail(
                 "no project given: set wheel_build_project to a project directory or an sdist "
-                "on the controller"
+                "on the controller",
+                result=INPUT_REFUSED,
             )
         inside = [args.get("wheelhouse") or "", args.get("cache_dir") or ""]
         excludes = source.excludes_for(project, args.get("excludes") or [], inside)
@@ -63,9 +68,11 @@ class ActionModule(ActionBase):
                 limits=limits,
             )
         except source.ProjectError as exc:
-            raise AnsibleActionFail(str(exc)) from None
+            raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
         except OSError as exc:
-            raise AnsibleActionFail(f"cannot read or pack the project {project}: {exc}") from None
+            raise AnsibleActionFail(
+                f"cannot read or pack the project {project}: {exc}", result=INPUT_REFUSED
+            ) from None
         if not args.get("pack", True):
             prepared["changed"] = False
         if args.get("wheelhouse"):
@@ -76,14 +83,15 @@ class ActionModule(ActionBase):
                 # A corrupt manifest stops the build here, before any host is changed.
                 manifest.load(wheelhouse)
             except manifest.ManifestError as exc:
-                raise AnsibleActionFail(str(exc)) from None
+                raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
             if write:
                 # Made here, by the invoking user's ids, before anything is fetched into it.
                 try:
                     manifest.make_dirs(Path(wheelhouse), manifest.owner())
                 except OSError as exc:
                     raise AnsibleActionFail(
-                        f"cannot create the wheelhouse {wheelhouse}: {exc}"
+                        f"cannot create the wheelhouse {wheelhouse}: {exc}",
+                        result=INPUT_REFUSED,
                     ) from None
         result.update(prepared)
         result["msg"] = (

@@ -91,4 +91,11 @@ recipe:
   returned: success
   type: list
   elements: dict
+failure_kind:
+  description:
+    - C(input) when the task fails because a check refused its input (wheelfleet.failures);
+      the release rounds and the C(wheelfleet) command's exit code (2) read it.
+  returned: failure
+  type: str
+  sample: input
 """

@@ -257,4 +257,11 @@ unschedulable:
       reason: >-
         no host runs riscv64 natively and none emulates it; provision one with
         qemu_binfmt_architectures including riscv64
+failure_kind:
+  description:
+    - C(input) when the task fails because a check refused its input (wheelfleet.failures);
+      the release rounds and the C(wheelfleet) command's exit code (2) read it.
+  returned: failure
+  type: str
+  sample: input
 """

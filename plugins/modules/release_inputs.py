@@ -60,7 +60,7 @@ options:
     description: Refused when set; present to detect the conflict.
     type: raw
   max_rounds:
-    description: How many build rounds a release may take when hosts fail (1 to 3, default 3).
+    description: How many build rounds a release may take when hosts fail (1 to 20, default 3).
     type: raw
   emulation_factor:
     description: How many times longer an emulated build takes (1 or more).
@@ -162,4 +162,11 @@ publish:
   description: Whether the wheels are to be uploaded.
   returned: success
   type: bool
+failure_kind:
+  description:
+    - C(input) when the task fails because a check refused its input (wheelfleet.failures);
+      the release rounds and the C(wheelfleet) command's exit code (2) read it.
+  returned: failure
+  type: str
+  sample: input
 """

@@ -16,12 +16,21 @@ description:
   - With O(plan), starts the release. Every job of the plan is queued on its host; the jobs the
     plan could not place are failed with the plan's reason. Round 1 is assigned.
   - With O(state), ends the current round. For each host that had jobs in it, the module reads the
-    host's fact named by O(outcome_fact), which the round sets. A job whose wheels the wheelhouse
-    manifest records under the round's run id, or that the host found up to date, is done. A job
-    that failed on a host that still answers has failed, with the host's reason. The unfinished
-    jobs of a host that failed or reported nothing are planned again onto the remaining capable
-    hosts (C(wheelfleet.plan.replan)) and assigned to the next round. The release is complete when
-    nothing is left to build, or when the rounds are used up; the jobs still unbuilt then fail.
+    host's fact named by O(outcome_fact), which C(playbooks/tasks/release-round.yml) sets from
+    structured results only (C(round), C(answers) and C(answer_reason) from the ping and engine
+    checks, C(build) the wheel_build role's C(wheel_build_outcome), C(error) the C(msg) and
+    C(kind) of the failure that ended the host's round). No task name is read.
+  - A job whose wheels the wheelhouse manifest records under the round's run id, or that the host
+    found up to date, is done. A host failed in the round when it does not answer, when the role
+    reports C(host_failure) (its engine went away or restarted mid-job), when it left jobs
+    unfinished, or when its round ended on a failure of kind C(host) (or of no kind that no failed
+    job explains). Its unfinished jobs are planned again. A host that no longer answers is left
+    out and its jobs move to the remaining capable hosts (C(wheelfleet.plan.replan)); a host that
+    answers again keeps its jobs for the next round, once (a second failure leaves it out).
+  - On a host that did not fail, a job the role reports failed has failed for good (kind C(job));
+    when the controller's checks refused the project (C(input_error)), its jobs fail as input
+    errors (kind C(input)). The release is complete when nothing is left to build, or when the
+    rounds are used up; the jobs still unbuilt then fail (kind C(host)).
 options:
   plan:
     description: The release's plan (C(wheelfleet.fleet.plan_release)'s RV(plan)).
@@ -33,7 +42,9 @@ options:
     description: The project's name, as the wheel_build role names its jobs.
     type: str
   max_rounds:
-    description: How many rounds the release may take.
+    description:
+      - How many rounds the release may take (C(wheelfleet.fleet.release_inputs) checks it, 1 to
+        20).
     type: int
     default: 3
   failed_hosts:
@@ -121,6 +132,12 @@ table:
   type: str
 text:
   description: A summary for people.
+  returned: always
+  type: str
+failure_kind:
+  description:
+    - The kind of the release's failure so far, null when no job failed; C(input) when every
+      failed job was refused by an input check, else C(host) or C(job).
   returned: always
   type: str
 outcomes:

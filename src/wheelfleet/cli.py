@@ -12,11 +12,19 @@ wheelhouse's last release.
 Exit codes:
     0    success
     1    the playbook failed on at least one host (for release: a job has no
-         wheel; for report: the release it shows has failed jobs)
+         wheel, from a failed job or a host failure; for report: the release it
+         shows has failed jobs)
     2    usage error or bad input (bad arguments, a missing inventory file, a
          malformed -e value, or inputs ansible-playbook rejected before any task
-         ran, such as a --limit matching no host; for plan and release, a job no
-         host can build; for report, a wheelhouse without a manifest)
+         ran, such as a --limit matching no host; a run whose every failure is
+         an input check's, failure_kind input: for plan and release, a job no
+         host can build or a project the checks refuse; for report, a
+         wheelhouse without a manifest)
+
+The exit code comes from the failures' kinds (wheelfleet.failures) in the task
+results, never from the names of the tasks that failed. Live job progress comes
+from the records the playbook appends to the file named by WHEELFLEET_PROGRESS,
+which the command creates in its private run directory.
     3    at least one host was unreachable (and none failed)
     130  cancelled (Ctrl-C)
 """
@@ -30,6 +38,7 @@ import os
 import shutil
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +61,7 @@ from wheelfleet.plan import (
     check_python,
 )
 from wheelfleet.progress import Message, Progress
+from wheelfleet.progress_records import Record
 from wheelfleet.runner import (
     Cancellation,
     Project,
@@ -94,8 +104,6 @@ class Command:
     published: Published | None = None
     skip_tags: Callable[[argparse.Namespace], tuple[str, ...]] | None = None
     """Tags to skip, from the subcommand's options."""
-    input_tasks: frozenset[str] = frozenset()
-    """Tasks that only check the user's input: a run that failed in them alone exits 2."""
 
 
 # --------------------------------------------------------------------- plan
@@ -278,7 +286,7 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-rounds",
         type=int,
         metavar="N",
-        help="build rounds when hosts fail: their jobs move to the others (1 to 3, default 3)",
+        help="build rounds when hosts fail: their jobs move to the others (1 to 20, default 3)",
     )
     group.add_argument(
         "--skip-provision",
@@ -421,20 +429,6 @@ def _release_text(data: Any) -> str:
     return release_report.text_summary(data["report"], data.get("paths") or {})
 
 
-RELEASE_INPUT_TASKS = frozenset(
-    {
-        "Check the project, the matrix and the publishing options",
-        "Check that the project is a Python project (directory or sdist) on the controller",
-        "Check that every requested architecture has a host that runs or will emulate it",
-        "Validate role inputs against their argument specs",
-        "Require one matrix, given one way",
-        "Read and check the project's build configuration",
-        "Turn the matrix into jobs",
-        "Stop when a job has no host that can build it",
-    }
-)
-
-
 def _plan_text(data: Any) -> str:
     text = Plan.from_json(data).render()
     if isinstance(data, Mapping) and isinstance(data.get("selection"), Mapping):
@@ -518,7 +512,6 @@ COMMANDS: tuple[Command, ...] = (
         extravars=_release_extravars,
         published=Published(key="wheelfleet_release", name="release", render=_release_text),
         skip_tags=_release_skip_tags,
-        input_tasks=RELEASE_INPUT_TASKS,
     ),
 )
 
@@ -538,8 +531,9 @@ exit codes:
        wheel; for report: the release it shows has failed jobs)
   2    usage error or bad input (bad arguments, a missing inventory file, a
        malformed -e value, or inputs ansible-playbook rejected before any task
-       ran, such as a --limit matching no host; for plan and release, a job no
-       host can build; for report, a wheelhouse without a manifest)
+       ran, such as a --limit matching no host; a run whose every failure is
+       an input check's (failure_kind input), such as a job no host can build;
+       for report, a wheelhouse without a manifest)
   3    at least one host was unreachable (and none failed)
   130  cancelled (Ctrl-C)
 """
@@ -730,14 +724,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     display = make_display(stream, progress, verbosity=args.verbose)
     cancellation = Cancellation(on_request=display.cancelling)
 
+    # Runner events (this thread) and progress records (the tail's thread) update the same
+    # state and display, one at a time.
+    lock = threading.Lock()
+
     def on_event(event: Mapping[str, Any]) -> None:
-        for notice in progress.apply(event):
-            display.show(notice)
+        with lock:
+            for notice in progress.apply(event):
+                display.show(notice)
+
+    def on_record(record: Record) -> None:
+        with lock:
+            for notice in progress.apply_record(record):
+                display.show(notice)
 
     started = time.monotonic()
     try:
         with cancellation.installed(), display:
-            result = run_playbook(project, request, on_event=on_event, cancellation=cancellation)
+            result = run_playbook(
+                project, request, on_event=on_event, on_record=on_record, cancellation=cancellation
+            )
     except KeyboardInterrupt:
         # A second Ctrl-C: ansible-playbook was killed, and runner's result is lost.
         print("\nwheelfleet: cancelled (forced)", file=sys.stderr)
@@ -761,15 +767,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         messages=_messages(progress, result),
     )
     if published is not None and data is not None:
-        summary = replace(summary, bad_input=published.bad_input(data))
+        # Exit code 2 when every failure was an input check's (failure_kind input: see
+        # RunSummary.build), or when the published result says the input was bad.
+        summary = replace(summary, bad_input=summary.bad_input or published.bad_input(data))
         print("\n" + published.render(data), file=stream, flush=True)
-    # Stopped by its own input checks, before any host was changed: bad input.
-    if (
-        command.input_tasks
-        and summary.failures
-        and all(failure.task in command.input_tasks for failure in summary.failures)
-    ):
-        summary = replace(summary, bad_input=True)
     display.summary(summary)
     if args.json:
         document = summary.to_json()

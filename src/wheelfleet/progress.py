@@ -5,6 +5,13 @@ plain state: per host the task it is on and since when, running counts, and the
 failures seen. :meth:`Progress.apply` also returns the :class:`Notice` objects a
 display prints (a play starting, a task result, a warning). Nothing here needs
 a host or a terminal, so it is tested with recorded events.
+
+A release's jobs come from structured data only: the plan and each round from
+``wheelfleet.fleet.release_round``'s result, each job's live state (building,
+repairing, testing, done or failed, with its host, step and time) from the
+progress records (:mod:`wheelfleet.progress_records`) through
+:meth:`Progress.apply_record`. No task's name decides anything here: a task's
+name is only shown.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from wheelfleet import failures as failure_kinds
+from wheelfleet.progress_records import Record
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -100,6 +110,9 @@ class JobProgress:
     reason: str | None = None
     moved_from: str | None = None
     round: int = 1
+    step: str | None = None
+    """The engine's step the job is on (build, repair, test, ...), from its records."""
+    slot: int | None = None
 
     def elapsed(self, now: datetime) -> float | None:
         if self.started is None:
@@ -117,6 +130,8 @@ class JobChanged:
     elapsed: float | None = None
     reason: str | None = None
     moved_from: str | None = None
+    step: str | None = None
+    """For a failed job, the step it failed at, when the records say."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,9 @@ class Failure:
     role: str | None
     msg: str
     unreachable: bool = False
+    kind: str | None = None
+    """The failure's kind (wheelfleet.failures): the result's ``failure_kind``; ``host`` for
+    an unreachable host; None when the result declares none."""
 
 
 @dataclass
@@ -251,46 +269,17 @@ def _messages(stdout: str, default_level: str) -> list[Message]:
 
 # --------------------------------------------------------------- release jobs
 
-# The wheel_build role's task names, lowercased, by the phase they mean. A task
-# of one job names it (``Repair with auditwheel: <job>``); a task of a batch
-# names its jobs in its loop labels.
-_PHASES: tuple[tuple[JobPhase, tuple[str, ...]], ...] = (
-    (
-        JobPhase.PUBLISHING,
-        ("publish job", "copy the job's logs", "fetch the job's files", "move the job's wheels"),
-    ),
-    (JobPhase.TESTING, ("test",)),
-    (
-        JobPhase.REPAIRING,
-        ("repair", "check that the build produced", "copy the repaired wheels out"),
-    ),
-    (
-        JobPhase.BUILDING,
-        (
-            "prepare job",
-            "prepare the build containers",
-            "start the build container",
-            "list the image's interpreters",
-            "check that the image has",
-            "copy the source in",
-            "copy the requirements wheelhouse in",
-            "unpack the",
-            "start before_all",
-            "wait for the builds",
-        ),
-    ),
-)
-_IGNORED_TASKS = ("take the time", "record ")
-
-
-def _phase_of(task: str) -> JobPhase | None:
-    name = task.lower()
-    if name.startswith(_IGNORED_TASKS):
-        return None
-    for phase, prefixes in _PHASES:
-        if any(prefix in name for prefix in prefixes):
-            return phase
-    return None
+# Progress record states -> job phases. ``built``: the wheels are out of the host and on
+# their way into the wheelhouse.
+_RECORD_PHASES: dict[str, JobPhase] = {
+    "queued": JobPhase.QUEUED,
+    "building": JobPhase.BUILDING,
+    "repairing": JobPhase.REPAIRING,
+    "testing": JobPhase.TESTING,
+    "built": JobPhase.PUBLISHING,
+    "done": JobPhase.DONE,
+    "failed": JobPhase.FAILED,
+}
 
 
 def _is_wheel_build(data: Mapping[str, Any]) -> bool:
@@ -418,8 +407,10 @@ class Progress:
         if outcome in (Outcome.FAILED, Outcome.UNREACHABLE, Outcome.IGNORED):
             msg = failure_message(res)
         if outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
+            unreachable = outcome is Outcome.UNREACHABLE
+            kind = failure_kinds.HOST if unreachable else failure_kinds.kind_of(res)
             self.failures.append(
-                Failure(name, task, role, msg or "", unreachable=outcome is Outcome.UNREACHABLE)
+                Failure(name, task, role, msg or "", unreachable=unreachable, kind=kind)
             )
         host.task, host.role = task, role
         host.finished = _timestamp(event)
@@ -473,8 +464,8 @@ class Progress:
         if not self.jobs or not _is_wheel_build(data):
             return
         host = str(data.get("host") or "")
-        task = str(data.get("task") or "")
         if kind == "runner_on_ok" and action.endswith("wheel_build_plan"):
+            # The role's plan: which jobs are up to date (not rebuilt) or cannot run.
             reasons = {
                 str(job.get("id")): job.get("reason")
                 for job in res.get("jobs") or []
@@ -486,34 +477,39 @@ class Progress:
                 yield from self._move(
                     str(name), host, JobPhase.FAILED, when, reasons.get(str(name))
                 )
-            return
-        if kind == "runner_on_ok" and task.startswith("Summarise the jobs"):
-            facts = res.get("ansible_facts") or {}
-            summary = facts.get("wheel_build_summary") or {}
-            for failure in summary.get("failed") or []:
-                if isinstance(failure, Mapping):
-                    reason = f"at step {failure.get('step')}: {failure.get('reason')}"
-                    yield from self._move(
-                        str(failure.get("job")), host, JobPhase.FAILED, when, reason
-                    )
-            return
-        phase = _phase_of(task)
-        if phase is None:
-            return
-        label = res.get("_ansible_item_label", res.get("item"))
-        text = f"{task} {label if isinstance(label, str) else ''}"
-        for name in sorted(self.jobs, key=len, reverse=True):
-            job = self.jobs[name]
-            if job.host == host and name in text:
-                if (
-                    phase is JobPhase.PUBLISHING
-                    and kind == "runner_on_ok"
-                    and task.startswith("Move the job's wheels")
-                    and res.get("published")
-                ):
-                    phase = JobPhase.DONE
-                yield from self._move(name, host, phase, when)
-                return
+
+    def apply_record(self, record: Record) -> list[Notice]:
+        """Fold one progress record (wheelfleet.progress_records) into the jobs; return what a
+        display should print. A record of a job the release has not announced adds it (a
+        build outside a release); a record from a host the job has left is stale."""
+        when = datetime.fromtimestamp(record.t, UTC) if record.t is not None else None
+        if record.state == "host_failed":
+            reason = record.failure_message or "no reason given"
+            return [
+                Announcement(
+                    f"host {record.host} failed ({reason}): its unfinished jobs are planned again"
+                )
+            ]
+        phase = _RECORD_PHASES.get(record.state)
+        if phase is None or record.job is None:
+            return []
+        job = self.jobs.get(record.job)
+        if job is None:
+            job = self.jobs[record.job] = JobProgress(record.job, record.job, record.host)
+        if job.host != record.host or job.phase.finished:
+            return []
+        if record.step:
+            job.step = record.step
+        if record.slot is not None:
+            job.slot = record.slot
+        if phase is not JobPhase.QUEUED and job.started is None:
+            job.started = when
+        reason = None
+        if phase is JobPhase.FAILED:
+            reason = record.failure_message or "failed"
+            if record.step:
+                reason = f"at step {record.step}: {reason}"
+        return list(self._move(record.job, record.host, phase, when, reason))
 
     def _move(
         self,
@@ -535,7 +531,12 @@ class Progress:
             job.finished = when
             job.reason = reason
         yield JobChanged(
-            job.identifier, host, phase, job.elapsed(when or datetime.now(UTC)), reason
+            job.identifier,
+            host,
+            phase,
+            job.elapsed(when or datetime.now(UTC)),
+            reason,
+            step=job.step if phase is JobPhase.FAILED else None,
         )
 
     def _round(self, res: Mapping[str, Any], when: datetime | None) -> Iterator[Notice]:
@@ -591,9 +592,9 @@ class Progress:
     def _job_events(
         self, event: Mapping[str, Any], data: Mapping[str, Any], kind: str
     ) -> list[Notice]:
-        """Release jobs: queued from the release's rounds (wheelfleet.fleet.release_round), then
-        building, repairing, testing, publishing, done or failed from the wheel_build role's
-        tasks, whose names and loop labels carry the job ids."""
+        """Release jobs: queued from the release's rounds (wheelfleet.fleet.release_round) and
+        settled by them; up to date from the role's plan. Live phases come from the progress
+        records (apply_record), never from task names."""
         try:
             return list(self._jobs_from(event, data, kind))
         except (TypeError, ValueError, AttributeError):  # a malformed event must not stop a run

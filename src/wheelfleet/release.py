@@ -18,10 +18,17 @@ A release:
    * a job that failed on a host that is still healthy **failed**: its build
      is broken (a compile error, a wheel auditwheel cannot repair), and
      building it elsewhere would fail the same way;
-   * the unfinished jobs of a host that failed (unreachable, its engine gone,
-     its images not buildable) are **replanned** onto the remaining capable
-     hosts (:func:`wheelfleet.plan.replan`, native first) and run in the next
-     round;
+   * the unfinished jobs of a host that failed (unreachable, its engine gone
+     or restarted mid-job, its images not buildable) are **replanned**: a host
+     that no longer answers at the end of the round is left out and its jobs
+     move to the remaining capable hosts (:func:`wheelfleet.plan.replan`,
+     native first); a host that answers again (its engine came back) keeps
+     them and runs them again in the next round, once: a second failure
+     leaves it out too (:func:`_excluded_hosts`);
+
+   Whether a host failed, or a job, or the input, is read from structured
+   results (:func:`read_outcome`, :mod:`wheelfleet.failures`), never from the
+   name of a task.
 
 4. ends when no job is left to run, or after ``max_rounds`` rounds; the jobs
    still unbuilt then fail, naming the hosts that failed under them.
@@ -39,10 +46,12 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wheelfleet import (
+    failures,
     image_choice,
     job_settings,
     manylinux,
@@ -65,8 +74,11 @@ STATE_FILE = "release.json"
 """The last release's state, in the wheelhouse next to ``manifest.json``."""
 
 DEFAULT_MAX_ROUNDS = 3
-MAX_ROUNDS_LIMIT = 3
-"""playbooks/release.yml has three round plays."""
+MAX_ROUNDS_LIMIT = 20
+"""The most rounds a release may take: each round after the first only follows host failures."""
+
+HOST_FAILURES_FORGIVEN = 1
+"""How many failures a host that answers again may have before it is left out."""
 
 # Job statuses.
 QUEUED = "queued"
@@ -284,10 +296,10 @@ def check_inputs(
             rounds = int(str(max_rounds))
         except ValueError:
             rounds = 0
-        if not 1 <= rounds <= MAX_ROUNDS_LIMIT:
+        if isinstance(max_rounds, bool) or not 1 <= rounds <= MAX_ROUNDS_LIMIT:
             problems.append(
                 f"wheelfleet_max_rounds {max_rounds!r}: expected a whole number from 1 to"
-                f" {MAX_ROUNDS_LIMIT}"
+                f" {MAX_ROUNDS_LIMIT} (the rounds a release may take when hosts fail)"
             )
     factor: float | None = None
     if _given(emulation_factor):
@@ -417,6 +429,7 @@ def start(
         "not_built": not_built(plan_document),
         "jobs": {},
         "failed_hosts": {},
+        "host_failures": [],
         "moves": [],
         "rounds": [],
         "assignments": {},
@@ -432,6 +445,7 @@ def start(
                 "host": host_plan.name,
                 "native": assignment.native,
                 "reason": None,
+                "kind": None,
                 "step": None,
                 "round": None,
                 "wheels": [],
@@ -446,6 +460,7 @@ def start(
             "host": None,
             "native": None,
             "reason": unplaced.reason,
+            "kind": failures.INPUT,
             "step": "plan",
             "round": 0,
             "wheels": [],
@@ -493,7 +508,7 @@ def _next_round(state: dict[str, Any], newly_failed: Mapping[str, str]) -> dict[
     for name in pending:
         job = state["jobs"][name]
         if name in unplaced:
-            _fail(job, "plan", unplaced[name], state["round"])
+            _fail(job, "plan", unplaced[name], state["round"], failures.HOST)
             continue
         where = plan.where(name)
         if where is None:  # not in the plan at all: cannot happen for a state made by start()
@@ -527,6 +542,7 @@ def _next_round(state: dict[str, Any], newly_failed: Mapping[str, str]) -> dict[
                     "release",
                     f"not built after {state['max_rounds']} round(s) (failed hosts: {failed})",
                     state["round"],
+                    failures.HOST,
                 )
         state["assignments"] = {}
         return _finish(state)
@@ -552,8 +568,20 @@ def short_reason(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
-def _fail(job: dict[str, Any], step: str, reason: str, round_number: int | None) -> None:
-    job.update(status=FAILED, step=step, reason=reason, round=round_number)
+def _fail(
+    job: dict[str, Any],
+    step: str,
+    reason: str,
+    round_number: int | None,
+    kind: str = failures.JOB,
+) -> None:
+    job.update(status=FAILED, step=step, reason=reason, round=round_number, kind=kind)
+
+
+def failure_kind(state: Mapping[str, Any]) -> str | None:
+    """The kind of the release's failure (None when no job failed): ``input`` when every
+    failed job was refused by an input check, else ``host`` or ``job`` (wheelfleet.failures)."""
+    return failures.worst(job.get("kind") for job in failed_jobs(state))
 
 
 def _finish(state: dict[str, Any]) -> dict[str, Any]:
@@ -574,6 +602,7 @@ def finish(state: Mapping[str, Any]) -> dict[str, Any]:
             "release",
             f"not built: the release ended after round {new['round']} (failed hosts: {failed})",
             new["round"],
+            failures.HOST,
         )
     new["assignments"] = {}
     return _finish(new)
@@ -594,6 +623,75 @@ def host_jobs(state: Mapping[str, Any], host: str) -> list[dict[str, str]]:
     return jobs
 
 
+@dataclass(frozen=True)
+class HostRound:
+    """What one host's round says, read from its outcome fact (see :func:`read_outcome`)."""
+
+    host_failure: str | None
+    """Why the host failed in the round (None when it did not): its unfinished jobs are
+    planned again."""
+    answers: bool
+    """Whether the host (its connection and its engine) answered at the end of the round."""
+    input_error: str | None = None
+    """Why the controller's checks refused the project: its jobs fail as input errors."""
+    up_to_date: frozenset[str] = frozenset()
+    failed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Failed jobs by job id: ``message`` (and ``step`` when known)."""
+    error: str | None = None
+    """The failure that ended the host's round, when no job accounts for it."""
+
+
+def read_outcome(outcome: Mapping[str, Any] | None) -> HostRound:
+    """Read one host's outcome of a round (``wheelfleet_round_outcome``, set by
+    playbooks/tasks/release-round.yml), or None when the host reported nothing.
+
+    The outcome holds ``answers`` / ``answer_reason`` (the ping and engine checks at the end
+    of the round), ``build`` (the wheel_build role's ``wheel_build_outcome``, or None when the
+    role did not get that far) and ``error`` (``msg`` and ``kind`` of the failure that ended
+    the host's round, or None). The host failed when it does not answer, when the role says
+    so (``host_failure``: the engine went away or restarted mid-job, the connection was
+    lost), when jobs were left unfinished, or when its round ended on a failure that is not
+    an input error nor the jobs' own (a host-kind failure, or one of no kind that no failed
+    job explains, such as its builder images failing). Decided from structured keys only.
+    """
+    if not outcome:
+        return HostRound(
+            host_failure="the host reported nothing (it failed or became unreachable)",
+            answers=False,
+        )
+    answers = bool(outcome.get("answers"))
+    build = outcome.get("build") if isinstance(outcome.get("build"), Mapping) else {}
+    error = outcome.get("error") if isinstance(outcome.get("error"), Mapping) else None
+    error_kind = failures.kind_of(error)
+    error_text = str(error.get("msg") or "failed without a message") if error else None
+    failed = {
+        str(item.get("id")): item
+        for item in build.get("failed") or []
+        if isinstance(item, Mapping) and item.get("id")
+    }
+    input_error = build.get("input_error") or (error_text if error_kind == failures.INPUT else None)
+    unfinished = [str(name) for name in build.get("unfinished") or []]
+    host_failure: str | None = None
+    if not answers:
+        host_failure = str(outcome.get("answer_reason") or "the host stopped answering")
+    elif build.get("host_failure"):
+        host_failure = str(build["host_failure"])
+    elif error is not None and (
+        error_kind == failures.HOST or (error_kind is None and not failed and not input_error)
+    ):
+        host_failure = error_text
+    elif unfinished:
+        host_failure = "its jobs were left unfinished: " + ", ".join(sorted(unfinished))
+    return HostRound(
+        host_failure=short_reason(host_failure) if host_failure else None,
+        answers=answers,
+        input_error=str(input_error) if input_error else None,
+        up_to_date=frozenset(str(name) for name in build.get("up_to_date") or []),
+        failed=failed,
+        error=error_text,
+    )
+
+
 def advance(
     state: Mapping[str, Any],
     outcomes: Mapping[str, Mapping[str, Any] | None],
@@ -601,17 +699,13 @@ def advance(
 ) -> dict[str, Any]:
     """Fold one round's outcome into the state, then replan and assign the next round.
 
-    ``outcomes`` maps each host that had jobs in the round to what it reported
-    (None, or no entry, when it reported nothing: it failed or was unreachable
-    before its round ended):
-
-    * ``healthy``: whether the host (its connection and its engine) still works;
-    * ``reason``: why it is not healthy, or why its round failed;
-    * ``up_to_date``: wheel_build job ids skipped as up to date;
-    * ``failed``: wheel_build's failed jobs (``job``, ``step``, ``reason``).
-
-    A job is done when ``manifest_document`` has its wheels under the round's
-    run id, whatever its host did afterwards.
+    ``outcomes`` maps each host that had jobs in the round to its outcome fact (see
+    :func:`read_outcome`; None, or no entry, when it reported nothing). A job is done when
+    ``manifest_document`` has its wheels under the round's run id, whatever its host did
+    afterwards; up to date when the host found it so. The rest of a host that failed in the
+    round is planned again (see :func:`_next_round` for where it goes). On a host that did
+    not fail, a job the role reports failed has failed for good, with its message: kind
+    ``input`` when the controller's checks refused the project, else ``job``.
     """
     new = _copy(state)
     if new["complete"] or not new["assignments"]:
@@ -622,31 +716,21 @@ def advance(
     for entry in manifest_document.get("wheels", {}).values():
         if entry.get("run_id") == current_run:
             published.setdefault(str(entry.get("job")), []).append(entry)
-    newly_failed: dict[str, str] = {}
+    host_failures: dict[str, HostRound] = {}
     record = new["rounds"][-1]
     for host, names in new["assignments"].items():
-        outcome = outcomes.get(host) or {}
-        reported = bool(outcomes.get(host))
-        healthy = reported and bool(outcome.get("healthy"))
-        reason = str(outcome.get("reason") or "").strip()
-        if not reported:
-            reason = reason or "the host reported nothing (it failed or became unreachable)"
-        up_to_date = set(outcome.get("up_to_date") or [])
-        failures = {
-            str(item.get("job")): item
-            for item in outcome.get("failed") or []
-            if isinstance(item, Mapping)
-        }
+        seen = read_outcome(outcomes.get(host))
         for name in names:
             job = new["jobs"][name]
             entries = published.get(job["job"], [])
-            attempt = {"round": number, "host": host}
+            attempt: dict[str, Any] = {"round": number, "host": host}
             if entries:
                 job.update(
                     status=DONE,
                     round=number,
                     reason=None,
                     step=None,
+                    kind=None,
                     wheels=sorted(str(e["file"]) for e in entries),
                     policies={
                         str(e["file"]): manylinux.policy_of_wheel(str(e["file"])) for e in entries
@@ -655,31 +739,66 @@ def advance(
                     native=not entries[0].get("emulated", False),
                 )
                 attempt["outcome"] = DONE
-            elif job["job"] in up_to_date:
-                job.update(status=UP_TO_DATE, round=number, reason=None, step=None)
+            elif job["job"] in seen.up_to_date:
+                job.update(status=UP_TO_DATE, round=number, reason=None, step=None, kind=None)
                 attempt["outcome"] = UP_TO_DATE
-            elif not healthy:
-                attempt.update(
-                    outcome="host failed", reason=short_reason(reason or "the host failed")
-                )
-            else:
-                failure = failures.get(job["job"]) or {}
+            elif seen.host_failure is not None:
+                attempt.update(outcome="host failed", reason=seen.host_failure)
+            elif job["job"] in seen.failed:
+                failure = seen.failed[job["job"]]
                 _fail(
                     job,
                     str(failure.get("step") or "build"),
-                    str(
-                        failure.get("reason")
-                        or reason
-                        or "no result: the host finished its round without reporting this job"
-                    ),
+                    str(failure.get("message") or failure.get("reason") or "failed"),
                     number,
+                    failures.JOB,
+                )
+                attempt.update(outcome=FAILED, reason=job["reason"])
+            elif seen.input_error is not None:
+                _fail(job, "input", seen.input_error, number, failures.INPUT)
+                attempt.update(outcome=FAILED, reason=job["reason"])
+            else:
+                _fail(
+                    job,
+                    "build",
+                    seen.error
+                    or "no result: the host finished its round without reporting this job",
+                    number,
+                    failures.JOB,
                 )
                 attempt.update(outcome=FAILED, reason=job["reason"])
             job["attempts"].append(attempt)
-        if not healthy:
-            newly_failed[host] = short_reason(reason or "the host failed")
-            record["failed_hosts"][host] = newly_failed[host]
-    return _next_round(new, newly_failed)
+        if seen.host_failure is not None:
+            host_failures[host] = seen
+            record["failed_hosts"][host] = seen.host_failure
+    return _next_round(new, _excluded_hosts(new, number, host_failures))
+
+
+def _excluded_hosts(
+    state: dict[str, Any], number: int, host_failures: Mapping[str, HostRound]
+) -> dict[str, str]:
+    """Record the round's host failures; return the hosts to leave out from now on.
+
+    A host that failed and does not answer at the end of the round is left out for the rest
+    of the release. One that answers again (its engine restarted, its connection came back)
+    keeps its place: its unfinished jobs run again there in the next round, within
+    ``max_rounds``. A host that fails a second time in the release is left out even when it
+    answers, so that a flapping host cannot use up every round.
+    """
+    excluded: dict[str, str] = {}
+    history = state.setdefault("host_failures", [])
+    for host, seen in sorted(host_failures.items()):
+        earlier = sum(1 for item in history if item.get("host") == host)
+        kept = seen.answers and earlier < HOST_FAILURES_FORGIVEN
+        history.append(
+            {"host": host, "round": number, "reason": seen.host_failure, "rejoined": kept}
+        )
+        if not kept:
+            reason = str(seen.host_failure)
+            if seen.answers:
+                reason += f" (its failure number {earlier + 1} in this release)"
+            excluded[host] = reason
+    return excluded
 
 
 def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -725,6 +844,12 @@ def summary_text(state: Mapping[str, Any]) -> str:
     ]
     if numbers["jobs"] and numbers["built"] == 0 and numbers["up_to_date"] == numbers["jobs"]:
         lines.append("nothing to build: every wheel is up to date in the wheelhouse")
+    for failure in state.get("host_failures") or []:
+        if failure.get("rejoined"):
+            lines.append(
+                f"host {failure['host']} failed in round {failure['round']} ({failure['reason']});"
+                " it answered again, so its unfinished jobs ran again there"
+            )
     for move in state.get("moves") or []:
         lines.append(
             f"replanned {move['job']}: {move['from']} failed ({move['reason']}),"

@@ -23,6 +23,7 @@ import shlex
 import signal
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -32,6 +33,9 @@ from types import FrameType
 from typing import Any
 
 import ansible_runner
+
+from wheelfleet import progress_records
+from wheelfleet.progress_records import Record, RecordTail
 
 EventHandler = Callable[[Mapping[str, Any]], None]
 
@@ -191,9 +195,16 @@ def run_playbook(
     *,
     on_event: EventHandler,
     on_status: Callable[[str], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
     cancellation: Cancellation,
 ) -> RunResult:
-    """Run ``request`` and return its outcome; events reach ``on_event`` as they come."""
+    """Run ``request`` and return its outcome; events reach ``on_event`` as they come.
+
+    With ``on_record``, the playbook gets ``WHEELFLEET_PROGRESS``: a file in the private
+    run directory where the wheel_build role appends its jobs' progress records; they reach
+    ``on_record`` as they are written (from another thread), and the last ones before this
+    returns.
+    """
 
     def event_handler(event: Mapping[str, Any]) -> bool:
         if isinstance(event.get("pid"), int):
@@ -216,20 +227,26 @@ def run_playbook(
         variables.mkdir(mode=0o700)
         arguments = [request.cmdline(), *extravars_arguments(request, variables)]
         cmdline = " ".join(filter(None, arguments))
-        runner = ansible_runner.run(
-            private_data_dir=private_data_dir,
-            playbook=str(request.playbook),
-            inventory=[str(path) for path in request.inventories],
-            envvars=_environment(project),
-            limit=request.limit,
-            skip_tags=",".join(request.skip_tags) or None,
-            cmdline=cmdline or None,
-            verbosity=request.verbosity or None,
-            event_handler=event_handler,
-            status_handler=status_handler,
-            cancel_callback=cancellation,
-            quiet=True,
-        )
+        envvars = _environment(project)
+        tail: RecordFollower | None = None
+        if on_record is not None:
+            path = progress_records.create(private_data_dir)
+            envvars[progress_records.ENV] = str(path)
+            tail = RecordFollower(path, on_record)
+            tail.start()
+        try:
+            runner = _run(
+                private_data_dir,
+                request,
+                envvars,
+                cmdline,
+                event_handler,
+                status_handler,
+                cancellation,
+            )
+        finally:
+            if tail is not None:
+                tail.stop()
         stats = runner.stats  # read from the artifacts before they are removed
         return RunResult(
             status=str(runner.status),
@@ -237,3 +254,62 @@ def run_playbook(
             stats=stats,
             elapsed=time.monotonic() - started,
         )
+
+
+def _run(
+    private_data_dir: str,
+    request: RunRequest,
+    envvars: dict[str, str],
+    cmdline: str,
+    event_handler: Callable[[Mapping[str, Any]], bool],
+    status_handler: Callable[..., None],
+    cancellation: Cancellation,
+) -> Any:
+    return ansible_runner.run(
+        private_data_dir=private_data_dir,
+        playbook=str(request.playbook),
+        inventory=[str(path) for path in request.inventories],
+        envvars=envvars,
+        limit=request.limit,
+        skip_tags=",".join(request.skip_tags) or None,
+        cmdline=cmdline or None,
+        verbosity=request.verbosity or None,
+        event_handler=event_handler,
+        status_handler=status_handler,
+        cancel_callback=cancellation,
+        quiet=True,
+    )
+
+
+class RecordFollower:
+    """Follows a progress file from a thread, passing each new record to ``on_record``."""
+
+    INTERVAL = 0.25
+    """Seconds between reads: often enough for a live view, cheap for the controller."""
+
+    def __init__(self, path: Path, on_record: Callable[[Record], None]) -> None:
+        self._tail = RecordTail(path)
+        self._on_record = on_record
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._follow, name="wheelfleet-progress", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following, after passing on what the file holds now."""
+        self._stopping.set()
+        self._thread.join()
+        self._pass_on()
+
+    def _follow(self) -> None:
+        while not self._stopping.wait(self.INTERVAL):
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        for record in self._tail.read():
+            # A display error must not stop the release: the records are only shown.
+            with suppress(Exception):
+                self._on_record(record)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from wheelfleet import failures as failure_kinds
 from wheelfleet.progress import Failure, Message
 
 
@@ -98,8 +99,9 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     bad_input: bool = False
-    """The playbook stopped on the user's input (such as a plan with unschedulable jobs):
-    exit code 2 instead of 1."""
+    """The playbook stopped on the user's input: every failure it kept is of kind ``input``
+    (wheelfleet.failures), or the published result says so (a plan with unschedulable
+    jobs). Exit code 2 instead of 1."""
 
     @classmethod
     def build(
@@ -133,6 +135,7 @@ class RunSummary:
             failures=kept,
             errors=[m.text for m in messages if m.level == "error"],
             warnings=[m.text for m in messages if m.level == "warning"],
+            bad_input=failure_kinds.only_input(f.kind for f in kept),
         )
 
     @property
