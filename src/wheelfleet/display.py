@@ -2,7 +2,8 @@
 
 Both displays print the same things (plays, one line per task result, failure
 messages, warnings, the final summary); the live view also keeps, per host, the
-role and task running now and for how long.
+role and task running now and for how long, and for a release each job's host
+(and slot), state, step and time, from the jobs' progress records.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ _REASON_LINES = 6
 def job_line(change: JobChanged) -> str:
     """One plain line for a job changing phase: ``job  cp311-manylinux_x86_64  b  done (31s)``."""
     line = f"{'job':<{_LABEL_WIDTH}}  {change.identifier}  {change.host}  {change.phase.value}"
+    if change.phase is JobPhase.FAILED and change.step:
+        line += f" at {change.step}"
     if change.moved_from:
         line += f" (moved from {change.moved_from}, which failed)"
     if (
@@ -274,12 +277,17 @@ class RichDisplay:
             jobs.add_column("job")
             jobs.add_column("host")
             jobs.add_column("state")
+            jobs.add_column("step")
             jobs.add_column("time", justify="right")
             for job in self.progress.jobs.values():
                 state = Text(job.phase.value, style=_JOB_STYLES[job.phase])
                 if job.moved_from and not job.phase.finished:
                     state.append(f" (from {job.moved_from})", style="dim")
-                jobs.add_row(job.identifier, job.host, state, format_seconds(job.elapsed(now)))
+                step = job.step if job.phase is not JobPhase.QUEUED else None
+                host = job.host if job.slot is None else f"{job.host}/{job.slot}"
+                jobs.add_row(
+                    job.identifier, host, state, step or "", format_seconds(job.elapsed(now))
+                )
             parts.append(jobs)
         if self._cancelling:
             parts.append(Text("Cancelling... (Ctrl-C again to force)", style="bold yellow"))

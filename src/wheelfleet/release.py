@@ -662,7 +662,7 @@ def read_outcome(outcome: Mapping[str, Any] | None) -> HostRound:
     answers = bool(outcome.get("answers"))
     build = outcome.get("build") if isinstance(outcome.get("build"), Mapping) else {}
     error = outcome.get("error") if isinstance(outcome.get("error"), Mapping) else None
-    error_kind = failures.kind_of(error)
+    error_kind = failures.kind_of({failures.KEY: error.get("kind")}) if error else None
     error_text = str(error.get("msg") or "failed without a message") if error else None
     failed = {
         str(item.get("id")): item

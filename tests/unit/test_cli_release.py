@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import wheelfleet.cli as cli
+from wheelfleet.progress_records import parse_line
 from wheelfleet.runner import Project, RunResult
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "yamlcount"
@@ -156,35 +157,99 @@ def stats(artifacts, *, failed=False):
     }
 
 
-def failed_task(task):
+def failed_task(task, kind=None, *, rescued=False):
+    res = {"msg": "Invalid release inputs", "failed": True}
+    if kind is not None:
+        res["failure_kind"] = kind
     return {
         "event": "runner_on_failed",
-        "event_data": {"host": "localhost", "task": task, "res": {"msg": "Invalid release inputs"}},
+        "event_data": {"host": "localhost", "task": task, "res": res},
     }
 
 
-def fake_run(*events, status="successful", rc=0):
-    def run(project, request, *, on_event, cancellation):
+def fake_run(*events, status="successful", rc=0, records=()):
+    def run(project, request, *, on_event, on_record, cancellation):
         for item in events:
             on_event(item)
+        for item in records:
+            on_record(item)
         return RunResult(status, rc, None, 1.0)
 
     return run
 
 
-def test_a_stop_in_the_playbooks_input_checks_exits_2(monkeypatch, capsys):
-    task = "Check that every requested architecture has a host that runs or will emulate it"
-    run = fake_run(failed_task(task), stats({}, failed=True), status="failed", rc=2)
+@pytest.mark.parametrize(
+    "task",
+    [
+        "Check that every requested architecture has a host that runs or will emulate it",
+        # Renamed or unknown to the CLI: the kind decides, not the name.
+        "Any name at all",
+    ],
+)
+def test_a_stop_in_the_playbooks_input_checks_exits_2(monkeypatch, capsys, task):
+    run = fake_run(failed_task(task, "input"), stats({}, failed=True), status="failed", rc=2)
     monkeypatch.setattr(cli, "run_playbook", run)
     assert cli.main(["release", str(EXAMPLE), "--json"]) == 2
-    assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+    document = json.loads(capsys.readouterr().out)
+    assert document["exit_code"] == 2
+    assert [failure["kind"] for failure in document["failures"]] == ["input"]
 
 
-def test_a_failed_job_exits_1(monkeypatch, capsys):
-    task = "Fail, naming every job that has no wheel and why"
-    run = fake_run(failed_task(task), stats({}, failed=True), status="failed", rc=2)
+@pytest.mark.parametrize(
+    ("task", "kinds"),
+    [
+        ("Fail, naming every job that has no wheel and why", ["job"]),
+        # The old input check's name with a job failure: the name no longer decides.
+        ("Check the project, the matrix and the publishing options", ["job"]),
+        ("Fail, naming every job that has no wheel and why", ["host"]),
+        # A failure that declares no kind is not the user's input.
+        ("Anything", [None]),
+        # One input failure among others is not a bad-input run.
+        ("Anything", ["input", "host"]),
+    ],
+)
+def test_a_failed_job_or_host_exits_1(monkeypatch, capsys, task, kinds):
+    failures = [failed_task(task, kind) for kind in kinds]
+    run = fake_run(*failures, stats({}, failed=True), status="failed", rc=2)
     monkeypatch.setattr(cli, "run_playbook", run)
     assert cli.main(["release", str(EXAMPLE), "--json"]) == 1
+
+
+def test_an_unreachable_host_is_a_host_failure(monkeypatch, capsys):
+    gone = {
+        "event": "runner_on_unreachable",
+        "event_data": {"host": "localhost", "task": "x", "res": {"msg": "ssh: timeout"}},
+    }
+    stats_event = stats({})
+    stats_event["event_data"]["dark"] = {"localhost": 1}
+    monkeypatch.setattr(cli, "run_playbook", fake_run(gone, stats_event, status="failed", rc=4))
+    assert cli.main(["release", str(EXAMPLE), "--json"]) == 3
+    [failure] = json.loads(capsys.readouterr().out)["failures"]
+    assert (failure["kind"], failure["unreachable"]) == ("host", True)
+
+
+def test_job_records_reach_the_display(monkeypatch, capsys):
+    records = [
+        parse_line(
+            json.dumps(
+                {
+                    "v": 1,
+                    "t": 1.0,
+                    "host": "b1",
+                    "job": "demo-cp311-cp311-x86_64",
+                    "slot": 0,
+                    "state": state,
+                    "step": step,
+                }
+            )
+        )
+        for state, step in (("building", "build"), ("done", "publish"))
+    ]
+    monkeypatch.setattr(cli, "run_playbook", fake_run(stats({}), records=records))
+    assert cli.main(["release", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "demo-cp311-cp311-x86_64  b1  building" in out
+    assert "demo-cp311-cp311-x86_64  b1  done" in out
 
 
 def test_the_release_report_is_printed_and_in_json(monkeypatch, capsys):
@@ -220,7 +285,7 @@ def test_a_cancelled_release_leaves_no_staging_behind(tmp_path, capsys, monkeypa
     other = wheelhouse / ".staging" / "another-run"
     other.mkdir()
 
-    def cancelled(project, request, *, on_event, cancellation):
+    def cancelled(project, request, *, on_event, on_record, cancellation):
         return RunResult("canceled", 254, None, 1.0)
 
     monkeypatch.setattr(cli, "run_playbook", cancelled)

@@ -127,6 +127,7 @@ def test_summary_json_document():
                 "role": None,
                 "msg": "Got no match for: sparc99",
                 "unreachable": False,
+                "kind": None,
             }
         ],
         "errors": ["e1"],
@@ -146,3 +147,12 @@ def test_summary_keeps_failures_of_hosts_missing_from_stats():
     summary = build(stats=None, status="canceled")
     assert [f.host for f in summary.failures] == ["localhost"]
     assert summary.exit_code is ExitCode.CANCELLED
+
+
+def test_only_input_failures_make_bad_input():
+    refused = Failure("localhost", "any", None, "no project", kind="input")
+    summary = build(failures=[refused])
+    assert summary.bad_input and summary.exit_code == 2
+    broken = Failure("localhost", "any", None, "exit 1", kind="job")
+    assert build(failures=[refused, broken]).exit_code == 1
+    assert build(failures=[Failure("localhost", "any", None, "?")]).exit_code == 1

@@ -36,8 +36,39 @@ def manifest(*entries: dict) -> dict:
     return {"version": 1, "wheels": {e["file"]: e for e in entries}}
 
 
-def healthy(**extra) -> dict:
-    return {"round": 1, "healthy": True, "reason": "", "up_to_date": [], "failed": [], **extra}
+def build_outcome(**extra) -> dict:
+    """The wheel_build role's wheel_build_outcome (contract section 5)."""
+    return {
+        "host_failure": None,
+        "input_error": None,
+        "built": [],
+        "up_to_date": [],
+        "failed": [],
+        "unfinished": [],
+        **extra,
+    }
+
+
+def healthy(round_number: int = 1, error: dict | None = None, **build) -> dict:
+    """A host's round outcome (wheelfleet_round_outcome) when it answers at the end."""
+    return {
+        "round": round_number,
+        "answers": True,
+        "answer_reason": "",
+        "build": build_outcome(**build),
+        "error": error,
+    }
+
+
+def lost(reason: str, round_number: int = 1, **build) -> dict:
+    """A host's round outcome when it no longer answers at the end of the round."""
+    return {
+        "round": round_number,
+        "answers": False,
+        "answer_reason": reason,
+        "build": build_outcome(**build) if build else None,
+        "error": None,
+    }
 
 
 # --- inputs -------------------------------------------------------------------------
@@ -104,7 +135,10 @@ def test_inputs_check_the_projects_options_and_the_explicit_ones(tmp_path: Path)
         ),
         ({"wheel_build_jobs": [{"arch": "x86_64"}]}, "conflicting options: wheel_build_jobs"),
         ({"wheel_build_project": "/elsewhere"}, "conflicting options: project"),
-        ({"max_rounds": 4}, "wheelfleet_max_rounds 4: expected a whole number from 1 to 3"),
+        ({"max_rounds": 21}, "wheelfleet_max_rounds 21: expected a whole number from 1 to 20"),
+        ({"max_rounds": 0}, "wheelfleet_max_rounds 0: expected a whole number from 1 to 20"),
+        ({"max_rounds": "many"}, "wheelfleet_max_rounds 'many': expected a whole number"),
+        ({"max_rounds": True}, "wheelfleet_max_rounds True: expected a whole number"),
         ({"emulation_factor": 0.5}, "wheelfleet_emulation_factor 0.5"),
         ({"publish": "maybe"}, "wheelfleet_publish 'maybe': expected true or false"),
         ({"publish": True}, "wheelfleet_publish_repository_url is not set"),
@@ -229,7 +263,7 @@ def test_an_unchanged_rerelease_builds_nothing_and_says_so() -> None:
 
 def test_a_broken_build_on_a_healthy_host_fails_without_moving() -> None:
     state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
-    failure = {"job": "yamlcount-cp311-cp311-aarch64", "step": "build", "reason": "exit 1"}
+    failure = {"id": "yamlcount-cp311-cp311-aarch64", "message": "exit 1"}
     outcomes = {
         "a": healthy(failed=[failure]),
         "b": healthy(),
@@ -245,6 +279,7 @@ def test_a_broken_build_on_a_healthy_host_fails_without_moving() -> None:
     )
     text = release.summary_text(done)
     assert "FAILED cp311-manylinux_aarch64 on a at step build:\n    exit 1" in text
+    assert failed["kind"] == "job" and release.failure_kind(done) == "job"
 
 
 def test_a_failed_host_s_jobs_move_and_finished_wheels_stay() -> None:
@@ -253,16 +288,14 @@ def test_a_failed_host_s_jobs_move_and_finished_wheels_stay() -> None:
         "a": ["cp311-manylinux_aarch64"],
         "b": ["cp311-manylinux_x86_64"],
     }
-    lost = {
-        "round": 1,
-        "healthy": False,
-        "reason": "the host stopped answering: Task failed: Failed to create temporary"
+    gone = lost(
+        "the host stopped answering: Task failed: Failed to create temporary"
         " directory. In some cases, you may have been able to authenticate...",
         # What the dying host recorded does not count: its jobs are not its fault.
-        "failed": [{"job": "yamlcount-cp311-cp311-aarch64", "step": "copy", "reason": "gone"}],
-    }
+        failed=[{"id": "yamlcount-cp311-cp311-aarch64", "message": "gone"}],
+    )
     built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
-    second = release.advance(state, {"a": lost, "b": healthy()}, built)
+    second = release.advance(state, {"a": gone, "b": healthy()}, built)
     assert not second["complete"] and second["round"] == 2
     assert second["assignments"] == {"b": ["cp311-manylinux_aarch64"]}
     assert second["failed_hosts"] == {
@@ -282,7 +315,7 @@ def test_a_failed_host_s_jobs_move_and_finished_wheels_stay() -> None:
         entry("yamlcount-cp311-cp311-x86_64", "rel-r1"),
         entry("yamlcount-cp311-cp311-aarch64", "rel-r2"),
     )
-    done = release.advance(second, {"b": {**healthy(), "round": 2}}, built)
+    done = release.advance(second, {"b": healthy(2)}, built)
     assert done["complete"] and release.failed_jobs(done) == []
     assert [a["outcome"] for a in done["jobs"]["cp311-manylinux_aarch64"]["attempts"]] == [
         "host failed",
@@ -310,8 +343,7 @@ def test_jobs_without_a_remaining_capable_host_fail_naming_it() -> None:
     native_only = Host("a", "x86_64", 1)
     state = release.start(plan_document(native_only, ARM), release_id="rel", project=PROJECT)
     built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
-    lost = {"round": 1, "healthy": False, "reason": "engine gone"}
-    done = release.advance(state, {"a": healthy(), "arm": lost}, built)
+    done = release.advance(state, {"a": healthy(), "arm": lost("engine gone")}, built)
     assert done["complete"]
     [failed] = release.failed_jobs(done)
     assert failed["identifier"] == "cp311-manylinux_aarch64" and failed["step"] == "plan"
@@ -326,12 +358,12 @@ def test_rounds_are_bounded() -> None:
     empty = manifest()
     for number in (1, 2):
         [host] = state["assignments"]
-        lost = {"round": number, "healthy": False, "reason": f"lost in round {number}"}
-        state = release.advance(state, {host: lost}, empty)
+        state = release.advance(state, {host: lost(f"lost in round {number}", number)}, empty)
     assert state["complete"] and state["round"] == 2
     [failed] = release.failed_jobs(state)
-    assert failed["step"] == "release"
+    assert failed["step"] == "release" and failed["kind"] == "host"
     assert failed["reason"].startswith("not built after 2 round(s) (failed hosts: ")
+    assert release.failure_kind(state) == "host"
 
 
 def test_hosts_failed_before_round_one_are_planned_around() -> None:
@@ -407,3 +439,137 @@ def test_jobs_carry_their_image_from_the_plan_to_the_hosts_and_the_image_step() 
     assert release.job_images(recipe, "bookworm", [{"arch": "aarch64", "python": "cp311"}]) == [
         {**recipe[0], "architectures": ["aarch64"]}
     ]
+
+
+# --- host failures, failure kinds and hosts that answer again --------------------------
+
+X86 = "yamlcount-cp311-cp311-x86_64"
+ARM64 = "yamlcount-cp311-cp311-aarch64"
+
+
+def test_max_rounds_is_no_longer_capped_at_three(tmp_path: Path) -> None:
+    checked = release.check_inputs(project=str(tmp_path), max_rounds=20, environ={})
+    assert checked["max_rounds"] == 20
+    hosts = [Host(f"h{n}", "x86_64", 1) for n in range(6)]
+    state = release.start(
+        plan_document(*hosts, archs=("x86_64",)), release_id="rel", project=PROJECT, max_rounds=6
+    )
+    # Every host in turn goes away for good: the job moves on each time, round after round.
+    for number in range(1, 6):
+        [host] = state["assignments"]
+        state = release.advance(state, {host: lost("gone", number)}, manifest())
+        assert not state["complete"] and state["round"] == number + 1
+    [host] = state["assignments"]
+    state = release.advance(state, {host: healthy(6)}, manifest(entry(X86, "rel-r6")))
+    assert state["complete"] and release.failed_jobs(state) == []
+    assert len(state["jobs"]["cp311-manylinux_x86_64"]["attempts"]) == 6
+
+
+def test_an_engine_restarted_mid_job_is_a_host_failure_and_its_job_runs_again() -> None:
+    """The decision for a host that failed but answers again at the end of its round: it
+    stays in the release and its unfinished jobs run again there in the next round."""
+    state = release.start(plan_document(A, archs=("x86_64",)), release_id="rel", project=PROJECT)
+    restarted = healthy(
+        host_failure="the Docker engine restarted during step build", unfinished=[X86]
+    )
+    second = release.advance(state, {"a": restarted}, manifest())
+    assert not second["complete"] and second["round"] == 2
+    assert second["assignments"] == {"a": ["cp311-manylinux_x86_64"]}
+    job = second["jobs"]["cp311-manylinux_x86_64"]
+    assert job["status"] == "queued" and job["attempts"] == [
+        {
+            "round": 1,
+            "host": "a",
+            "outcome": "host failed",
+            "reason": "the Docker engine restarted during step build",
+        }
+    ]
+    # Not left out, not moved; the round and the release remember the failure.
+    assert second["failed_hosts"] == {} and second["moves"] == []
+    assert second["rounds"][0]["failed_hosts"] == {
+        "a": "the Docker engine restarted during step build"
+    }
+    assert second["host_failures"] == [
+        {
+            "host": "a",
+            "round": 1,
+            "reason": "the Docker engine restarted during step build",
+            "rejoined": True,
+        }
+    ]
+    done = release.advance(second, {"a": healthy(2)}, manifest(entry(X86, "rel-r2")))
+    assert done["complete"] and release.failed_jobs(done) == []
+    assert release.failure_kind(done) is None
+    assert "host a failed in round 1 (the Docker engine restarted" in release.summary_text(done)
+
+
+def test_a_host_that_fails_twice_is_left_out_even_when_it_answers() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    flapping = healthy(host_failure="engine restarted", unfinished=[ARM64])
+    state = release.advance(state, {"a": flapping, "b": healthy()}, manifest(entry(X86, "rel-r1")))
+    assert state["assignments"] == {"a": ["cp311-manylinux_aarch64"]}
+    state = release.advance(state, {"a": {**flapping, "round": 2}}, manifest())
+    # Second failure: a is out, its job moves to b (which emulates aarch64).
+    assert state["failed_hosts"] == {"a": "engine restarted (its failure number 2 in this release)"}
+    assert state["assignments"] == {"b": ["cp311-manylinux_aarch64"]}
+    assert [item["rejoined"] for item in state["host_failures"]] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "host_failure"),
+    [
+        (None, "the host reported nothing (it failed or became unreachable)"),
+        (lost("the host stopped answering: timeout"), "the host stopped answering: timeout"),
+        (healthy(host_failure="connection lost mid-watch"), "connection lost mid-watch"),
+        (healthy(unfinished=[X86]), f"its jobs were left unfinished: {X86}"),
+        # The round ended on a host-kind failure, or on one of no kind that no job explains
+        # (its builder images failed): the host failed.
+        (healthy(error={"kind": "host", "msg": "docker gone"}), "docker gone"),
+        (healthy(error={"kind": None, "msg": "image build failed"}), "image build failed"),
+        (
+            {"round": 1, "answers": True, "build": None, "error": {"msg": "x"}},
+            "x",
+        ),
+    ],
+)
+def test_what_makes_a_host_failure(outcome: dict | None, host_failure: str) -> None:
+    assert release.read_outcome(outcome).host_failure == host_failure
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        healthy(),
+        # The role's own report of its failed jobs, of kind job or of none.
+        healthy(failed=[{"id": X86, "message": "exit 1"}], error={"kind": "job", "msg": "1 job"}),
+        healthy(failed=[{"id": X86, "message": "exit 1"}], error={"kind": None, "msg": "1 job"}),
+        healthy(input_error="no pyproject.toml"),
+        healthy(error={"kind": "input", "msg": "no pyproject.toml"}),
+    ],
+)
+def test_job_and_input_failures_are_not_host_failures(outcome: dict) -> None:
+    assert release.read_outcome(outcome).host_failure is None
+
+
+def test_an_input_error_fails_the_hosts_jobs_as_input() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    refused = {"kind": "input", "msg": "the project's requirements are refused: --index-url"}
+    done = release.advance(
+        state, {"a": healthy(error=refused), "b": healthy(input_error=refused["msg"])}, manifest()
+    )
+    assert done["complete"]
+    assert {(job["step"], job["kind"]) for job in release.failed_jobs(done)} == {("input", "input")}
+    assert release.failure_kind(done) == "input"
+
+
+def test_failure_kinds_of_a_release_mix_to_the_worst() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    done = release.advance(
+        state,
+        {
+            "a": healthy(input_error="refused"),
+            "b": healthy(failed=[{"id": X86, "message": "exit 1"}]),
+        },
+        manifest(),
+    )
+    assert release.failure_kind(done) == "job"

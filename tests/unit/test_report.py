@@ -61,24 +61,24 @@ def finished_release() -> tuple[dict, dict]:
     outcomes = {}
     for host, names in assignments.items():
         if host == "b":
-            outcomes[host] = {"round": 1, "healthy": False, "reason": "engine <gone> & lost"}
+            outcomes[host] = {"round": 1, "answers": False, "answer_reason": "engine <gone> & lost"}
             continue
         failed = []
         for name in names:
             job = state["jobs"][name]
             if name == "cp311-manylinux_aarch64":
                 failed.append(
-                    {"job": job["job"], "step": "build", "reason": "error: <stdio.h> `x` | y"}
+                    {"id": job["job"], "step": "build", "message": "error: <stdio.h> `x` | y"}
                 )
             else:
                 entries.append(wheel_entry(job["architecture"], job["python_tag"], "rel-r1", host))
-        outcomes[host] = {"round": 1, "healthy": True, "reason": "", "failed": failed}
+        outcomes[host] = {"round": 1, "answers": True, "build": {"failed": failed}}
     state = release.advance(state, outcomes, manifest(*entries))
     for host, names in state["assignments"].items():
         for name in names:
             job = state["jobs"][name]
             entries.append(wheel_entry(job["architecture"], job["python_tag"], "rel-r2", host))
-        outcomes = {host: {"round": 2, "healthy": True, "reason": "", "failed": []}}
+        outcomes = {host: {"round": 2, "answers": True, "build": {"failed": []}}}
     state = release.advance(state, outcomes, manifest(*entries))
     return state, manifest(*entries)
 
@@ -174,7 +174,7 @@ def test_up_to_date_jobs_show_their_earlier_wheels() -> None:
     state = release.start(plan, release_id="rel2", project=PROJECT)
     earlier = manifest(wheel_entry("x86_64", "cp311-cp311", "rel1-r1", "a"))
     job = state["jobs"]["cp311-manylinux_x86_64"]["job"]
-    outcome = {"round": 1, "healthy": True, "up_to_date": [job]}
+    outcome = {"round": 1, "answers": True, "build": {"up_to_date": [job]}}
     state = release.advance(state, {"a": outcome}, earlier)
     built = report.Report.build(earlier, state, "wh")
     assert [w.file for w in built.wheels] == list(earlier["wheels"])
