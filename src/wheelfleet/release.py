@@ -659,7 +659,8 @@ def read_outcome(outcome: Mapping[str, Any] | None) -> HostRound:
             host_failure="the host reported nothing (it failed or became unreachable)",
             answers=False,
         )
-    answers = bool(outcome.get("answers"))
+    # A fact may come back as text ("True"): only a true value counts, never a mere string.
+    answers = _truthy(outcome.get("answers")) is True
     build = outcome.get("build") if isinstance(outcome.get("build"), Mapping) else {}
     error = outcome.get("error") if isinstance(outcome.get("error"), Mapping) else None
     error_kind = failures.kind_of({failures.KEY: error.get("kind")}) if error else None

@@ -573,3 +573,8 @@ def test_failure_kinds_of_a_release_mix_to_the_worst() -> None:
         manifest(),
     )
     assert release.failure_kind(done) == "job"
+
+
+def test_answers_given_as_text_are_read_as_booleans() -> None:
+    assert release.read_outcome({**healthy(), "answers": "False"}).host_failure is not None
+    assert release.read_outcome({**healthy(), "answers": "True"}).host_failure is None
