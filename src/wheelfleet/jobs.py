@@ -41,7 +41,8 @@ BUILD_LOG = f"{LOGS}/build.log"
 TEST_LOG = f"{LOGS}/test.log"
 TEST_CWD = f"{WORK}/test-cwd"
 WHEELS_TOKEN = "{wheels}"
-"""An argv element of a test step that the engine replaces by the repaired wheels' paths."""
+"""In an argv element of a test step, the engine repeats that element once per repaired
+wheel, with the wheel's path in place of the token."""
 REQUIREMENTS_SOURCES = ("wheelhouse", "index")
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 
@@ -544,9 +545,14 @@ def test_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
         argv = ["sh", "-c", substitute(settings["before_test"])]
         steps.append(_step("before_test", argv, env, TEST_CWD, bindir, shell_env))
     extras = ",".join(settings.get("test_extras") or [])
-    install = [python, "-m", "pip", "install", WHEELS_TOKEN]
-    if extras:  # the project by name with its extras: pip takes it from the wheels given
-        install.append(f"{job['project']}[{extras}]")
+    # The engine puts each repaired wheel where the token is (with the extras after it).
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        f"{WHEELS_TOKEN}[{extras}]" if extras else WHEELS_TOKEN,
+    ]
     install += list(settings.get("test_requires") or [])
     steps.append(_step("install", install, env, TEST_CWD, bindir, shell_env))
     argv = ["sh", "-c", substitute(settings["test_command"])]
