@@ -120,7 +120,8 @@ def log_header(job: Mapping[str, Any], result: Mapping[str, Any], host: str) -> 
         lines.append("# result: success")
     else:
         failure = result.get("failure") or {}
-        lines.append(f"# FAILED ({failure.get('kind') or 'job'}) at step {failure.get('step')}:")
+        kind = failure.get("kind") or "job"
+        lines.append(f"# FAILED at step {failure.get('step')} ({kind} failure):")
         lines.extend(f"#   {line}" for line in str(failure.get("message")).splitlines())
     return "\n".join(lines) + "\n"
 

@@ -139,6 +139,19 @@ def image_facts(image: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+PYTHON_TAGS_LABEL = "org.wheelfleet.image.python-tags"
+"""The builder images' label that lists their interpreters (``cp311-cp311 cp313-cp313``)."""
+
+
+def image_pythons(facts: Mapping[str, Any], wanted: str) -> list[str]:
+    """The interpreters an image's label says it has; ``[wanted]`` when it has no such
+    label (an image not made by builder_image: the engine finds out)."""
+    label = (facts.get("labels") or {}).get(PYTHON_TAGS_LABEL)
+    if label is None:
+        return [wanted]
+    return str(label).split()
+
+
 def find_image(images: Iterable[Mapping[str, Any]], reference: str) -> Mapping[str, Any] | None:
     for image in images:
         if reference in (image.get("RepoTags") or []):
@@ -262,6 +275,13 @@ def plan(
                     f"image {reference} is not on {host}'s engine; build it with "
                     "playbooks/images.yml (or set wheel_build_image to a repository that has "
                     f"one tag per architecture, like {image_repository}:{arch.name})"
+                )
+            elif tag not in image_pythons(facts, tag):
+                job["status"] = "failed"
+                job["step"] = "image"
+                job["reason"] = (
+                    f"Python tag {tag} is not in image {reference} on {host}; the image has: "
+                    f"{', '.join(image_pythons(facts, tag)) or 'no /opt/python at all'}"
                 )
             elif not force:
                 inputs = {

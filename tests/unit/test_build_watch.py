@@ -135,7 +135,7 @@ def test_a_failed_job_publishes_its_log_only(tmp_path: Path) -> None:
     assert outcome["jobs"][JOB["id"]]["failure"]["message"] == "cc failed"
     assert not list(wheelhouse.glob("*.whl"))
     log = (wheelhouse / "logs" / f"{JOB['id']}.log").read_text()
-    assert "# FAILED (job) at step build" in log and "compiling" in log
+    assert "# FAILED at step build (job failure)" in log and "compiling" in log
 
 
 @pytest.mark.parametrize(

@@ -394,3 +394,14 @@ def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
     (install,) = [s for s in tested["test_steps"] if s["name"] == "install"]
     assert install["argv"][3:5] == ["install", "{wheels}"]
     assert x86_311["test_steps"] == []
+
+
+def test_a_python_the_image_lacks_fails_its_job_with_the_ones_it_has(tmp_path: Path) -> None:
+    labelled = [dict(i, Config=dict(i["Config"], Labels={jobs.PYTHON_TAGS_LABEL: "cp311-cp311"}))
+                for i in IMAGES]  # fmt: skip
+    planned = plan(tmp_path, images=labelled, architectures_wanted=["x86_64"])
+    assert [j["status"] for j in planned] == ["build", "failed"]
+    assert planned[1]["reason"] == (
+        "Python tag cp312-cp312 is not in image wheelfleet/bookworm:x86_64 on builder-1;"
+        " the image has: cp311-cp311"
+    )
