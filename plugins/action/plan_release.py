@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import image_offers, options, plan, release_matrix, source
+    from wheelfleet import image_offers, options, plan, release_matrix, role_defaults, source
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     plan = None
     IMPORT_ERROR = exc
@@ -102,6 +103,10 @@ class ActionModule(ActionBase):
         )
         if args["previous"] is not None:
             return self._replan(result, args)
+        try:
+            args["settings"] = self._role_settings(task_vars, args["settings"] or {})
+        except role_defaults.RoleDefaultsError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         hostvars = task_vars.get("hostvars") or {}
         names = args["hosts"]
         if names is None:
@@ -146,6 +151,15 @@ class ActionModule(ActionBase):
             for warning in selection.warnings:
                 self._display.warning(warning)
         return result
+
+    def _role_settings(self, task_vars: dict, given: dict) -> dict:
+        """The wheel_build role's defaults, the host's ``wheel_build_*`` variables over
+        them (src/wheelfleet/role_defaults.py), then ``given`` over both."""
+        root = Path(__file__).resolve().parents[2]
+        defaults = role_defaults.load_defaults(role_defaults.defaults_path(root))
+        settings = role_defaults.build_settings(defaults, task_vars, self._templar.template)
+        settings.update(given)
+        return settings
 
     @staticmethod
     def _select(args: dict, hosts: list, offers: list) -> Any:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -17,6 +18,7 @@ try:
         manifest,
         options,
         requirements,
+        role_defaults,
         source,
     )
 except ImportError as exc:  # the controller needs the wheelfleet package installed
@@ -34,17 +36,21 @@ class ActionModule(ActionBase):
     """Runs on the controller only; reads the wheelhouse manifest and the wheels it lists.
 
     Arguments: ``project`` (the result of wheelfleet.fleet.wheel_source),
-    ``settings`` (the role's build settings), ``options`` (cibuildwheel options
+    ``settings`` (build settings that replace the role's; by default the role's
+    defaults overlaid with the host's ``wheel_build_*`` variables,
+    src/wheelfleet/role_defaults.py), ``options`` (cibuildwheel options
     by name, the highest precedence), ``use_project_config``, ``architectures``,
     ``python_tags`` (or ``jobs``, explicit ``{arch, python}`` pairs that replace them),
     ``images`` (``docker_image_info`` results of the host),
     ``image`` (repository; the tag is the architecture), ``source_excludes`` (as
     given to wheel_source: test-sources are checked against what is packed),
-    ``source_max_bytes`` and ``source_max_members`` (as given to wheel_source), ``host_arch`` (the
-    engine's architecture), ``wheelhouse``, ``run_id``, ``force``. Returns
-    ``jobs`` (each with its effective ``settings`` and ``status`` build,
-    up-to-date or failed), ``requirements`` (the wheelhouses the jobs to build
-    need), ``warnings`` about the configuration, and counts. Never changes anything.
+    ``source_max_bytes`` and ``source_max_members`` (as given to wheel_source),
+    ``host_arch`` (the engine's architecture), ``wheelhouse``, ``run_id``, ``force``,
+    ``before_all_network`` and ``limits`` (the containers' checked limits). Returns
+    ``jobs`` (resolved, src/wheelfleet/jobs.py: each with its effective ``settings``,
+    its steps, group, networking and limits, and ``status`` build, up-to-date or
+    failed), ``requirements`` (the wheelhouses the jobs to build need), ``warnings``
+    about the configuration, and counts. Never changes anything.
     """
 
     TRANSFERS_FILES = False
@@ -60,8 +66,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         project = args["project"]
-        role = args.get("settings") or {}
         try:
+            role = self._role_settings(task_vars, args.get("settings") or {})
             config = job_settings.project_config(
                 project,
                 role,
@@ -93,6 +99,8 @@ class ActionModule(ActionBase):
                 run_id=args["run_id"],
                 force=bool(args.get("force")),
                 matrix=args.get("jobs") or None,
+                before_all_network=bool(args.get("before_all_network", True)),
+                limits=args.get("limits") or {},
             )
         except (
             jobs.PlanError,
@@ -101,6 +109,7 @@ class ActionModule(ActionBase):
             options.OptionsError,
             source.ProjectError,
             manifest.ManifestError,
+            role_defaults.RoleDefaultsError,
         ) as exc:
             raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
         notes = [note for job in planned for note in job["settings"]["notes"]]
@@ -121,3 +130,12 @@ class ActionModule(ActionBase):
             f"(skipped), {len(result['failed_jobs'])} cannot run"
         )
         return result
+
+    def _role_settings(self, task_vars: dict, given: dict) -> dict:
+        """The role's defaults, the host's ``wheel_build_*`` variables over them, then
+        ``given`` (the ``settings`` argument) over both."""
+        root = Path(__file__).resolve().parents[2]
+        defaults = role_defaults.load_defaults(role_defaults.defaults_path(root))
+        settings = role_defaults.build_settings(defaults, task_vars, self._templar.template)
+        settings.update(given)
+        return settings

@@ -63,7 +63,11 @@ options:
     type: dict
     default: {}
   settings:
-    description: The wheel_build role's settings, so that the settings hashes match the builds'.
+    description:
+      - wheel_build settings (short names, C(before_all), C(test_command), ...) that replace the
+        host's. By default the plan reads the wheel_build role's defaults file overlaid with the
+        host's C(wheel_build_*) variables, as the role's own plan does, so that the settings
+        hashes match the builds'.
     type: dict
     default: {}
   image_recipes:

@@ -12,17 +12,15 @@ hashed with the rest, so changing any of them rebuilds.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from wheelfleet import environment, options, requirements
-from wheelfleet.identifiers import Identifier
+from wheelfleet.settings_hash import ROLE_ONLY, SETTINGS_FORMAT, settings_hash
 
-SETTINGS_FORMAT = 2
-"""Part of every job's settings hash: bump it when the meaning of a setting changes."""
+__all__ = ["ROLE_ONLY", "SETTINGS_FORMAT", "settings_hash"]
+from wheelfleet.identifiers import Identifier
 
 ROLE_OPTIONS: dict[str, str] = {
     "before_all": "before-all",
@@ -33,19 +31,6 @@ ROLE_OPTIONS: dict[str, str] = {
     "test_requires": "test-requires",
 }
 """Role settings that are cibuildwheel options: set (not empty), they override the project."""
-
-ROLE_ONLY = (
-    "requirements_source",
-    "index_url",
-    "plat",
-    "repair_exclude",
-    "repair_strip",
-    "repair_only_plat",
-    "repair_lib_sdir",
-    "repair_pure",
-    "extra_build_requires",
-)
-"""Role settings with no cibuildwheel counterpart; part of the hash all the same."""
 
 FRONTEND_STAND_INS = {"build[uv]": "build", "uv": "build"}
 """Frontends the builder images lack (uv), and the one that builds in their place."""
@@ -158,26 +143,6 @@ def check_requirements(
         if isinstance(extra, str):
             extra = extra.split()
         requirements.check_requirements(extra, "wheel_build_extra_build_requires")
-
-
-def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -> str:
-    """sha256 of everything that changes what a job produces or whether it is tested.
-
-    ``image`` (the manylinux image the project asks for) is left out: the job
-    runs in the fleet's builder image, whose ID is part of the job's inputs.
-    """
-    chosen_role = {key: role.get(key) for key in ROLE_ONLY}
-    # An index's password changes nothing that is built (and is never hashed nor shown).
-    chosen_role["index_url"] = requirements.redact_url(chosen_role.get("index_url"))
-    if chosen_role.get("requirements_source") != "index":
-        chosen_role["index_url"] = None
-    document = {
-        "format": SETTINGS_FORMAT,
-        "options": {k: v for k, v in option_settings.items() if k != "image"},
-        "role": chosen_role,
-    }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_test_sources(

@@ -1,15 +1,18 @@
-"""Build jobs of one host: planning the matrix, naming, the commands each runs, results.
+"""Build jobs of one host: planning the matrix into fully resolved jobs.
 
-A job builds one project for one (Python tag, architecture) in its own
-container of the builder image ``<repository>:<arch>``. This module decides
-which jobs run (the others are up to date in the wheelhouse manifest), names
-their containers, lists the steps each runs inside its containers, and keeps
-each job's state as the role's tasks report results, so that one failing job
-never stops the others and the end of the run can name every failure.
+A job builds one project for one (Python tag, architecture) in a container of
+the builder image ``<repository>:<arch>``. This module decides which jobs run
+(the others are up to date in the wheelhouse manifest) and resolves each one
+completely: its group (jobs that share one build container, before-all once),
+its output directories, the steps it runs in its build and test containers,
+its requirements wheelhouse, how auditwheel repairs it, its networking and its
+resource limits. The role and the host's build engine use a job as given.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 import time
@@ -18,13 +21,13 @@ from typing import Any
 
 from wheelfleet import (
     architectures,
+    confinement,
     job_settings,
     manifest,
     manylinux,
     options,
     placeholders,
     requirements,
-    wheel_names,
 )
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
 
@@ -37,6 +40,9 @@ LOGS = f"{WORK}/logs"
 BUILD_LOG = f"{LOGS}/build.log"
 TEST_LOG = f"{LOGS}/test.log"
 TEST_CWD = f"{WORK}/test-cwd"
+WHEELS_TOKEN = "{wheels}"
+"""In an argv element of a test step, the engine repeats that element once per repaired
+wheel, with the wheel's path in place of the token."""
 REQUIREMENTS_SOURCES = ("wheelhouse", "index")
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 
@@ -133,6 +139,19 @@ def image_facts(image: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+PYTHON_TAGS_LABEL = "org.wheelfleet.image.python-tags"
+"""The builder images' label that lists their interpreters (``cp311-cp311 cp313-cp313``)."""
+
+
+def image_pythons(facts: Mapping[str, Any], wanted: str) -> list[str]:
+    """The interpreters an image's label says it has; ``[wanted]`` when it has no such
+    label (an image not made by builder_image: the engine finds out)."""
+    label = (facts.get("labels") or {}).get(PYTHON_TAGS_LABEL)
+    if label is None:
+        return [wanted]
+    return str(label).split()
+
+
 def find_image(images: Iterable[Mapping[str, Any]], reference: str) -> Mapping[str, Any] | None:
     for image in images:
         if reference in (image.get("RepoTags") or []):
@@ -158,6 +177,8 @@ def plan(
     default_glibc: str = "2.17",
     matrix: Sequence[Mapping[str, str]] | None = None,
     present: frozenset[str] | None = None,
+    before_all_network: bool = True,
+    limits: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One job per (architecture, Python tag), each with its effective ``settings``
     (:func:`wheelfleet.job_settings.for_job`) and ``status``:
@@ -169,6 +190,10 @@ def plan(
     Python tags may be spelt ``cp311`` or ``cp311-cp311``. ``matrix``
     (``wheel_build_jobs``), when not empty, lists the jobs explicitly as
     ``{"arch": ..., "python": ...}`` pairs and replaces architectures x Python tags.
+
+    Each job is resolved (:func:`resolve`): ``before_all_network`` is the role's
+    ``wheel_build_before_all_network``, ``limits`` the containers' checked limits
+    (``confinement.container_limits``).
     """
     check_role_settings(role)
     pairs = explicit_pairs(matrix) if matrix else None
@@ -251,6 +276,13 @@ def plan(
                     "playbooks/images.yml (or set wheel_build_image to a repository that has "
                     f"one tag per architecture, like {image_repository}:{arch.name})"
                 )
+            elif tag not in image_pythons(facts, tag):
+                job["status"] = "failed"
+                job["step"] = "image"
+                job["reason"] = (
+                    f"Python tag {tag} is not in image {reference} on {host}; the image has: "
+                    f"{', '.join(image_pythons(facts, tag)) or 'no /opt/python at all'}"
+                )
             elif not force:
                 inputs = {
                     "project": job["project"],
@@ -264,8 +296,73 @@ def plan(
                 if entries:
                     job["status"] = "up-to-date"
                     job["entries"] = entries
-            jobs.append(job)
+            jobs.append(resolve(job, before_all_network, limits))
     return jobs
+
+
+def resolve(
+    job: Mapping[str, Any],
+    before_all_network: bool = True,
+    limits: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job with everything its build needs decided: ``group``, ``dist``,
+    ``repaired``, ``before_all``, ``steps``, ``test_steps`` (with the ``{wheels}``
+    token), ``requirements_key``, ``repair``, ``network`` and ``limits``."""
+    settings = job["settings"]
+    networking = confinement.network_plan(dict(settings), bool(before_all_network))
+    network = {
+        "before_all_online": "before_all" in (networking["online_steps"] or []),
+        "build_network_mode": networking["build_network_mode"],
+        "test_network_mode": networking["test_network_mode"],
+    }
+    resolved = dict(job)
+    resolved.update(
+        dist=f"{DIST}/{job['id']}",
+        repaired=f"{REPAIRED}/{job['id']}",
+        requirements_key=requirements_key(job),
+        repair={
+            "plat": job.get("plat"),
+            "exclude": list(settings.get("repair_exclude") or []),
+            "strip": bool(settings.get("repair_strip")),
+            "only_plat": bool(settings.get("repair_only_plat")),
+            "lib_sdir": settings.get("repair_lib_sdir") or ".libs",
+            "pure": settings.get("repair_pure") or "fail",
+        },
+        network=network,
+        limits={
+            "memory": (limits or {}).get("memory"),
+            "pids_limit": (limits or {}).get("pids_limit"),
+            "cpus": (limits or {}).get("cpus"),
+        },
+    )
+    resolved["before_all"] = before_all_step(resolved)
+    resolved["steps"] = build_steps(resolved)
+    resolved["test_steps"] = test_steps(resolved) if resolved["tested"] else []
+    resolved["group"] = group_key(resolved)
+    return resolved
+
+
+def requirements_key(job: Mapping[str, Any]) -> str:
+    """The name of the job's requirements wheelhouse on the build host
+    (``requirements-<key>.tar``): one per (architecture, Python tag, glibc), as
+    :func:`wheelhouse_requests` groups them."""
+    return safe_name(f"{job['arch']}-{job['python_tag']}-glibc{job['glibc']}")
+
+
+def group_key(job: Mapping[str, Any]) -> str:
+    """Jobs with the same key can share one build container and its before-all: the
+    same image and platform, before-all script, environment and networking."""
+    before_all = job.get("before_all") or {}
+    document = {
+        "image": job["image"],
+        "platform": job["platform"],
+        "before_all": before_all.get("argv"),
+        "before_all_env": before_all.get("env"),
+        "environment": job["settings"].get("environment") or "",
+        "network": job["network"],
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def _interpreter(tag: object, where: str) -> str:
@@ -284,6 +381,30 @@ def image_reference(default: str, image: str | None, arch: str) -> str:
     if not image:
         return f"{default}:{arch}"
     return f"{default.rsplit('/', 1)[0]}/{image}:{arch}" if "/" in default else f"{image}:{arch}"
+
+
+def image_names(
+    matrix: Sequence[Mapping[str, str]], wanted: Sequence[str], repository: str, image: str
+) -> list[str]:
+    """Every builder image the host's jobs may use: the default image of each architecture
+    (of ``wheel_build_jobs``, else of ``wheel_build_architectures``) and each image a job
+    names."""
+    default = f"{repository}/{image}"
+    if matrix:
+        pairs = explicit_pairs(matrix)
+        named = explicit_images(matrix)
+        arches = list(dict.fromkeys(arch for arch, _ in pairs))
+    else:
+        named = {}
+        arches = []
+        for name in wanted:
+            try:
+                arches.append(architectures.resolve(name).name)
+            except architectures.UnknownArchitectureError as exc:
+                raise PlanError(f"wheel_build_architectures: {exc}") from None
+    names = [image_reference(default, None, arch) for arch in dict.fromkeys(arches)]
+    names += [image_reference(default, chosen, arch) for (arch, _), chosen in named.items()]
+    return list(dict.fromkeys(names))
 
 
 def explicit_images(matrix: Sequence[Mapping[str, str]]) -> dict[tuple[str, str], str]:
@@ -344,6 +465,7 @@ def wheelhouse_requests(
         )
         request["requirements"] = requirements.requirement_set(request["requirements"], wanted)
         request["jobs"].append(job["id"])
+        request["key"] = job.get("requirements_key") or requirements_key(job)
     return list(requests.values())
 
 
@@ -381,40 +503,53 @@ def _step(
     }
 
 
-def frontend_argv(python: str, settings: Mapping[str, Any]) -> list[str]:
-    """The PEP 517 build: ``python -m build`` or ``pip wheel``, with config-settings and
-    the frontend's own arguments."""
+def frontend_argv(python: str, settings: Mapping[str, Any], outdir: str = DIST) -> list[str]:
+    """The PEP 517 build into ``outdir``: ``python -m build`` or ``pip wheel``, with
+    config-settings and the frontend's own arguments."""
     config = [f"{key}={value}" for key, value in settings.get("config_settings") or []]
     extra = list(settings.get("frontend_args") or [])
     if settings.get("frontend", "build") == "build":
-        argv = [python, "-m", "build", "--wheel", "--outdir", DIST]
+        argv = [python, "-m", "build", "--wheel", "--outdir", outdir]
         argv += [f"--config-setting={item}" for item in config]
         return [*argv, *extra, SRC]
     argv = [python, "-m", "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
     argv += [f"--config-settings={item}" for item in config]
-    return [*argv, *extra, "--wheel-dir", DIST, SRC]
+    return [*argv, *extra, "--wheel-dir", outdir, SRC]
+
+
+def before_all_step(job: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The before-all step, run once in each build container of the job's group."""
+    settings = job["settings"]
+    if not settings.get("before_all"):
+        return None
+    bindir = job["python"].rsplit("/", 1)[0]
+    argv = ["sh", "-c", substitute(settings["before_all"])]
+    env = pip_environment(settings)
+    return _step("before_all", argv, env, SRC, bindir, settings.get("environment") or "")
 
 
 def build_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The steps of a build container: before_all, before_build, then the PEP 517 build."""
+    """The job's own steps in its build container: before_build, then the PEP 517 build
+    into the job's ``dist`` directory (before-all is the group's: :func:`before_all_step`)."""
     settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
     env = pip_environment(settings)
     shell_env = settings.get("environment") or ""
     steps: list[dict[str, Any]] = []
-    for name in ("before_all", "before_build"):
-        if settings.get(name):
-            argv = ["sh", "-c", substitute(settings[name])]
-            steps.append(_step(name, argv, env, SRC, bindir, shell_env))
-    steps.append(_step("build", frontend_argv(python, settings), env, SRC, bindir, shell_env))
+    if settings.get("before_build"):
+        argv = ["sh", "-c", substitute(settings["before_build"])]
+        steps.append(_step("before_build", argv, env, SRC, bindir, shell_env))
+    argv = frontend_argv(python, settings, job.get("dist") or DIST)
+    steps.append(_step("build", argv, env, SRC, bindir, shell_env))
     return steps
 
 
-def test_steps(job: Mapping[str, Any], wheels: Sequence[str]) -> list[dict[str, Any]]:
+def test_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The steps of a fresh test container: test-sources copied into the test directory,
-    before_test, the repaired wheels installed (with test-extras) with test-requires,
-    then the test command, under the environment and test-environment."""
+    before_test, the repaired wheels (the ``{wheels}`` token, one argv element per wheel)
+    installed with test-extras and test-requires, then the test command, under the
+    environment and test-environment."""
     settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
@@ -430,8 +565,14 @@ def test_steps(job: Mapping[str, Any], wheels: Sequence[str]) -> list[dict[str, 
         argv = ["sh", "-c", substitute(settings["before_test"])]
         steps.append(_step("before_test", argv, env, TEST_CWD, bindir, shell_env))
     extras = ",".join(settings.get("test_extras") or [])
-    install = [python, "-m", "pip", "install"]
-    install += [f"{wheel}[{extras}]" if extras else wheel for wheel in wheels]
+    # The engine puts each repaired wheel where the token is (with the extras after it).
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        f"{WHEELS_TOKEN}[{extras}]" if extras else WHEELS_TOKEN,
+    ]
     install += list(settings.get("test_requires") or [])
     steps.append(_step("install", install, env, TEST_CWD, bindir, shell_env))
     argv = ["sh", "-c", substitute(settings["test_command"])]
@@ -439,33 +580,7 @@ def test_steps(job: Mapping[str, Any], wheels: Sequence[str]) -> list[dict[str, 
     return steps
 
 
-# --- job state, as the role's tasks report results ---------------------------------------
-
-
-def record(
-    state: Mapping[str, Any],
-    job: str,
-    step: str,
-    seconds: float | None = None,
-    error: str | None = None,
-    **data: Any,
-) -> dict[str, Any]:
-    """A new state with one step of one job recorded; ``error`` marks the job failed."""
-    new = {name: dict(value) for name, value in state.items()}
-    current = new.setdefault(job, {"status": "running", "timings": {}})
-    current["timings"] = dict(current.get("timings") or {})
-    if seconds is not None:
-        current["timings"][step] = round(
-            float(current["timings"].get(step, 0.0)) + float(seconds), 3
-        )
-    if current.get("status") == "failed":
-        return new
-    current["step"] = step
-    current.update(data)
-    if error:
-        current["status"] = "failed"
-        current["error"] = error
-    return new
+# --- results, as the engine and the watch action report them --------------------------
 
 
 def step_failure(result: Mapping[str, Any], step: str, tail_lines: int = 40) -> str:
@@ -478,100 +593,6 @@ def step_failure(result: Mapping[str, Any], step: str, tail_lines: int = 40) -> 
         lines = tail.splitlines()[-tail_lines:]
         message += f"\n--- last {len(lines)} lines of the job log ---\n" + "\n".join(lines)
     return message
-
-
-def record_async(
-    state: Mapping[str, Any],
-    results: Iterable[Mapping[str, Any]],
-    step: str,
-    tail_lines: int = 40,
-) -> dict[str, Any]:
-    """Record the results of ``async_status`` over launched ``container_steps`` jobs.
-
-    Each result's ``item`` is the launch result, whose ``item`` is the job.
-    Step seconds come from the module's ``steps``; a result without ``files``
-    (which the module returns only on success) is a failure.
-    """
-    new = dict(state)
-    for result in results:
-        launch = result.get("item") or {}
-        job = launch.get("item") or {}
-        name = job.get("id")
-        if not name:
-            continue
-        steps = result.get("steps") or []
-        for done in steps:
-            new = record(new, name, done["name"], seconds=done.get("seconds"))
-        # The role polls with failed_when: false (one failing job must not stop the others),
-        # which resets "failed"; container_steps returns "files" only when every step succeeded.
-        if result.get("failed") or not result.get("finished") or "files" not in result:
-            if not result.get("finished"):
-                error = f"{step} did not finish in time (async job {result.get('ansible_job_id')})"
-            else:
-                error = step_failure(result, step, tail_lines)
-            new = record(new, name, result.get("failed_step") or step, error=error)
-        else:
-            new = record(new, name, step, files=result.get("files") or {})
-    return new
-
-
-def active(jobs: Iterable[Mapping[str, Any]], state: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The jobs that have not failed (yet)."""
-    return [
-        dict(job)
-        for job in jobs
-        if (state.get(job["id"]) or {}).get("status") != "failed" and job["status"] == "build"
-    ]
-
-
-def summary(
-    jobs: Iterable[Mapping[str, Any]], state: Mapping[str, Any], host: str = ""
-) -> dict[str, Any]:
-    """Per job: built, up to date (skipped) or failed, with a text for the play's output."""
-    built, skipped, failed = [], [], []
-    for job in jobs:
-        current = state.get(job["id"]) or {}
-        label = f"{job['python_tag']} {job['arch']}"
-        if job["status"] == "failed" or current.get("status") == "failed":
-            reason = job.get("reason") or current.get("error") or "failed"
-            step = job.get("step") or current.get("step") or "?"
-            failed.append({"job": job["id"], "step": step, "reason": reason, "label": label})
-        elif job["status"] == "up-to-date":
-            skipped.append(
-                {"job": job["id"], "label": label, "wheels": [e["file"] for e in job["entries"]]}
-            )
-        else:
-            built.append(
-                {
-                    "job": job["id"],
-                    "label": label,
-                    "wheels": [wheel["file"] for wheel in current.get("wheels") or []],
-                    "timings": current.get("timings") or {},
-                    "emulated": job.get("emulated"),
-                }
-            )
-    lines = [
-        f"{host + ': ' if host else ''}{len(built)} built, {len(skipped)} up to date "
-        f"(skipped), {len(failed)} failed"
-    ]
-    for item in built:
-        steps = ", ".join(f"{name} {secs:.1f}s" for name, secs in item["timings"].items())
-        mode = "emulated" if item["emulated"] else "native"
-        lines.append(f"built {item['label']} ({mode}): {', '.join(item['wheels'])} [{steps}]")
-    for item in skipped:
-        lines.append(
-            f"up to date {item['label']}: {', '.join(item['wheels'])} "
-            "(same source, image and settings; not rebuilt)"
-        )
-    for item in failed:
-        lines.append(f"FAILED {item['label']} ({item['job']}) at step {item['step']}:")
-        lines.extend(f"    {line}" for line in str(item["reason"]).splitlines())
-    return {"built": built, "skipped": skipped, "failed": failed, "text": "\n".join(lines)}
-
-
-def step_name(task_name: str) -> str:
-    """The step part of a job task's name (``"Start the build container: <job>"``)."""
-    return str(task_name or "?").split(":", 1)[0].strip() or "?"
 
 
 def _one_failure(result: Mapping[str, Any]) -> str:
@@ -607,78 +628,3 @@ def failure_message(result: Mapping[str, Any] | None) -> str:
         if failed:
             return "\n".join(_one_failure(item) for item in failed)
     return _one_failure(result)
-
-
-def refused_wheels(
-    results: Iterable[Mapping[str, Any]], job: Mapping[str, Any], allow_pure: bool = False
-) -> list[str]:
-    """Why the controller refuses wheels of the auditwheel module's loop results, one
-    message per refused name ([] when every name is one the job may publish).
-
-    The names come from the build container, where the project's code ran: each
-    becomes a path in the wheelhouse, so it must be a wheel of this job
-    (:func:`wheelfleet.wheel_names.check`), and no name may come twice.
-    """
-    refused = []
-    seen: set[str] = set()
-    for wheel in repaired_wheels(results):
-        name = wheel["file"]
-        try:
-            wheel_names.check(name, job, allow_pure=allow_pure)
-        except wheel_names.WheelNameError as exc:
-            refused.append(str(exc))
-            continue
-        if name in seen:
-            refused.append(f"the build returned the wheel {name!r} twice")
-        seen.add(name)
-    return refused
-
-
-def repaired_wheels(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The repaired wheels from the auditwheel module's loop results, as reported by the
-    build host (names checked by :func:`refused_wheels`; sha256 and size are checked
-    and recomputed by the controller when it publishes)."""
-    wheels = []
-    for result in results:
-        path = result.get("wheel")
-        if not path:
-            continue
-        wheels.append(
-            {
-                "file": str(path).rsplit("/", 1)[-1],
-                "path": path,
-                "sha256": result.get("sha256"),
-                "size": result.get("size"),
-                "tags": result.get("tags") or {},
-                "grafted": list(result.get("grafted") or []),
-                "plat": result.get("plat"),
-                "input": str(result.get("item") or "").rsplit("/", 1)[-1],
-            }
-        )
-    return wheels
-
-
-def log_header(job: Mapping[str, Any], state: Mapping[str, Any], host: str) -> str:
-    """The top of a job's log in the wheelhouse: what ran where, how long, how it ended."""
-    current = state.get(job["id"]) or {}
-    failed = current.get("status") == "failed"
-    lines = [
-        f"# wheelfleet job {job['id']} (run {job['run_id']})",
-        f"# project {job['project']} {job.get('version') or ''}, source {job['source_hash']}",
-        f"# {job['python_tag']} on {job['arch']} "
-        f"({'emulated' if job.get('emulated') else 'native'}) on host {host}",
-        f"# image {job['image']} {job.get('image_id') or ''}",
-        f"# settings {job['settings_hash']}",
-    ]
-    for wheel in current.get("wheels") or []:
-        grafted = ", ".join(wheel.get("grafted") or []) or "nothing"
-        lines.append(f"# repaired {wheel['file']} (sha256 {wheel['sha256']}; grafted {grafted})")
-    timings = current.get("timings") or {}
-    if timings:
-        lines.append("# seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
-    if failed:
-        lines.append(f"# FAILED at step {current.get('step')}:")
-        lines.extend(f"#   {line}" for line in str(current.get("error")).splitlines())
-    else:
-        lines.append("# result: success")
-    return "\n".join(lines) + "\n"

@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import configparser
 import difflib
-import hashlib
-import json
 import shlex
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,8 +74,6 @@ from wheelfleet.selectors import (
 )
 
 PYPROJECT = "pyproject.toml"
-SETTINGS_FORMAT = 1
-"""Part of every settings hash: bump it when the meaning of a setting changes."""
 
 DEFAULT_REPAIR_COMMAND = "auditwheel repair -w {dest_dir} {wheel}"
 """cibuildwheel's Linux repair command, which wheelfleet's auditwheel module stands for."""
@@ -398,13 +394,6 @@ class JobSettings:
             **({"policy_floor": self.policy_floor} if self.policy_floor else {}),
         }
 
-    @property
-    def settings_hash(self) -> str:
-        """sha256 of the canonical JSON of the settings (sorted keys, no spaces, ASCII)."""
-        document = {"format": SETTINGS_FORMAT, "settings": self.to_dict()}
-        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
 
 @dataclass(frozen=True)
 class Job:
@@ -413,17 +402,12 @@ class Job:
     identifier: Identifier
     settings: JobSettings
 
-    @property
-    def settings_hash(self) -> str:
-        return self.settings.settings_hash
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "identifier": str(self.identifier),
             "python": self.identifier.python,
             "arch": self.identifier.arch,
             "settings": self.settings.to_dict(),
-            "settings_hash": self.settings_hash,
         }
 
 

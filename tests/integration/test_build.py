@@ -381,7 +381,7 @@ def test_a_wheel_auditwheel_cannot_repair_to_the_policy_carries_its_reason(
         }
     )
     assert run.rc != 0
-    assert "at step Repair with auditwheel" in run.stdout
+    assert "at step repair" in run.stdout
     assert "cannot repair to manylinux2014_x86_64" in run.stdout
     assert "GLIBC_2.36" in run.stdout and "too-recent" in run.stdout
     assert wheels_in(wheelhouse) == []

@@ -253,6 +253,86 @@ def released(fleet, inventory) -> dict[str, Any]:
     }
 
 
+# --- hosts build at once ------------------------------------------------------------------
+
+WAIT_SECONDS = 15
+WAITING_PROJECT = {
+    "pyproject.toml": (
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "waitlong"\nversion = "1.0.0"\nrequires-python = ">=3.8"\n\n'
+        "[tool.setuptools]\npackages = []\n\n"
+        f'[tool.cibuildwheel]\nbefore-build = "sleep {WAIT_SECONDS}"\n'
+    ),
+    "setup.py": (
+        "from setuptools import Extension, setup\n\n"
+        'setup(ext_modules=[Extension("waitlong", ["waitlong.c"])])\n'
+    ),
+    "waitlong.c": (
+        "#include <Python.h>\n"
+        'static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "waitlong", NULL, -1, NULL};\n'
+        "PyMODINIT_FUNC PyInit_waitlong(void) { return PyModule_Create(&mod); }\n"
+    ),
+}
+
+
+def build_interval(entry: dict[str, Any]) -> tuple[float, float]:
+    """When a job's before_build and build ran (epoch seconds, from the manifest's steps)."""
+    steps = [s for s in entry["steps"] if s["step"] in ("before_build", "build")]
+    assert [s["step"] for s in steps] == ["before_build", "build"], entry["steps"]
+    return steps[0]["start"], steps[-1]["end"]
+
+
+def test_two_hosts_build_at_the_same_time(fleet) -> None:
+    """wheel_build runs one task list for every host: the engines of both hosts build at
+    once, so two wait-dominated jobs, one per host, overlap in time."""
+    project = fleet["dir"] / "waitlong"
+    project.mkdir()
+    for name, text in WAITING_PROJECT.items():
+        (project / name).write_text(text)
+    wheelhouse = fleet["dir"] / "wheelhouse-concurrent"
+    jobs = {"a": {"arch": "x86_64", "python": "cp311"}, "b": {"arch": "aarch64", "python": "cp311"}}
+    hosts = {
+        name: {"wheel_build_jobs": [jobs[name[-1]]], "wheel_build_concurrency": 1}
+        for name in fleet["names"]
+    }
+    inventory = write_inventory(fleet["dir"] / "concurrent.yml", hosts)
+    extra = {
+        "wheel_build_project": str(project),
+        "wheel_build_wheelhouse": str(wheelhouse),
+        "wheel_build_run_id": f"{RUN}-concurrent",
+    }
+    started = time.monotonic()
+    completed = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            *("-i", str(inventory), "playbooks/build.yml", "-e", json.dumps(extra)),
+        ],
+        cwd=REPO,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    wall = time.monotonic() - started
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-6000:]
+    record_timing("two hosts, one wait-dominated job each (sleep 15)", wall)
+    entries = list(manifest(wheelhouse)["wheels"].values())
+    assert sorted(e["host"] for e in entries) == sorted(fleet["names"])
+    assert sorted(e["architecture"] for e in entries) == ["aarch64", "x86_64"]
+    (first_start, first_end), (second_start, second_end) = map(build_interval, entries)
+    assert first_end - first_start >= WAIT_SECONDS and second_end - second_start >= WAIT_SECONDS
+    # The intervals overlap: each began before the other ended (one after the other, the
+    # later would begin after the earlier ended).
+    overlap = min(first_end, second_end) - max(first_start, second_start)
+    assert overlap > WAIT_SECONDS / 2, entries
+    # Both publish their slot, and the timeline's steps are absolute and ordered.
+    for entry in entries:
+        assert entry["slot"] == 0
+        starts = [step["start"] for step in entry["steps"]]
+        assert starts == sorted(starts)
+
+
 # --- wheelfleet images --------------------------------------------------------------------
 
 

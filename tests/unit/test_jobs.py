@@ -1,4 +1,4 @@
-"""src/wheelfleet/jobs.py: planning a host's matrix, naming, steps, job state and summary."""
+"""src/wheelfleet/jobs.py: planning a host's matrix into resolved jobs: naming, groups, steps."""
 
 from __future__ import annotations
 
@@ -217,14 +217,18 @@ def test_requirement_wheelhouses_per_target(tmp_path: Path) -> None:
 def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
     role = dict(SETTINGS, before_build="make -C {project} gen", environment={"CFLAGS": "-O2 $X"})
     job = plan(tmp_path, role=role, config=config(role))[0]
-    steps = jobs.build_steps(job)
-    assert [s["name"] for s in steps] == ["before_all", "before_build", "build"]
-    assert steps[1]["argv"] == ["sh", "-c", "make -C /work/src gen"]
-    assert steps[1]["path_prepend"] == ["/opt/python/cp311-cp311/bin"]
-    assert steps[1]["shell_env"] == 'export CFLAGS="-O2 ${X}"\n'
+    steps = job["steps"]
+    assert steps == jobs.build_steps(job)
+    assert [s["name"] for s in steps] == ["before_build", "build"]
+    assert job["before_all"]["argv"] == ["sh", "-c", "apt-get install -y libyaml-dev"]
+    assert job["before_all"]["shell_env"] == 'export CFLAGS="-O2 ${X}"\n'
+    assert steps[0]["argv"] == ["sh", "-c", "make -C /work/src gen"]
+    assert steps[0]["path_prepend"] == ["/opt/python/cp311-cp311/bin"]
+    assert steps[0]["shell_env"] == 'export CFLAGS="-O2 ${X}"\n'
     build = steps[-1]
     assert build["argv"][:4] == ["/opt/python/cp311-cp311/bin/python", "-m", "pip", "wheel"]
-    assert build["argv"][-3:] == ["--wheel-dir", "/work/dist", "/work/src"]
+    assert job["dist"] == f"/work/dist/{job['id']}"
+    assert build["argv"][-3:] == ["--wheel-dir", job["dist"], "/work/src"]
     assert build["env"]["PIP_NO_INDEX"] == "1"
     assert build["env"]["PIP_FIND_LINKS"] == "/work/wheelhouse"
     index = dict(job, settings=dict(job["settings"], requirements_source="index", index_url="u"))
@@ -254,7 +258,7 @@ def test_test_steps_install_the_repaired_wheel_offline(tmp_path: Path) -> None:
         "test-environment": {"T": "1"},
     }
     job = plan(tmp_path, config=config(**options))[0]
-    steps = jobs.test_steps(job, ["/work/wheels/a.whl"])
+    steps = job["test_steps"]
     assert [s["name"] for s in steps] == [
         "test_sources",
         "test_sources",
@@ -264,50 +268,11 @@ def test_test_steps_install_the_repaired_wheel_offline(tmp_path: Path) -> None:
     ]
     assert steps[0]["argv"][-2:] == ["/work/src/tests", "/work/test-cwd/tests"]
     install = steps[3]
-    assert install["argv"][-2:] == ["/work/wheels/a.whl[speed]", "pytest"]
+    assert install["argv"][-2:] == ["{wheels}[speed]", "pytest"]
     assert install["env"]["PIP_NO_INDEX"] == "1"
     assert steps[4]["argv"] == ["sh", "-c", "pytest /work/src/t"]
     assert steps[4]["workdir"] == "/work/test-cwd"
     assert steps[4]["shell_env"] == 'export T="1"\n'
-
-
-def test_state_keeps_the_first_failure_and_sums_timings() -> None:
-    state = jobs.record({}, "j", "container_start", 1.0)
-    state = jobs.record(state, "j", "build", 2.0, error="boom")
-    state = jobs.record(state, "j", "repair", 0.5, error="later")
-    assert state["j"]["status"] == "failed"
-    assert state["j"]["error"] == "boom" and state["j"]["step"] == "build"
-    assert state["j"]["timings"] == {"container_start": 1.0, "build": 2.0, "repair": 0.5}
-
-
-def test_async_results_record_steps_and_log_tails() -> None:
-    job_a, job_b = {"id": "a"}, {"id": "b"}
-    results = [
-        {
-            "item": {"item": job_a},
-            "finished": 1,
-            "steps": [{"name": "before_all", "seconds": 3.0}, {"name": "build", "seconds": 5.0}],
-            "files": {"/work/dist": ["/work/dist/a.whl"]},
-        },
-        {
-            "item": {"item": job_b},
-            "finished": 1,
-            "failed": False,  # failed_when: false in the role
-            "failed_step": "build",
-            "msg": "step build failed with exit status 1",
-            "log_tail": "x.c:3: error: expected ';'\n",
-            "steps": [{"name": "build", "seconds": 1.5}],
-        },
-    ]
-    state = jobs.record_async({}, results, "build")
-    assert state["a"]["timings"] == {"before_all": 3.0, "build": 5.0}
-    assert state["a"]["files"] == {"/work/dist": ["/work/dist/a.whl"]}
-    assert state["b"]["status"] == "failed"
-    assert "expected ';'" in state["b"]["error"] and "exit status 1" in state["b"]["error"]
-    assert [
-        j["id"]
-        for j in jobs.active([dict(job_a, status="build"), dict(job_b, status="build")], state)
-    ] == ["a"]
 
 
 def test_failure_messages_from_loops_and_auditwheel() -> None:
@@ -327,28 +292,6 @@ def test_failure_messages_from_loops_and_auditwheel() -> None:
     assert "too-recent" in message and "libc.so.6: GLIBC_2.36" in message
     assert "One or more" not in message
     assert jobs.failure_message({"msg": "plain"}) == "plain"
-    assert (
-        jobs.step_name("Start the build container: demo-cp311-cp311-x86_64")
-        == "Start the build container"
-    )
-
-
-def test_summary_names_every_failure(tmp_path: Path) -> None:
-    planned = plan(tmp_path, images=IMAGES[:1], python_tags=["cp311-cp311"])
-    state = jobs.record({}, planned[0]["id"], "repair", 0.2, wheels=[{"file": "w.whl"}])
-    result = jobs.summary(planned, state, "builder-1")
-    assert [b["job"] for b in result["built"]] == [planned[0]["id"]]
-    assert [f["job"] for f in result["failed"]] == [planned[1]["id"]]
-    assert result["text"].startswith("builder-1: 1 built, 0 up to date (skipped), 1 failed")
-    assert "FAILED cp311-cp311 aarch64" in result["text"]
-
-
-def test_log_header_says_what_ran_and_how_it_ended(tmp_path: Path) -> None:
-    job = plan(tmp_path)[2]
-    state = jobs.record({}, job["id"], "build", 1.0, error="broken\nreally")
-    header = jobs.log_header(job, state, "builder-1")
-    assert "aarch64 (emulated) on host builder-1" in header
-    assert "# FAILED at step build:" in header and "#   really" in header
 
 
 def test_test_groups_and_extras_become_test_requirements(tmp_path: Path) -> None:
@@ -378,8 +321,8 @@ def test_test_groups_and_extras_become_test_requirements(tmp_path: Path) -> None
     assert job["settings"]["environment_pass"] == ["CI_BUILD_NUMBER"]
     requests = jobs.wheelhouse_requests([job], project)
     assert {"ujson>=5", "pytest>=8", "ruff"} <= set(requests[0]["requirements"])
-    install = jobs.test_steps(job, ["/work/a.whl"])[-2]
-    assert install["argv"][-4:] == ["/work/a.whl[speed]", "ujson>=5", "pytest>=8", "ruff"]
+    install = job["test_steps"][-2]
+    assert install["argv"][-4:] == ["{wheels}[speed]", "ujson>=5", "pytest>=8", "ruff"]
 
 
 def test_a_bad_dependency_group_is_named(tmp_path: Path) -> None:
@@ -418,4 +361,47 @@ def test_a_job_that_names_its_image_is_built_in_it(tmp_path: Path) -> None:
     assert planned[0]["image_id"] == "sha256:forky-x86_64" and planned[0]["glibc"] == "2.41"
     assert jobs.image_reference("registry:5000/team/bookworm", "forky", "aarch64") == (
         "registry:5000/team/forky:aarch64"
+    )
+
+
+def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
+    limits = {"memory": "8589934592", "pids_limit": 4096, "cpus": 2.0}
+    planned = plan(tmp_path, limits=limits)
+    x86_311, x86_312, arm_311, arm_312 = planned
+    # One build container per image and before-all: the Pythons of one image share it.
+    assert x86_311["group"] == x86_312["group"] != arm_311["group"] == arm_312["group"]
+    assert x86_311["requirements_key"] != x86_312["requirements_key"]
+    requests = jobs.wheelhouse_requests(planned, PROJECT)
+    assert {r["key"] for r in requests} == {j["requirements_key"] for j in planned}
+    assert x86_311["repaired"] == f"/work/repaired/{x86_311['id']}"
+    assert x86_311["repair"] == {
+        "plat": None, "exclude": [], "strip": False, "only_plat": False,
+        "lib_sdir": ".libs", "pure": "fail",
+    }  # fmt: skip
+    assert x86_311["limits"] == limits
+    # before-all installs system packages online; the build and test stay offline.
+    assert x86_311["network"] == {
+        "before_all_online": True, "build_network_mode": None, "test_network_mode": "none",
+    }  # fmt: skip
+    offline = plan(tmp_path, before_all_network=False)[0]
+    assert offline["network"]["build_network_mode"] == "none"
+    assert not offline["network"]["before_all_online"]
+    assert offline["group"] != x86_311["group"]
+    # A different before-all is another container.
+    role = dict(SETTINGS, before_all="true")
+    assert plan(tmp_path, role=role, config=config(role))[0]["group"] != x86_311["group"]
+    tested = plan(tmp_path, config=config(**{"test-command": "pytest"}))[0]
+    (install,) = [s for s in tested["test_steps"] if s["name"] == "install"]
+    assert install["argv"][3:5] == ["install", "{wheels}"]
+    assert x86_311["test_steps"] == []
+
+
+def test_a_python_the_image_lacks_fails_its_job_with_the_ones_it_has(tmp_path: Path) -> None:
+    labelled = [dict(i, Config=dict(i["Config"], Labels={jobs.PYTHON_TAGS_LABEL: "cp311-cp311"}))
+                for i in IMAGES]  # fmt: skip
+    planned = plan(tmp_path, images=labelled, architectures_wanted=["x86_64"])
+    assert [j["status"] for j in planned] == ["build", "failed"]
+    assert planned[1]["reason"] == (
+        "Python tag cp312-cp312 is not in image wheelfleet/bookworm:x86_64 on builder-1;"
+        " the image has: cp311-cp311"
     )

@@ -329,7 +329,7 @@ def test_resolved_options_serialize_to_json(everything: ResolvedOptions) -> None
     assert document["archs"] == ["x86_64", "aarch64", "riscv64"]
     first = document["jobs"][0]
     assert first["identifier"] == "cp311-manylinux_x86_64"
-    assert first["settings_hash"] == everything.jobs[0].settings_hash
+    assert first["settings"] == everything.jobs[0].settings.to_dict()
     assert document["unavailable"][0]["subject"] == "riscv64"
     assert {w["code"] for w in document["warnings"]} == {
         "deprecated",

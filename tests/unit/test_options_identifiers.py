@@ -20,6 +20,7 @@ from wheelfleet.identifiers import (
 )
 from wheelfleet.options import BuildFrontend, JobSettings, load
 from wheelfleet.placeholders import substitute, used
+from wheelfleet.settings_hash import ROLE_ONLY, SETTINGS_FORMAT, settings_hash
 
 # --------------------------------------------------------------------------- identifiers
 
@@ -99,16 +100,22 @@ def _settings(tmp_path: Path, text: str, identifier: str = "cp312-manylinux_x86_
     return load(tmp_path).settings(Identifier.parse(identifier))
 
 
+def digest(settings: JobSettings) -> str:
+    """The job's one settings hash (wheelfleet.settings_hash), no role settings."""
+    return settings_hash(settings.to_dict(), {})
+
+
 def test_the_hash_is_sha256_of_the_canonical_json(tmp_path: Path) -> None:
     settings = _settings(tmp_path, '[tool.cibuildwheel]\ntest-command = "pytest"\n')
+    options = {k: v for k, v in settings.to_dict().items() if k != "image"}
+    role = dict.fromkeys(ROLE_ONLY)
     canonical = json.dumps(
-        {"format": 1, "settings": settings.to_dict()},
+        {"format": SETTINGS_FORMAT, "options": options, "role": role},
         sort_keys=True,
         separators=(",", ":"),
-        ensure_ascii=True,
     )
-    assert settings.settings_hash == hashlib.sha256(canonical.encode()).hexdigest()
-    assert len(settings.settings_hash) == 64
+    assert digest(settings) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert len(digest(settings)) == 64
 
 
 def test_equal_settings_hash_equal_however_spelled(tmp_path: Path) -> None:
@@ -125,7 +132,7 @@ def test_equal_settings_hash_equal_however_spelled(tmp_path: Path) -> None:
         'config-settings = { k = "v" }\nbuild-frontend = { name = "build" }\n',
     )
     assert first == second
-    assert first.settings_hash == second.settings_hash
+    assert digest(first) == digest(second)
 
 
 def test_any_change_changes_the_hash(tmp_path: Path) -> None:
@@ -138,18 +145,19 @@ def test_any_change_changes_the_hash(tmp_path: Path) -> None:
         replace(base, build_frontend=BuildFrontend("pip")),
         replace(base, config_settings=(("k", "v"),)),
     ]
-    changes.append(
-        _settings(tmp_path, '[tool.cibuildwheel]\nmanylinux-x86_64-image = "manylinux2014"\n')
-    )
     changes.append(_settings(tmp_path, '[tool.cibuildwheel]\nenvironment = "A=1"\n'))
-    hashes = {base.settings_hash, *(c.settings_hash for c in changes)}
+    hashes = {digest(base), *(digest(c) for c in changes)}
     assert len(hashes) == len(changes) + 1
+    # The image the project asks for is not hashed: the job runs in the fleet's builder
+    # image, whose ID is one of the job's inputs.
+    image = '[tool.cibuildwheel]\nmanylinux-x86_64-image = "manylinux2014"\n'
+    assert digest(_settings(tmp_path, image)) == digest(base)
 
 
 def test_the_hash_ignores_what_does_not_change_the_job(tmp_path: Path) -> None:
     quiet = _settings(tmp_path, "[tool.cibuildwheel]\nbuild-verbosity = 3\n")
     macos = _settings(tmp_path, '[tool.cibuildwheel.macos]\nbefore-all = "brew install x"\n')
-    assert quiet.settings_hash == macos.settings_hash == _settings(tmp_path, "").settings_hash
+    assert digest(quiet) == digest(macos) == digest(_settings(tmp_path, ""))
 
 
 def test_job_hash_differs_per_override(tmp_path: Path) -> None:
@@ -157,5 +165,5 @@ def test_job_hash_differs_per_override(tmp_path: Path) -> None:
     x86 = _settings(tmp_path, text)
     arm = _settings(tmp_path, text, "cp312-manylinux_aarch64")
     other_x86 = _settings(tmp_path, text, "cp313-manylinux_x86_64")
-    assert x86.settings_hash != arm.settings_hash
-    assert x86.settings_hash == other_x86.settings_hash
+    assert digest(x86) != digest(arm)
+    assert digest(x86) == digest(other_x86)

@@ -1,11 +1,11 @@
-"""src/wheelfleet/wheel_names.py and jobs.refused_wheels: a wheel name from the build
+"""src/wheelfleet/wheel_names.py: a wheel name from the build
 container is untrusted; only a wheel of the job may become a path in the wheelhouse."""
 
 from __future__ import annotations
 
 import pytest
 
-from wheelfleet import jobs, wheel_names
+from wheelfleet import wheel_names
 
 JOB = {
     "id": "py_yaml-cp311-cp311-x86_64",
@@ -97,21 +97,3 @@ def test_free_threaded_and_unknown_version_jobs() -> None:
     assert wheel_names.check("py_yaml-7.1-cp313-cp313t-manylinux_2_28_aarch64.whl", job)
     with pytest.raises(wheel_names.WheelNameError, match="expected py_yaml-<version>-cp313"):
         wheel_names.check("py_yaml-7.1-cp313-cp313-manylinux_2_28_aarch64.whl", job)
-
-
-def results(*names: str) -> list[dict]:
-    return [
-        {"wheel": f"/work/repaired/{name}", "sha256": "0" * 64, "size": 1, "item": "/work/dist/x"}
-        for name in names
-    ]
-
-
-def test_refused_wheels_names_each_refusal_and_duplicates() -> None:
-    good = "py_yaml-6.0.3-cp311-cp311-manylinux_2_17_x86_64.whl"
-    assert jobs.refused_wheels(results(good), JOB) == []
-    refused = jobs.refused_wheels(results(good, "SHA256SUMS", good), JOB)
-    assert len(refused) == 2
-    assert "'SHA256SUMS'" in refused[0] and "twice" in refused[1]
-    # A path that ends in a directory separator has no file name at all.
-    (refused,) = jobs.refused_wheels([{"wheel": "/work/repaired/../"}], JOB)
-    assert "may not publish" in refused
