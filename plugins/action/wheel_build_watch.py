@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
     """Polls ``wheel_build_progress`` on the host until the engine's ``finished`` record
     (or its end, or the timeout); a lost connection is a host failure, not an error."""
 
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False
     _supports_check_mode = True
 
     def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:

@@ -30,9 +30,11 @@ def outcome(
     ``{host_failure, input_error, built, up_to_date, failed: [{id, message}], unfinished}``.
 
     A job the plan sent to the build that the watch did not report (the launch
-    failed, the host went away) is ``unfinished``: a later round replans it.
+    failed, the host went away) is ``unfinished``: a later round replans it. When
+    nothing ran and nothing failed (check mode), it is in no list.
     """
     watched = watched or {}
+    ran = "jobs" in watched
     results = watched.get("jobs") or {}
     host_failure = host_failure or watched.get("host_failure") or None
     found: dict[str, Any] = {
@@ -57,7 +59,7 @@ def outcome(
             elif status == "failed":
                 message = _message(result.get("failure"), "failed")
                 found["failed"].append({"id": name, "message": message})
-            else:
+            elif ran or host_failure:
                 found["unfinished"].append(name)
     return found
 

@@ -154,6 +154,32 @@ def _plain_name(name: Any) -> bool:
     )
 
 
+def refusals(wheels: Iterable[Any], job: Mapping[str, Any], allow_pure: bool) -> list[str]:
+    """Why the controller refuses the wheels a build host reports, one message per refused
+    name ([] when it accepts them all). A name from the build host came from the build
+    container, where the project's code ran, and would become a path on the controller:
+    it must be a wheel of this job (:func:`wheelfleet.wheel_names.check`), once."""
+    found: list[str] = []
+    seen: set[str] = set()
+    listed = list(wheels)
+    for wheel in listed:
+        file = wheel.get("file") if isinstance(wheel, Mapping) else None
+        if not _plain_name(file):
+            found.append(f"the build returned a wheel named {file!r}, which is not a file name")
+            continue
+        try:
+            wheel_names.check(file, job, allow_pure=allow_pure)
+        except wheel_names.WheelNameError as exc:
+            found.append(str(exc))
+            continue
+        if file in seen:
+            found.append(f"the build returned the wheel {file!r} twice")
+        seen.add(str(file))
+    if not listed:
+        found.append("the build host reported the job built without a wheel")
+    return found
+
+
 class Watch:
     """One host's jobs as their records come in; see the module's docstring."""
 
@@ -284,14 +310,11 @@ class Watch:
         result = {**result, "id": name, "status": "built"}
         wheels = list(result.get("wheels") or [])
         try:
+            refused = refusals(wheels, job, self.allow_pure)
+            if refused:
+                raise manifest.PublishError("\n".join(refused))
             for wheel in wheels:
-                file = wheel.get("file") if isinstance(wheel, Mapping) else None
-                if not _plain_name(file):
-                    raise manifest.PublishError(f"the engine reported a wheel named {file!r}")
-                wheel_names.check(file, job, allow_pure=self.allow_pure)
-                self.fetch(name, file, stage / file)
-            if not wheels:
-                raise manifest.PublishError("the engine reported the job built without a wheel")
+                self.fetch(name, wheel["file"], stage / wheel["file"])
             log_text = self._logs(name, stage, result)
             timings = dict(result.get("timings") or {})
             timings["publish"] = round(time.time() - started, 3)
@@ -309,7 +332,7 @@ class Watch:
             result["published"] = published["published"]
             result["log"] = published["log"]
             result["failure"] = None
-        except (manifest.PublishError, wheel_names.WheelNameError) as exc:
+        except manifest.PublishError as exc:
             manifest.remove_staging(self.wheelhouse, stage)
             failure = {"kind": "job", "step": "publish", "message": str(exc)}
             result.update(status="failed", failure=failure, published=[])

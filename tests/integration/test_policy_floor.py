@@ -71,7 +71,7 @@ def test_a_wheel_above_the_floor_fails_its_job_with_auditwheels_reason(
     wheelhouse = tmp_path / "wh"
     run = build_with_floor(project, wheelhouse, "manylinux_2_28", "floor-228")
     assert run.rc != 0
-    assert "at step Repair with auditwheel" in run.stdout
+    assert "at step repair" in run.stdout
     assert "cannot repair to manylinux_2_28_x86_64" in run.stdout
     assert "GLIBC_2.34" in run.stdout and "too-recent" in run.stdout
     assert wheels_in(wheelhouse) == []

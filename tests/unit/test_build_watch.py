@@ -191,3 +191,17 @@ def test_records_are_whole_lines_appended(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert [json.loads(line)["state"] for line in lines] == ["queued", "building"]
     assert json.loads(lines[0])["v"] == 1
+
+
+def test_every_refused_name_is_named_and_a_name_only_once() -> None:
+    good = {"file": WHEEL}
+    found = build_watch.refusals(
+        [good, {"file": "SHA256SUMS"}, good, {"file": "../x.whl"}], JOB, False
+    )
+    assert len(found) == 3
+    assert "'SHA256SUMS'" in found[0] and "may not publish" in found[0]
+    assert "twice" in found[1] and "not a file name" in found[2]
+    assert build_watch.refusals([good], JOB, False) == []
+    assert build_watch.refusals([], JOB, False) == [
+        "the build host reported the job built without a wheel"
+    ]
