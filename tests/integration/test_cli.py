@@ -41,12 +41,14 @@ def test_bad_architecture_fails_in_validation(tmp_path: Path) -> None:
         "provision", "-e", '{"qemu_binfmt_architectures": ["sparc99"]}', "--json", cwd=tmp_path
     )
     result = document(run)
-    assert run.returncode == 1, run.stderr
+    # An input check refused (failure_kind input), before any host changed: exit code 2.
+    assert run.returncode == 2, run.stderr
     assert result["status"] == "failed"
-    assert result["exit_code"] == 1
+    assert result["exit_code"] == 2
     assert result["hosts"]["localhost"]["changed"] == 0
     [failure] = result["failures"]
     assert failure["host"] == "localhost"
+    assert failure["kind"] == "input"
     assert failure["task"] == "Validate role inputs against their argument specs"
     assert "sparc99" in failure["msg"]
     assert "qemu_binfmt_architectures" in failure["msg"]
