@@ -410,7 +410,7 @@ def _after_cancel(request: RunRequest) -> list[str]:
         f"release {release_id} cancelled: no wheel of an unfinished job reached {wheelhouse}",
         "build containers the hosts were running may remain; remove them on each host with"
         f" docker rm -f $(docker ps -aq --filter label=org.wheelfleet.run={release_id}-r1)"
-        " (and -r2, -r3 for later rounds)",
+        " (and -r2, -r3, ... for later rounds)",
     ]
     if removed:
         notes.insert(1, f"removed its staging directories: {', '.join(removed)}")
