@@ -183,6 +183,7 @@ class BuildContainer:
         except NotFound:
             raise HostFailure(f"{self.describe()} vanished (removed from outside)") from None
         except _api_errors() as exc:
+            self.check_alive()  # "vanished" says more than the API error it caused
             raise HostFailure(
                 f"running {argv[0]} in {self.describe()} failed: {type(exc).__name__}: {exc}"
             ) from None

@@ -65,7 +65,8 @@ finished:
 async_result:
   description:
     - The async job's result when it ended without the engine's C(finished) record (a crash,
-      the async time limit), or one with C(died) true and a C(msg) when its process is gone without one.
+      the async time limit), or one with C(died) true and a C(msg) when its process is gone
+      without one.
   returned: when the engine ended abnormally
   type: dict
 """
