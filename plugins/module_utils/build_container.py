@@ -233,8 +233,9 @@ class BuildContainer:
         try:
             ok = self.container.put_archive(directory, data)
         except NotFound:
+            self.check_alive()
             raise HostFailure(
-                f"cannot copy into {directory} of {self.describe()}: container or directory gone"
+                f"cannot copy into {directory} of {self.describe()}: no such directory"
             ) from None
         except _api_errors() as exc:
             raise HostFailure(f"copying into {self.describe()} failed: {exc}") from None
@@ -247,21 +248,26 @@ class BuildContainer:
             self.put_archive(directory, handle)
 
     def put_files(self, files: Iterable[str], directory: str) -> list:
-        """Copy host files, by their base names, into a container directory (one tar stream)."""
+        """Copy host files, by their base names, into a container directory (created when
+        missing), in one tar stream; their paths in the container."""
+        inside = directory.strip("/")
         buffer = io.BytesIO()
         names = []
         with tarfile.open(fileobj=buffer, mode="w") as archive:
+            folder = tarfile.TarInfo(inside)
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(folder)
             for path in files:
                 name = os.path.basename(path)
-                info = archive.gettarinfo(path, name)
+                info = archive.gettarinfo(path, f"{inside}/{name}")
                 info.uid = info.gid = 0
                 info.uname = info.gname = "root"
                 info.mode = 0o644
                 with open(path, "rb") as handle:
                     archive.addfile(info, handle)
-                names.append(f"{directory.rstrip('/')}/{name}")
+                names.append(f"/{inside}/{name}")
         buffer.seek(0)
-        self.put_archive(directory, buffer)
+        self.put_archive("/", buffer)
         return names
 
     def get_file(self, path: str, dest_dir: str) -> str | None:
