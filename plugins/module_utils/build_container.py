@@ -41,14 +41,15 @@ class StepTimeout(Exception):
     """A command did not return within its time (the engine still answers)."""
 
 
-def client_for(docker_host: str | None, timeout: float) -> Any:
-    """A Docker SDK client; ``timeout`` bounds each API call (an exec waits that long)."""
+def client_for(docker_host: str | None, timeout: float, pool: int = 10) -> Any:
+    """A Docker SDK client; ``timeout`` bounds each API call (an exec waits that long);
+    ``pool`` connections at once (each running exec holds one)."""
     if docker is None:
         raise ImportError("docker")
     try:
         if docker_host:
-            return docker.DockerClient(base_url=docker_host, timeout=timeout)
-        return docker.from_env(timeout=timeout)
+            return docker.DockerClient(base_url=docker_host, timeout=timeout, max_pool_size=pool)
+        return docker.from_env(timeout=timeout, max_pool_size=pool)
     except DockerException as exc:
         raise HostFailure(f"cannot reach the Docker engine: {exc}") from None
 

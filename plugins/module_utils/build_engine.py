@@ -38,6 +38,7 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
     HostFailure,
+    StepTimeout,
     UnsafeFile,
     client_for,
 )
@@ -125,6 +126,7 @@ class JobRun:
         self.slot = slot
         self.progress = progress
         self.steps: list = []
+        self.current: str | None = None
         self.started: float | None = None
         self.status = "unfinished"
         self.failure: dict | None = None
@@ -136,6 +138,7 @@ class JobRun:
         start = time.time()
         if self.started is None:
             self.started = start
+        self.current = name
         self.progress.write(state_of_step(name), self.id, self.slot, name, self.elapsed())
         try:
             yield
@@ -273,7 +276,11 @@ class Engine:
             ]
             if missing:
                 raise HostFailure(f"not in the host's work directory: {', '.join(missing)}")
-            self.client = client_for(self.settings.docker_host, self.settings.timeout + 60)
+            self.client = client_for(
+                self.settings.docker_host,
+                self.settings.timeout + 60,
+                pool=2 * self.settings.slots + 4,
+            )
             self.client.ping()
         except HostFailure as exc:
             self.fail_host(None, str(exc))
@@ -318,9 +325,8 @@ class Engine:
             except HostFailure as exc:
                 current = next((run for run in runs if run.status == "unfinished"), None)
                 self.fail_host(current, str(exc))
-            except Exception as exc:  # a bug here must not leave other slots waiting forever
+            except Exception as exc:  # a bug here: stop, and still end with the records
                 self.fail_host(None, f"the build engine failed: {type(exc).__name__}: {exc}")
-                raise
 
 
 def build_group(engine: Engine, runs: list) -> None:
@@ -390,6 +396,10 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
         if job.get("test_steps"):
             test_job(engine, run, local)
         run.status = "built"
+    except StepTimeout as exc:
+        # A command of the engine's own (list, repair, copy) that did not return in time.
+        run.status = "failed"
+        run.failure = {"kind": "job", "message": str(exc), "step": run.current}
     except JobFailure as failure:
         run.status = "failed"
         run.failure = {"kind": "job", "message": failure.message, "step": failure.step}
