@@ -381,7 +381,8 @@ class Watch:
 
     def outcome(self) -> dict[str, Any]:
         """The action's return: per job ``status``, ``failure``, ``published`` (and
-        ``timings``, ``slot``, ``steps``), ``host_failure`` and the ids by status."""
+        ``timings``, ``slot``, ``steps``), ``host_failure`` and the ids by status
+        (``built``, ``failed_jobs``, ``unfinished``)."""
         jobs: dict[str, dict[str, Any]] = {}
         for name in self.jobs:
             result = self.results.get(name)
@@ -405,6 +406,7 @@ class Watch:
             "jobs": jobs,
             "host_failure": self.host_failure,
             "built": [n for n, r in jobs.items() if r["status"] == "built"],
-            "failed": [n for n, r in jobs.items() if r["status"] == "failed"],
+            # Not "failed": Ansible reads that key of a result as the task's own failure.
+            "failed_jobs": [n for n, r in jobs.items() if r["status"] == "failed"],
             "unfinished": [n for n, r in jobs.items() if r["status"] == "unfinished"],
         }
