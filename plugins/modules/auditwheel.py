@@ -192,17 +192,13 @@ auditwheel_output:
   type: str
 """
 
-import json
-import posixpath
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_repair import (
+    Auditwheel,
+    RepairError,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report import (
     AuditwheelFailure,
-    explain_repair_failure,
-    normalize_analysis,
-    repaired_path,
-    too_recent_versions,
-    wheel_tags,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.exec_target import (
     DOCKER_IMPORT_ERROR,
@@ -210,149 +206,6 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.exec_target impor
     HostTarget,
     TargetError,
 )
-from ansible_collections.wheelfleet.fleet.plugins.module_utils.wheel_files import HELPER
-
-RECORD_DIR = ".wheelfleet"
-
-
-class Auditwheel:
-    """One wheel, analysed or repaired where it lives."""
-
-    def __init__(self, module: AnsibleModule, target: HostTarget | ContainerTarget) -> None:
-        self.module = module
-        self.params = module.params
-        self.target = target
-        self.python = self.params["python"] or self._auditwheel_python()
-
-    def fail(self, msg: str, **extra: object) -> None:
-        self.module.fail_json(msg=msg, target=self.target.describe(), **extra)
-
-    def helper(self, *args: str) -> dict:
-        rc, out, err = self.target.run([self.python, "-c", HELPER, *args])
-        if rc != 0:
-            detail = err.strip() or out.strip()
-            self.fail(f"file operation {args[0]} failed in {self.target.describe()}: {detail}")
-        return json.loads(out)
-
-    def _auditwheel_python(self) -> str:
-        """The interpreter named in the auditwheel script's first line (one process)."""
-        command = self.params["auditwheel"]
-        script = 'path=$(command -v "$0") || exit 127; echo "$path"; head -n 1 "$path"'
-        rc, out, _ = self.target.run(["sh", "-c", script, command])
-        lines = out.splitlines()
-        if rc != 0 or not lines:
-            self.fail(
-                f"auditwheel ({command}) is not installed in {self.target.describe()}; "
-                "use a wheelfleet builder image or a manylinux image, or set auditwheel/python"
-            )
-        shebang = lines[1] if len(lines) > 1 else ""
-        words = shebang[2:].split() if shebang.startswith("#!") else []
-        if not words:
-            where = self.target.describe()
-            self.fail(f"cannot tell which Python runs {lines[0]} in {where}; set the python option")
-        return words[1] if posixpath.basename(words[0]) == "env" and len(words) > 1 else words[0]
-
-    def analyse(self) -> dict:
-        rc, out, err = self.target.run(
-            [self.params["auditwheel"], "show", "--json", self.params["wheel"]]
-        )
-        try:
-            analysis = json.loads(out)
-        except ValueError:
-            hint = (
-                " (auditwheel older than 6.8 has no --json)"
-                if "unrecognized arguments" in err
-                else ""
-            )
-            self.fail(
-                f"auditwheel show failed with status {rc}{hint}: {(err or out).strip()[-2000:]}",
-                error_kind="analysis",
-            )
-        return normalize_analysis(analysis)
-
-    def run(self) -> dict:
-        plat = self.params["plat"] or self.target.getenv("AUDITWHEEL_PLAT") or "auto"
-        options = [
-            plat,
-            sorted(self.params["exclude"]),
-            self.params["strip"],
-            self.params["only_plat"],
-            self.params["lib_sdir"],
-        ]
-        record_dir = posixpath.join(self.params["dest"] or "/", RECORD_DIR)
-        found = self.helper("inspect", self.params["wheel"], record_dir, json.dumps(options))
-        if not found["exists"]:
-            self.fail(f"wheel {self.params['wheel']} does not exist in {self.target.describe()}")
-        if self.params["state"] == "analyzed":
-            return {"changed": False, "analysis": self.analyse(), "input_sha256": found["sha256"]}
-        if found["record"]:
-            return dict(found["record"], changed=False, plat=plat)
-        return self.repair(found["sha256"], plat, found["record_path"])
-
-    def repair(self, input_sha256: str, plat: str, record_path: str) -> dict:
-        analysis = self.analyse()
-        if analysis.get("pure") and self.params["pure"] == "fail":
-            raise AuditwheelFailure(
-                "pure",
-                "the wheel is pure Python: there is nothing to repair "
-                "(set pure: copy to pass it through)",
-            )
-        base = {"analysis": analysis, "input_sha256": input_sha256, "plat": plat}
-        if self.module.check_mode:
-            return dict(base, changed=True)
-
-        scratch = self.helper("mkdtemp", self.params["dest"])["path"]
-        try:
-            produced = self._produce(analysis, plat, scratch)
-        except BaseException:
-            self.helper("rmtree", scratch)
-            raise
-        partial = dict(base, tags=wheel_tags(posixpath.basename(produced)))
-        result = self.helper(
-            "finish",
-            produced,
-            self.params["lib_sdir"],
-            self.params["dest"],
-            record_path,
-            json.dumps(partial),
-            scratch,
-        )
-        return dict(result, changed=True)
-
-    def _produce(self, analysis: dict, plat: str, scratch: str) -> str:
-        """Repair (or, for a pure wheel with pure=copy, copy) into the scratch directory."""
-        if analysis.get("pure"):
-            copy = posixpath.join(scratch, posixpath.basename(self.params["wheel"]))
-            rc, _, err = self.target.run(["cp", self.params["wheel"], copy])
-            if rc != 0:
-                self.fail(f"copying the pure wheel failed: {err.strip()}")
-            return copy
-        argv = [
-            self.params["auditwheel"],
-            "repair",
-            "--plat",
-            plat,
-            "--wheel-dir",
-            scratch,
-            "--lib-sdir",
-            self.params["lib_sdir"],
-        ]
-        for library in self.params["exclude"]:
-            argv += ["--exclude", library]
-        argv += ["--strip"] if self.params["strip"] else []
-        argv += ["--only-plat"] if self.params["only_plat"] else []
-        rc, out, err = self.target.run([*argv, self.params["wheel"]])
-        output = out + err
-        path = repaired_path(output)
-        if rc != 0 or path is None:
-            offending = {}
-            if "too-recent versioned symbols" in output:
-                found = self.helper("policy", plat)
-                offending = too_recent_versions(analysis, found["policy"], found["arch"] or "")
-            failure = explain_repair_failure(rc, output, analysis, plat, offending)
-            failure.details["auditwheel_output"] = output.strip()[-4000:]
-            raise failure
-        return path
 
 
 def main() -> None:
@@ -387,7 +240,7 @@ def main() -> None:
     except TargetError as exc:
         module.fail_json(msg=str(exc))
     try:
-        result = Auditwheel(module, target).run()
+        result = Auditwheel(params, target, module.check_mode).run()
     except AuditwheelFailure as failure:
         module.fail_json(
             msg=failure.message,
@@ -395,6 +248,8 @@ def main() -> None:
             wheel_path=params["wheel"],
             **failure.details,
         )
+    except RepairError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
     except TargetError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

@@ -162,129 +162,53 @@ disconnected:
   sample: [bridge]
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.wheelfleet.fleet.plugins.module_utils.exec_target import (
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     DOCKER_IMPORT_ERROR,
-    ContainerTarget,
-    TargetError,
+    BuildContainer,
+    HostFailure,
+    client_for,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner import (
+    failure_message,
+    list_files,
+    log_tail,
+    run_steps,
 )
 
-# Runs one step: appends headers and the command's output to the log, returns its status.
-WRAPPER = r"""
-log=$1; name=$2; shift 2
-mkdir -p "${log%/*}"
-if [ -n "$WHEELFLEET_PATH_PREPEND" ]; then PATH="$WHEELFLEET_PATH_PREPEND:$PATH"; export PATH; fi
-unset WHEELFLEET_PATH_PREPEND
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-printf '\n=== wheelfleet step %s: started %s in %s\n' "$name" "$(now)" "$PWD" >>"$log"
-if [ -n "$WHEELFLEET_SHELL_ENV" ]; then
-    printf '=== environment:\n%s\n' "$WHEELFLEET_SHELL_ENV" >>"$log"
-    if ! eval "$WHEELFLEET_SHELL_ENV" >>"$log" 2>&1 </dev/null; then
-        printf '=== wheelfleet step %s: the environment could not be evaluated\n' "$name" >>"$log"
-        exit 1
-    fi
-fi
-unset WHEELFLEET_SHELL_ENV
-printf '=== $ %s\n' "$*" >>"$log"
-"$@" >>"$log" 2>&1 </dev/null
-rc=$?
-printf '=== wheelfleet step %s: exit status %s at %s\n' "$name" "$rc" "$(now)" >>"$log"
-exit $rc
-"""
 
-
-def run_steps(module: AnsibleModule, target: ContainerTarget) -> dict:
+def run(module: AnsibleModule, container: BuildContainer) -> dict:
     params = module.params
-    log = params["log"]
-    done = []
-    result = {"changed": True, "steps": done, "container": params["container"]}
-    started_all = time.monotonic()
-    online = params["online_steps"]
-    for step in params["steps"]:
-        if online is not None and step["name"] not in online and "offline_from" not in result:
-            try:
-                result["disconnected"] = disconnect_all(target)
-            except TargetError as exc:
-                module.fail_json(msg=str(exc), failed_step=step["name"], **result)
-            result["offline_from"] = step["name"]
-        workdir = step.get("workdir") or "/"
-        rc, _, err = target.run(["mkdir", "-p", workdir])
-        if rc != 0:
-            module.fail_json(
-                msg=f"cannot create the working directory {workdir} in {target.describe()}: {err}",
-                **result,
-            )
-        env = {str(k): str(v) for k, v in (params["passed_env"] or {}).items()}
-        env.update({str(k): str(v) for k, v in (step.get("env") or {}).items()})
-        if step.get("shell_env"):
-            env["WHEELFLEET_SHELL_ENV"] = step["shell_env"]
-        if step.get("path_prepend"):
-            env["WHEELFLEET_PATH_PREPEND"] = ":".join(step["path_prepend"])
-        argv = ["sh", "-c", WRAPPER, "wheelfleet-step", log, step["name"], *step["argv"]]
-        started = time.monotonic()
-        try:
-            result_exec = target.container.exec_run(argv, environment=env, workdir=workdir)
-            rc = result_exec.exit_code
-        except Exception as exc:  # the SDK raises requests' timeouts and its own errors
-            rc = None
-            error = f"{type(exc).__name__}: {exc}"
-        seconds = round(time.monotonic() - started, 3)
-        done.append({"name": step["name"], "rc": rc, "seconds": seconds})
-        result["seconds"] = round(time.monotonic() - started_all, 3)
-        if rc != 0:
-            tail = tail_of(target, log, params["log_tail_lines"])
-            if rc is None:
-                msg = (
-                    f"step {step['name']} in {target.describe()} did not complete "
-                    f"(timeout {params['timeout']} s or engine error: {error})"
-                )
-            else:
-                msg = f"step {step['name']} failed with exit status {rc} in {target.describe()}"
-            module.fail_json(msg=msg, failed_step=step["name"], log_tail=tail, **result)
-    files = {}
-    for directory in params["list_files"]:
-        rc, out, _ = target.run(["find", directory, "-maxdepth", "1", "-type", "f"])
-        files[directory] = (
-            sorted(line for line in out.splitlines() if line.strip()) if rc == 0 else []
+    result: dict = {"changed": True, "steps": [], "container": params["container"]}
+    try:
+        ran = run_steps(
+            container,
+            params["steps"],
+            params["log"],
+            params["passed_env"],
+            params["timeout"],
+            params["online_steps"],
         )
-    result["files"] = files
-    result["seconds"] = round(time.monotonic() - started_all, 3)
+    except HostFailure as exc:
+        module.fail_json(msg=str(exc), **result)
+    result["steps"] = [outcome.as_dict() for outcome in ran.done]
+    result["seconds"] = round(sum(outcome.seconds for outcome in ran.done), 3)
+    if ran.offline_from:
+        result.update(offline_from=ran.offline_from, disconnected=ran.disconnected)
+    if ran.failed:
+        module.fail_json(
+            msg=failure_message(ran.failed, container.describe(), params["timeout"]),
+            failed_step=ran.failed.name,
+            log_tail=log_tail(container, params["log"], params["log_tail_lines"]),
+            **result,
+        )
+    try:
+        result["files"] = {
+            directory: list_files(container, directory) for directory in params["list_files"]
+        }
+    except HostFailure as exc:
+        module.fail_json(msg=str(exc), **result)
     return result
-
-
-def disconnect_all(target: ContainerTarget) -> list:
-    """Disconnect the container from every network, then check that none is left."""
-    container = target.container
-    names = []
-    try:
-        container.reload()
-        networks = container.attrs["NetworkSettings"].get("Networks") or {}
-        for name, settings in networks.items():
-            if name == "none":
-                continue
-            container.client.api.disconnect_container_from_network(
-                container.id, settings.get("NetworkID") or name, force=True
-            )
-            names.append(name)
-        container.reload()
-        left = [n for n in container.attrs["NetworkSettings"].get("Networks") or {} if n != "none"]
-    except Exception as exc:  # the SDK raises requests' errors and its own
-        raise TargetError(
-            f"cannot take {target.describe()} off its networks: {type(exc).__name__}: {exc}"
-        ) from None
-    if left:
-        raise TargetError(f"{target.describe()} is still on networks {left} after disconnecting")
-    return names
-
-
-def tail_of(target: ContainerTarget, log: str, lines: int) -> str:
-    try:
-        rc, out, _ = target.run(["tail", "-n", str(lines), log])
-    except TargetError:
-        return ""
-    return out if rc == 0 else ""
 
 
 def main() -> None:
@@ -318,15 +242,14 @@ def main() -> None:
     if module.check_mode:
         module.exit_json(changed=bool(params["steps"]), steps=[], msg="check mode: nothing ran")
     try:
-        target = ContainerTarget(params["container"], params["docker_host"], params["timeout"])
+        # The API timeout backs up the step timeout that `timeout` enforces in the container.
+        client = client_for(params["docker_host"], params["timeout"] + 60)
+        container = BuildContainer.attach(client, params["container"])
     except ImportError:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
-    except TargetError as exc:
+    except HostFailure as exc:
         module.fail_json(msg=str(exc), steps=[])
-    try:
-        module.exit_json(**run_steps(module, target))
-    except TargetError as exc:
-        module.fail_json(msg=str(exc), steps=[])
+    module.exit_json(**run(module, container))
 
 
 if __name__ == "__main__":

@@ -91,8 +91,9 @@ built:
   returned: always
   type: list
   elements: str
-failed:
-  description: Ids of the jobs that failed (job failures).
+failed_jobs:
+  description: Ids of the jobs that failed (job failures). Not C(failed), which Ansible reads as
+    the task's own failure.
   returned: always
   type: list
   elements: str

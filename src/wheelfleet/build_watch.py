@@ -144,6 +144,14 @@ def manifest_entries(
     return entries
 
 
+def ordered_timings(result: Mapping[str, Any]) -> dict[str, float]:
+    """The job's seconds per step, in the order the steps ran."""
+    timings = {str(k): float(v) for k, v in (result.get("timings") or {}).items()}
+    order = [str(s.get("step")) for s in result.get("steps") or [] if isinstance(s, Mapping)]
+    ranked = {name: timings[name] for name in dict.fromkeys(order) if name in timings}
+    return {**ranked, **timings}
+
+
 def _plain_name(name: Any) -> bool:
     return (
         isinstance(name, str)
@@ -316,7 +324,7 @@ class Watch:
             for wheel in wheels:
                 self.fetch(name, wheel["file"], stage / wheel["file"])
             log_text = self._logs(name, stage, result)
-            timings = dict(result.get("timings") or {})
+            timings = ordered_timings(result)
             timings["publish"] = round(time.time() - started, 3)
             result["timings"] = timings
             published = manifest.publish(
@@ -373,7 +381,8 @@ class Watch:
 
     def outcome(self) -> dict[str, Any]:
         """The action's return: per job ``status``, ``failure``, ``published`` (and
-        ``timings``, ``slot``, ``steps``), ``host_failure`` and the ids by status."""
+        ``timings``, ``slot``, ``steps``), ``host_failure`` and the ids by status
+        (``built``, ``failed_jobs``, ``unfinished``)."""
         jobs: dict[str, dict[str, Any]] = {}
         for name in self.jobs:
             result = self.results.get(name)
@@ -397,6 +406,7 @@ class Watch:
             "jobs": jobs,
             "host_failure": self.host_failure,
             "built": [n for n, r in jobs.items() if r["status"] == "built"],
-            "failed": [n for n, r in jobs.items() if r["status"] == "failed"],
+            # Not "failed": Ansible reads that key of a result as the task's own failure.
+            "failed_jobs": [n for n, r in jobs.items() if r["status"] == "failed"],
             "unfinished": [n for n, r in jobs.items() if r["status"] == "unfinished"],
         }

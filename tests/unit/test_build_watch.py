@@ -131,7 +131,7 @@ def test_a_failed_job_publishes_its_log_only(tmp_path: Path) -> None:
     failure = {"kind": "job", "message": "cc failed"}
     watch.handle(record("failed", step="build", failure=failure))
     outcome = watch.outcome()
-    assert outcome["failed"] == [JOB["id"]]
+    assert outcome["failed_jobs"] == [JOB["id"]] and "failed" not in outcome
     assert outcome["jobs"][JOB["id"]]["failure"]["message"] == "cc failed"
     assert not list(wheelhouse.glob("*.whl"))
     log = (wheelhouse / "logs" / f"{JOB['id']}.log").read_text()
