@@ -104,7 +104,15 @@ class BuildContainer:
             options["nano_cpus"] = int(float(limits["cpus"]) * 1e9)
         try:
             # create + start, never run: run pulls a missing image, and no image is pulled here.
-            container = client.containers.create(**options)
+            try:
+                container = client.containers.create(**options)
+            except TypeError:
+                if "platform" not in options:
+                    raise
+                # Docker SDK < 6 (Debian bookworm's 5.0) has no platform for create; the
+                # image is a local tag, never pulled, so the tag alone selects it.
+                options.pop("platform")
+                container = client.containers.create(**options)
             container.start()
         except _api_errors() as exc:
             # The half-created container (if any) must not stay behind.
