@@ -22,8 +22,8 @@ import errno
 import hashlib
 import io
 import json
-import re
 import os
+import re
 import subprocess
 import time
 import zipfile
