@@ -413,7 +413,8 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
     repaired = []
     python = None
     for wheel in built:
-        params = dict(options, wheel=wheel, dest=job["repaired"], state="repaired", python=python)
+        params = dict(options, wheel=wheel, dest=job["repaired"], python=python)
+        params.update(state="repaired", analyse_first=False)
         try:
             repair = Auditwheel(params, container)
             python = repair.python
@@ -431,7 +432,6 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
                 "tags": result.get("tags") or {},
                 "grafted": list(result.get("grafted") or []),
                 "plat": result.get("plat"),
-                "policy": (result.get("analysis") or {}).get("overall_tag"),
                 "input": wheel.rsplit("/", 1)[-1],
             }
         )
