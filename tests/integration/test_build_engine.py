@@ -399,6 +399,36 @@ def test_container_removed_mid_build_is_a_host_failure(
     assert not [r for r in records if r["job"] == jobs[1]["id"]]
 
 
+def test_two_slots_split_the_group_and_build_at_once(builder_images, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    jobs = plan(
+        workdir,
+        builder_images,
+        FORKY,
+        ["cp313", "cp314"],
+        before_all="true",
+        before_build="sleep 4",
+        test_command="true",
+    )
+    for job in jobs:
+        job["before_all"] = None
+        job["network"]["before_all_online"] = False
+        job["network"]["build_network_mode"] = "none"
+        job["test_steps"] = []
+    outcome = run_engine(engine_args(jobs, workdir, slots=2))
+    results = [outcome["jobs"][job["id"]] for job in jobs]
+    assert [r["status"] for r in results] == ["built", "built"], results
+    assert sorted(r["slot"] for r in results) == [0, 1]
+    # Each part of the split group has its own container, started by its own job.
+    assert all(step_names(r)[:2] == ["container_start", "copy_in"] for r in results)
+    spans = [
+        next((s["start"], s["end"]) for s in r["steps"] if s["step"] == "before_build")
+        for r in results
+    ]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    check_records(records_of(workdir), [job["id"] for job in jobs])
+
+
 def test_check_mode_reports_the_containers_and_runs_nothing(builder_images, tmp_path) -> None:
     workdir = tmp_path / "work"
     jobs = plan(workdir, builder_images, FORKY, ["cp313", "cp314"])
