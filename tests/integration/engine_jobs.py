@@ -41,11 +41,12 @@ CACHE = Path("~/.cache/wheelfleet").expanduser()
 
 
 def group_key(job: dict[str, Any]) -> str:
-    """Image + platform + before_all + environment + network plan."""
+    """Image + platform + before_all script + environment + network plan (not the
+    before_all step's PATH, which names each job's own Python)."""
     document = [
         job["image"],
         job["platform"],
-        job["before_all"],
+        (job["before_all"] or {}).get("argv"),
         job["settings"].get("environment") or "",
         job["network"],
     ]
