@@ -67,3 +67,19 @@ def test_an_engine_that_died_or_ended_abnormally_is_finished(tmp_path: Path) -> 
     (async_dir / "j.1").write_text(json.dumps(killed))
     ended = run_module(MODULE, args).result
     assert ended["finished"] is True and ended["async_result"] == killed
+
+
+def test_engine_without_the_docker_sdk_names_the_library(tmp_path: Path) -> None:
+    # A bare virtualenv: the standard library only, no Docker SDK.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    args = {"jobs": [], "workdir": str(tmp_path / "w"), "owner": "o", "host": "h"}
+    run = run_module(
+        "wheelfleet.fleet.wheel_build_engine",
+        args,
+        extra_args=["-e", f"ansible_python_interpreter={bare / 'bin' / 'python'}"],
+    )
+    assert run.rc != 0
+    assert "Failed to import the required Python library (docker)" in run.result["msg"]
+    assert run.result["failure_kind"] == "host"
+    assert not (tmp_path / "w").exists()
