@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -397,6 +398,37 @@ def test_container_removed_mid_build_is_a_host_failure(
     assert host_failed["job"] == jobs[0]["id"] and host_failed["failure"]["kind"] == "host"
     assert not [r for r in records if r["state"] in ("built", "failed")]
     assert not [r for r in records if r["job"] == jobs[1]["id"]]
+
+
+def test_sigterm_stops_the_engine_cleanly(builder_images, docker_client, tmp_path: Path) -> None:
+    """A stopped engine removes its containers and still ends its records with finished."""
+    workdir = tmp_path / "work"
+    (job,) = plan(
+        workdir, builder_images, FORKY, ["cp313"], before_all="true", before_build="sleep 60"
+    )
+    job["before_all"] = None
+    job["network"]["before_all_online"] = False
+    command = [str(BIN / "ansible"), "localhost", "-m", "wheelfleet.fleet.wheel_build_engine"]
+    command += ["-a", json.dumps(engine_args([job], workdir))]
+    env = ansible_env(
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"
+    )
+    started = time.monotonic()
+    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) as ansible:
+        progress = workdir / "progress.jsonl"
+        while not (progress.exists() and '"step": "before_build"' in progress.read_text()):
+            assert time.monotonic() - started < 300 and ansible.poll() is None
+            time.sleep(0.2)
+        engine = json.loads((workdir / "engine.json").read_text())["pid"]
+        os.kill(engine, signal.SIGTERM)
+        stdout, _ = ansible.communicate(timeout=120)
+    assert time.monotonic() - started < 60
+    result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert "was stopped (signal 15)" in result["host_failure"], result
+    assert result["jobs"][job["id"]]["status"] == "unfinished"
+    records = records_of(workdir)
+    check_records(records, [job["id"]])
+    assert [r["state"] for r in records][-2:] == ["host_failed", "finished"]
 
 
 def test_two_slots_split_the_group_and_build_at_once(builder_images, tmp_path: Path) -> None:
