@@ -49,12 +49,12 @@ STATE_ORDER = ["building", "repairing", "testing", "built"]
 
 
 @pytest.fixture(scope="module")
-def builder_images(docker_client) -> Callable[[str], dict[str, dict[str, Any]]]:
-    """Inspection of a repository's x86_64 builder image, waiting while it is being built."""
+def builder_images(docker_client) -> Callable[..., dict[str, dict[str, Any]]]:
+    """Inspection of a repository's builder image, waiting while it is being built."""
     import docker
 
-    def wait(repository: str) -> dict[str, dict[str, Any]]:
-        name = f"{repository}:x86_64"
+    def wait(repository: str, arch: str = "x86_64") -> dict[str, dict[str, Any]]:
+        name = f"{repository}:{arch}"
         deadline = time.monotonic() + float(os.environ.get("WHEELFLEET_IMAGE_WAIT", "1800"))
         while True:
             try:
@@ -80,7 +80,12 @@ def no_containers_left(docker_client):
 
 
 def plan(
-    workdir: Path, images: Callable, repository: str, tags: list[str], **role: Any
+    workdir: Path,
+    images: Callable,
+    repository: str,
+    tags: list[str],
+    arch: str = "x86_64",
+    **role: Any,
 ) -> list[dict[str, Any]]:
     run_id = f"pytest-{uuid.uuid4().hex[:6]}"
     return engine_jobs.plan(
@@ -88,7 +93,8 @@ def plan(
         workdir,
         image_repository=repository,
         python_tags=tags,
-        image_attrs=list(images(repository).values()),
+        image_attrs=list(images(repository, arch).values()),
+        arch=arch,
         run_id=run_id,
         role=role,
     )
@@ -454,6 +460,22 @@ def test_two_slots_split_the_group_and_build_at_once(builder_images, tmp_path: P
     ]
     assert max(start for start, _ in spans) < min(end for _, end in spans), spans
     check_records(records_of(workdir), [job["id"] for job in jobs])
+
+
+@pytest.mark.emulation
+def test_emulated_aarch64_job(builder_images, tmp_path: Path) -> None:
+    """The image's platform reaches the containers: an aarch64 wheel, repaired and tested
+    under emulation."""
+    workdir = tmp_path / "work"
+    (job,) = plan(workdir, builder_images, BOOKWORM, ["cp311"], arch="aarch64")
+    assert job["platform"] == "linux/arm64"
+    result = run_engine(engine_args([job], workdir))["jobs"][job["id"]]
+    assert result["status"] == "built", result["failure"]
+    (wheel,) = result["wheels"]
+    assert wheel["tags"]["platform"][-1] == "manylinux_2_36_aarch64"
+    assert any(name.startswith("libyaml") for name in wheel["grafted"])
+    assert "passed" in (workdir / "out" / job["id"] / "test.log").read_text()
+    record_timings("aarch64 cp311 yamlcount (emulated)", result["timings"])
 
 
 def test_check_mode_reports_the_containers_and_runs_nothing(builder_images, tmp_path) -> None:
