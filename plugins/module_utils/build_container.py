@@ -70,6 +70,8 @@ class BuildContainer:
         self.container = container
         self.name = name
         self._env: dict | None = None
+        # What callers learnt about this container and reuse (auditwheel's interpreter).
+        self.facts: dict = {}
 
     # --- life cycle -------------------------------------------------------------------------
 

@@ -413,13 +413,14 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
     """auditwheel repair of each built wheel into the job's ``repaired`` directory."""
     options = dict(job.get("repair") or {})
     repaired = []
-    python = None
     for wheel in built:
+        # auditwheel's interpreter is looked up once per container, not once per wheel.
+        python = container.facts.get("auditwheel_python")
         params = dict(options, wheel=wheel, dest=job["repaired"], python=python)
         params.update(state="repaired", analyse_first=False)
         try:
             repair = Auditwheel(params, container)
-            python = repair.python
+            container.facts["auditwheel_python"] = repair.python
             result = repair.run()
         except AuditwheelFailure as failure:
             raise JobFailure("repair", f"auditwheel ({failure.kind}): {failure.message}") from None
