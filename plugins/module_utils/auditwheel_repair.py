@@ -57,6 +57,7 @@ DEFAULTS = {
     "pure": "fail",
     "auditwheel": "auditwheel",
     "python": None,
+    "analyse_first": True,
 }
 
 
@@ -130,32 +131,40 @@ class Auditwheel:
             self.params["lib_sdir"],
         ]
         record_dir = posixpath.join(self.params["dest"] or "/", RECORD_DIR)
-        found = self.helper("inspect", self.params["wheel"], record_dir, json.dumps(options))
+        # A real repair gets its scratch directory from the same process (one exec less).
+        scratch_in = [self.params["dest"]] if self.repairs() else []
+        found = self.helper(
+            "inspect", self.params["wheel"], record_dir, json.dumps(options), *scratch_in
+        )
         if not found["exists"]:
             self.fail(f"wheel {self.params['wheel']} does not exist in {self.target.describe()}")
         if self.params["state"] == "analyzed":
             return {"changed": False, "analysis": self.analyse(), "input_sha256": found["sha256"]}
         if found["record"]:
             return dict(found["record"], changed=False, plat=plat)
-        return self.repair(found["sha256"], plat, found["record_path"])
+        return self.repair(found["sha256"], plat, found["record_path"], found.get("scratch"))
 
-    def repair(self, input_sha256: str, plat: str, record_path: str) -> dict:
-        analysis = self.analyse()
-        if analysis.get("pure") and self.params["pure"] == "fail":
-            raise AuditwheelFailure(
-                "pure",
-                "the wheel is pure Python: there is nothing to repair "
-                "(set pure: copy to pass it through)",
-            )
-        base = {"analysis": analysis, "input_sha256": input_sha256, "plat": plat}
-        if self.check_mode:
-            return dict(base, changed=True)
+    def repairs(self) -> bool:
+        return self.params["state"] == "repaired" and not self.check_mode
 
-        scratch = self.helper("mkdtemp", self.params["dest"])["path"]
+    def repair(
+        self, input_sha256: str, plat: str, record_path: str, scratch: str | None = None
+    ) -> dict:
+        # Without analyse_first, auditwheel show runs only when the repair fails (to say why,
+        # or to find a pure wheel): one auditwheel process less on the way that succeeds.
+        base = {"input_sha256": input_sha256, "plat": plat}
         try:
+            analysis = None
+            if self.params["analyse_first"] or self.check_mode:
+                analysis = base["analysis"] = self.analyse()
+                self._check_pure(analysis)
+            if self.check_mode:
+                return dict(base, changed=True)
+            scratch = scratch or self.helper("mkdtemp", self.params["dest"])["path"]
             produced = self._produce(analysis, plat, scratch)
         except BaseException:
-            self.helper("rmtree", scratch)
+            if scratch:
+                self.helper("rmtree", scratch)
             raise
         partial = dict(base, tags=wheel_tags(posixpath.basename(produced)))
         result = self.helper(
@@ -169,9 +178,17 @@ class Auditwheel:
         )
         return dict(result, changed=True)
 
-    def _produce(self, analysis: dict, plat: str, scratch: str) -> str:
+    def _check_pure(self, analysis: dict) -> None:
+        if analysis.get("pure") and self.params["pure"] == "fail":
+            raise AuditwheelFailure(
+                "pure",
+                "the wheel is pure Python: there is nothing to repair "
+                "(set pure: copy to pass it through)",
+            )
+
+    def _produce(self, analysis: dict | None, plat: str, scratch: str) -> str:
         """Repair (or, for a pure wheel with pure=copy, copy) into the scratch directory."""
-        if analysis.get("pure"):
+        if analysis is not None and analysis.get("pure"):
             copy = posixpath.join(scratch, posixpath.basename(self.params["wheel"]))
             rc, _, err = self.target.run(["cp", self.params["wheel"], copy])
             if rc != 0:
@@ -194,6 +211,11 @@ class Auditwheel:
         rc, out, err = self.target.run([*argv, self.params["wheel"]])
         output = out + err
         path = repaired_path(output)
+        if (rc != 0 or path is None) and analysis is None:
+            analysis = self.analyse()
+            self._check_pure(analysis)
+            if analysis.get("pure"):
+                return self._produce(analysis, plat, scratch)
         if rc != 0 or path is None:
             offending = {}
             if "too-recent versioned symbols" in output:

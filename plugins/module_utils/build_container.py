@@ -16,6 +16,7 @@ import os
 import re
 import tarfile
 import tempfile
+import time
 import traceback
 from typing import Any, Iterable
 
@@ -29,6 +30,10 @@ except ImportError:
 else:
     DOCKER_IMPORT_ERROR = None
 
+# Exit statuses of a command killed by a signal (SIGKILL, SIGTERM), as a removed container's
+# commands end; and how long such a container may still show as running.
+KILLED = (137, 143, -1)
+KILL_SETTLE = 3.0
 # A file name that is safe on the host: no path, no hidden file, no shell or glob specials.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
@@ -65,6 +70,8 @@ class BuildContainer:
         self.container = container
         self.name = name
         self._env: dict | None = None
+        # What callers learnt about this container and reuse (auditwheel's interpreter).
+        self.facts: dict = {}
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -104,7 +111,15 @@ class BuildContainer:
             options["nano_cpus"] = int(float(limits["cpus"]) * 1e9)
         try:
             # create + start, never run: run pulls a missing image, and no image is pulled here.
-            container = client.containers.create(**options)
+            try:
+                container = client.containers.create(**options)
+            except TypeError:
+                if "platform" not in options:
+                    raise
+                # Docker SDK < 6 (Debian bookworm's 5.0) has no platform for create; the
+                # image is a local tag, never pulled, so the tag alone selects it.
+                options.pop("platform")
+                container = client.containers.create(**options)
             container.start()
         except _api_errors() as exc:
             # The half-created container (if any) must not stay behind.
@@ -147,16 +162,26 @@ class BuildContainer:
     def describe(self) -> str:
         return f"container {self.name}"
 
-    def check_alive(self) -> None:
-        """HostFailure unless the container still exists and runs."""
-        try:
-            self.container.reload()
-        except NotFound:
-            raise HostFailure(f"{self.describe()} vanished (removed from outside)") from None
-        except _api_errors() as exc:
-            raise HostFailure(f"the Docker engine stopped answering: {exc}") from None
-        if self.container.status != "running":
-            raise HostFailure(f"{self.describe()} is {self.container.status}, no longer running")
+    def check_alive(self, settle: float = 0.0) -> None:
+        """HostFailure unless the container still exists and runs, for ``settle`` seconds:
+        a container being killed still shows as running for a moment after its processes
+        died."""
+        deadline = time.monotonic() + settle
+        while True:
+            try:
+                self.container.reload()
+            except NotFound:
+                raise HostFailure(f"{self.describe()} vanished (removed from outside)") from None
+            except _api_errors() as exc:
+                raise HostFailure(f"the Docker engine stopped answering: {exc}") from None
+            if self.container.status != "running":
+                raise HostFailure(
+                    f"{self.describe()} vanished: it is {self.container.status}"
+                    " (stopped or removed from outside)"
+                )
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.25)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -190,8 +215,9 @@ class BuildContainer:
             ) from None
         rc = result.exit_code
         if rc != 0:
-            # A killed or removed container ends its exec with a status too: tell them apart.
-            self.check_alive()
+            # A killed or removed container ends its exec with a status too (SIGKILL's 137,
+            # or none): tell that from the command's own failure.
+            self.check_alive(settle=KILL_SETTLE if rc in KILLED or rc is None else 0.0)
         stdout, stderr = result.output or (None, None)
         return (rc if rc is not None else -1), (stdout or b""), (stderr or b"")
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -180,7 +181,8 @@ class Engine:
         self.progress = ProgressLog(settings.workdir, settings.host)
         self.runs: dict = {}
         self.host_failure: str | None = None
-        self._lock = threading.Lock()
+        # Reentrant: the SIGTERM handler runs in the main thread, which may hold it.
+        self._lock = threading.RLock()
         self._containers: set = set()
         self.client: Any = None
 
@@ -411,12 +413,14 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
     """auditwheel repair of each built wheel into the job's ``repaired`` directory."""
     options = dict(job.get("repair") or {})
     repaired = []
-    python = None
     for wheel in built:
-        params = dict(options, wheel=wheel, dest=job["repaired"], state="repaired", python=python)
+        # auditwheel's interpreter is looked up once per container, not once per wheel.
+        python = container.facts.get("auditwheel_python")
+        params = dict(options, wheel=wheel, dest=job["repaired"], python=python)
+        params.update(state="repaired", analyse_first=False)
         try:
             repair = Auditwheel(params, container)
-            python = repair.python
+            container.facts["auditwheel_python"] = repair.python
             result = repair.run()
         except AuditwheelFailure as failure:
             raise JobFailure("repair", f"auditwheel ({failure.kind}): {failure.message}") from None
@@ -431,7 +435,6 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
                 "tags": result.get("tags") or {},
                 "grafted": list(result.get("grafted") or []),
                 "plat": result.get("plat"),
-                "policy": (result.get("analysis") or {}).get("overall_tag"),
                 "input": wheel.rsplit("/", 1)[-1],
             }
         )
@@ -492,9 +495,24 @@ def tail_text(tail: str) -> str:
 
 
 def run_engine(settings: EngineSettings, jobs: list) -> dict:
-    """Build the jobs; the module's result (``jobs``, ``host_failure``, ``records``)."""
+    """Build the jobs; the module's result (``jobs``, ``host_failure``, ``records``).
+
+    SIGTERM stops the run as a host failure: the containers are removed, the steps
+    running in them end, and the records still end with ``finished``.
+    """
     os.makedirs(settings.workdir, exist_ok=True)
-    return Engine(settings, jobs).run()
+    engine = Engine(settings, jobs)
+
+    def terminated(signum: int, frame: Any) -> None:
+        engine.fail_host(None, f"the build engine was stopped (signal {signum})")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminated) if in_main else None
+    try:
+        return engine.run()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def describe_plan(settings: EngineSettings, jobs: list) -> dict:

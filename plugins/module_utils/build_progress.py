@@ -44,7 +44,8 @@ class ProgressLog:
         self.path = os.path.join(workdir, PROGRESS_FILE)
         self.host = host
         self.count = 0
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler in the main thread may write while it holds it.
+        self._lock = threading.RLock()
 
     def write(
         self,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
@@ -160,12 +159,3 @@ def list_files(container: BuildContainer, directory: str, suffix: str = "") -> l
     if rc != 0:
         return []
     return sorted(line for line in out.splitlines() if line.strip() and line.endswith(suffix))
-
-
-def as_step_records(outcomes: list) -> list:
-    """Absolute start and end of each step: ``[{step, start, end}]``."""
-    return [{"step": o.name, "start": round(o.start, 3), "end": round(o.end, 3)} for o in outcomes]
-
-
-def describe_argv(step: Any) -> str:
-    return " ".join(str(word) for word in step.get("argv") or [])

@@ -6,10 +6,11 @@
 the interpreter that runs auditwheel, wherever the wheel is. One JSON
 document comes back on stdout for each command:
 
-  inspect WHEEL RECORD_DIR OPTIONS_JSON
+  inspect WHEEL RECORD_DIR OPTIONS_JSON [SCRATCH_IN]
             whether the wheel exists, its sha256, the record key for these
             options, and the record of an earlier repair when the wheel it
-            names is still there with the recorded sha256
+            names is still there with the recorded sha256; with SCRATCH_IN and
+            no such record, also a new scratch directory inside SCRATCH_IN
   policy PLAT
             auditwheel's policy entry for a platform tag, and its arch
   mkdtemp DIR
@@ -69,21 +70,27 @@ def read_record(path):
         return record
     return None
 
+def make_scratch(parent):
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=".wheelfleet-repair-", dir=parent)
+
 def main(command, *args):
     if command == "inspect":
-        wheel, record_dir, options_json = args
+        wheel, record_dir, options_json = args[:3]
         if not os.path.isfile(wheel):
             return {"exists": False}
         digest = sha256(wheel)
         key = record_key(digest, options_json)
         record_path = os.path.join(record_dir, key + ".json")
-        return {"exists": True, "sha256": digest, "record_path": record_path,
-                "record": read_record(record_path)}
+        found = {"exists": True, "sha256": digest, "record_path": record_path,
+                 "record": read_record(record_path)}
+        if len(args) > 3 and found["record"] is None:
+            found["scratch"] = make_scratch(args[3])
+        return found
     if command == "policy":
         return policy(args[0])
     if command == "mkdtemp":
-        os.makedirs(args[0], exist_ok=True)
-        return {"path": tempfile.mkdtemp(prefix=".wheelfleet-repair-", dir=args[0])}
+        return {"path": make_scratch(args[0])}
     if command == "finish":
         produced, lib_sdir, dest_dir, record_path, result_json, scratch = args
         with zipfile.ZipFile(produced) as archive:

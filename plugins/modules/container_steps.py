@@ -82,7 +82,10 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds one step may take before the module gives up on it.
+    description:
+      - Seconds one step may take. The step then fails; it is stopped inside the container
+        with C(timeout) when the container has that command, and the module gives up waiting
+        for it a minute later in any case.
     type: int
     default: 3600
   online_steps:
@@ -100,6 +103,7 @@ requirements:
 notes:
   - Supports check mode (nothing runs; RV(changed) is true when there are steps).
   - The container needs C(sh), C(mkdir), C(date), C(tail) and C(find) (any Linux userland).
+  - The step logic lives in module_utils/step_runner, which the build engine uses too.
 author:
   - wheelfleet developers
 """

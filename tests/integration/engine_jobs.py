@@ -41,11 +41,12 @@ CACHE = Path("~/.cache/wheelfleet").expanduser()
 
 
 def group_key(job: dict[str, Any]) -> str:
-    """Image + platform + before_all + environment + network plan."""
+    """Image + platform + before_all script + environment + network plan (not the
+    before_all step's PATH, which names each job's own Python)."""
     document = [
         job["image"],
         job["platform"],
-        job["before_all"],
+        (job["before_all"] or {}).get("argv"),
         job["settings"].get("environment") or "",
         job["network"],
     ]
@@ -106,8 +107,10 @@ def plan(
     image_attrs: list[dict[str, Any]],
     run_id: str,
     role: dict[str, Any] | None = None,
+    arch: str = "x86_64",
 ) -> list[dict[str, Any]]:
-    """Resolved x86_64 jobs of a project, with ``workdir`` holding what the engine copies in."""
+    """Resolved jobs of a project for one architecture (on this x86_64 host), with
+    ``workdir`` holding what the engine copies in."""
     workdir.mkdir(parents=True, exist_ok=True)
     prepared = source.prepare(project_dir, CACHE)
     shutil.copyfile(prepared["archive"], workdir / "source.tar.gz")
@@ -117,7 +120,7 @@ def plan(
         project=prepared,
         config=config,
         role=settings,
-        architectures_wanted=["x86_64"],
+        architectures_wanted=[arch],
         python_tags=python_tags,
         images=image_attrs,
         image_repository=image_repository,

@@ -333,3 +333,41 @@ def test_repair_inside_an_emulated_aarch64_builder_container(docker_client, tmp_
         assert again.rc == 0 and again.result["changed"] is False
     finally:
         container.remove(force=True)
+
+
+def test_repair_without_analysing_first_explains_failures_the_same_way(wheels, tmp_path):
+    """The engine's way (module_utils/auditwheel_repair with analyse_first false): auditwheel
+    show runs only when the repair fails, and the failures read as the module's."""
+    from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_repair import (
+        Auditwheel,
+    )
+    from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report import (
+        AuditwheelFailure,
+    )
+    from ansible_collections.wheelfleet.fleet.plugins.module_utils.exec_target import HostTarget
+
+    def engine_repair(kind: str, dest: Path, **options: object) -> dict:
+        params = {"wheel": str(wheels[kind]), "dest": str(dest), "auditwheel": AUDITWHEEL}
+        params.update(options, analyse_first=False)
+        return Auditwheel(params, HostTarget(600)).run()
+
+    done = engine_repair("graft", tmp_path / "graft")
+    assert "analysis" not in done
+    assert [name for name in done["grafted"] if name.startswith("libyaml")]
+    assert wheel_files(tmp_path / "graft") == [Path(done["wheel"]).name]
+    copied = engine_repair("pure", tmp_path / "copy", pure="copy")
+    assert Path(copied["wheel"]).name == wheels["pure"].name
+    expected = {
+        "pure": ("pure", {}),
+        "missing": ("missing-library", {}),
+        "recent": ("too-recent-symbols", {"plat": "manylinux2014_x86_64"}),
+    }
+    for kind, (error_kind, options) in expected.items():
+        dest = tmp_path / kind
+        with pytest.raises(AuditwheelFailure) as caught:
+            engine_repair(kind, dest, **options)
+        assert caught.value.kind == error_kind, caught.value.message
+        # Nothing landed, and the scratch directory is gone.
+        assert wheel_files(dest) == []
+        assert [p.name for p in dest.iterdir() if p.is_dir()] in ([], [".wheelfleet"])
+    assert "GLIBC_2.34" in caught.value.details["offending_versions"]["libc.so.6"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -48,12 +49,12 @@ STATE_ORDER = ["building", "repairing", "testing", "built"]
 
 
 @pytest.fixture(scope="module")
-def builder_images(docker_client) -> Callable[[str], dict[str, dict[str, Any]]]:
-    """Inspection of a repository's x86_64 builder image, waiting while it is being built."""
+def builder_images(docker_client) -> Callable[..., dict[str, dict[str, Any]]]:
+    """Inspection of a repository's builder image, waiting while it is being built."""
     import docker
 
-    def wait(repository: str) -> dict[str, dict[str, Any]]:
-        name = f"{repository}:x86_64"
+    def wait(repository: str, arch: str = "x86_64") -> dict[str, dict[str, Any]]:
+        name = f"{repository}:{arch}"
         deadline = time.monotonic() + float(os.environ.get("WHEELFLEET_IMAGE_WAIT", "1800"))
         while True:
             try:
@@ -79,7 +80,12 @@ def no_containers_left(docker_client):
 
 
 def plan(
-    workdir: Path, images: Callable, repository: str, tags: list[str], **role: Any
+    workdir: Path,
+    images: Callable,
+    repository: str,
+    tags: list[str],
+    arch: str = "x86_64",
+    **role: Any,
 ) -> list[dict[str, Any]]:
     run_id = f"pytest-{uuid.uuid4().hex[:6]}"
     return engine_jobs.plan(
@@ -87,7 +93,8 @@ def plan(
         workdir,
         image_repository=repository,
         python_tags=tags,
-        image_attrs=list(images(repository).values()),
+        image_attrs=list(images(repository, arch).values()),
+        arch=arch,
         run_id=run_id,
         role=role,
     )
@@ -397,6 +404,78 @@ def test_container_removed_mid_build_is_a_host_failure(
     assert host_failed["job"] == jobs[0]["id"] and host_failed["failure"]["kind"] == "host"
     assert not [r for r in records if r["state"] in ("built", "failed")]
     assert not [r for r in records if r["job"] == jobs[1]["id"]]
+
+
+def test_sigterm_stops_the_engine_cleanly(builder_images, docker_client, tmp_path: Path) -> None:
+    """A stopped engine removes its containers and still ends its records with finished."""
+    workdir = tmp_path / "work"
+    (job,) = plan(
+        workdir, builder_images, FORKY, ["cp313"], before_all="true", before_build="sleep 60"
+    )
+    job["before_all"] = None
+    job["network"]["before_all_online"] = False
+    command = [str(BIN / "ansible"), "localhost", "-m", "wheelfleet.fleet.wheel_build_engine"]
+    command += ["-a", json.dumps(engine_args([job], workdir))]
+    env = ansible_env(
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"
+    )
+    started = time.monotonic()
+    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) as ansible:
+        progress = workdir / "progress.jsonl"
+        while not (progress.exists() and '"step": "before_build"' in progress.read_text()):
+            assert time.monotonic() - started < 300 and ansible.poll() is None
+            time.sleep(0.2)
+        engine = json.loads((workdir / "engine.json").read_text())["pid"]
+        os.kill(engine, signal.SIGTERM)
+        stdout, _ = ansible.communicate(timeout=120)
+    assert time.monotonic() - started < 60
+    result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert "was stopped (signal 15)" in result["host_failure"], result
+    assert result["jobs"][job["id"]]["status"] == "unfinished"
+    records = records_of(workdir)
+    check_records(records, [job["id"]])
+    assert [r["state"] for r in records][-2:] == ["host_failed", "finished"]
+
+
+def test_two_slots_split_the_group_and_build_at_once(builder_images, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    jobs = plan(
+        workdir,
+        builder_images,
+        FORKY,
+        ["cp313", "cp314"],
+        before_build="sleep 4",
+    )
+    for job in jobs:
+        job["test_steps"] = []
+    outcome = run_engine(engine_args(jobs, workdir, slots=2))
+    results = [outcome["jobs"][job["id"]] for job in jobs]
+    assert [r["status"] for r in results] == ["built", "built"], results
+    assert sorted(r["slot"] for r in results) == [0, 1]
+    # Each part of the split group has its own container, started by its own job.
+    assert all(step_names(r)[:3] == ["container_start", "copy_in", "before_all"] for r in results)
+    spans = [
+        next((s["start"], s["end"]) for s in r["steps"] if s["step"] == "before_build")
+        for r in results
+    ]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    check_records(records_of(workdir), [job["id"] for job in jobs])
+
+
+@pytest.mark.emulation
+def test_emulated_aarch64_job(builder_images, tmp_path: Path) -> None:
+    """The image's platform reaches the containers: an aarch64 wheel, repaired and tested
+    under emulation."""
+    workdir = tmp_path / "work"
+    (job,) = plan(workdir, builder_images, BOOKWORM, ["cp311"], arch="aarch64")
+    assert job["platform"] == "linux/arm64"
+    result = run_engine(engine_args([job], workdir))["jobs"][job["id"]]
+    assert result["status"] == "built", result["failure"]
+    (wheel,) = result["wheels"]
+    assert wheel["tags"]["platform"][-1] == "manylinux_2_36_aarch64"
+    assert any(name.startswith("libyaml") for name in wheel["grafted"])
+    assert "passed" in (workdir / "out" / job["id"] / "test.log").read_text()
+    record_timings("aarch64 cp311 yamlcount (emulated)", result["timings"])
 
 
 def test_check_mode_reports_the_containers_and_runs_nothing(builder_images, tmp_path) -> None:
