@@ -43,7 +43,7 @@ KIND_LABELS: Mapping[str, str] = {
 }
 
 # Layout, in SVG user units (CSS pixels at scale 1).
-WIDTH = 960.0
+WIDTH = 880.0
 LABEL_WIDTH = 150.0
 """Left column: the row labels."""
 RIGHT_MARGIN = 40.0
