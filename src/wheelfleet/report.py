@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import manifest as wheelhouse_manifest
-from wheelfleet import manylinux
+from wheelfleet import manylinux, report_templates
 from wheelfleet import release as release_state
-from wheelfleet import report_templates
 from wheelfleet import timeline as timelines
 from wheelfleet.architectures import ARCHITECTURES
 from wheelfleet.identifiers import python_sort_key
