@@ -296,7 +296,9 @@ def build(
         busy = sum(r.seconds for r in mine)
         text = f"{host} slot {slot}"
         title = f"{text}: {len(mine)} job(s), busy {_short_time(busy)}" if mine else f"{text}: idle"
-        label = text if mine else f"{text} (idle)"
+        # A long host name is cut, never the slot: each row stays told apart.
+        suffix = f" slot {slot}" + ("" if mine else " (idle)")
+        room = LABEL_WIDTH - 2 * LABEL_PADDING - len(suffix) * CHAR_WIDTH
         y = TOP_MARGIN + i * ROW_HEIGHT
         rows.append(
             Row(
@@ -304,7 +306,7 @@ def build(
                 slot=slot,
                 y=y,
                 height=ROW_HEIGHT,
-                label=_fit(label, LABEL_WIDTH - 2 * LABEL_PADDING),
+                label=_fit(host, room) + suffix,
                 label_y=round(y + ROW_HEIGHT / 2 + FONT_SIZE * 0.35, 2),
                 title=title,
                 jobs=len(mine),

@@ -163,6 +163,9 @@ def test_slots_outside_the_fleet_get_rows_and_hosts_keep_the_fleet_order() -> No
     ]
     built = timeline.build(runs, fleet={"zeta": 1, "alpha": 1})
     assert [(r.host, r.slot) for r in built.rows] == [("zeta", 0), ("alpha", 0), ("alpha", 3)]
+    long = timeline.build([run("cp311-manylinux_x86_64", "a" * 60 + ".example", 1, 0.0)])
+    assert long.rows[0].label == "a" * 13 + "\u2026 slot 1"
+    assert len(long.rows[0].label) * timeline.CHAR_WIDTH <= timeline.LABEL_WIDTH
     assert built.figures.slots == 3
     assert {h.host: h.slots for h in built.figures.hosts} == {"zeta": 1, "alpha": 2}
 

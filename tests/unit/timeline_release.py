@@ -84,12 +84,12 @@ def _entry(state: dict[str, Any], identifier: str, host: str, slot: int, steps: 
     }
 
 
-def multi_host_release() -> tuple[dict[str, Any], dict[str, Any]]:
-    """(release state, manifest): 8 jobs (x86_64 and aarch64 x cp311..cp314) on three hosts
-    of two slots each, one round, one job failed in its test."""
-    plan = make_plan(
-        matrix_jobs(["x86_64", "aarch64"], ["cp311", "cp312", "cp313", "cp314"]), HOSTS
-    ).to_json()
+def multi_host_release(
+    hosts: tuple[Host, ...] = HOSTS, pythons: tuple[str, ...] = ("cp311", "cp312", "cp313", "cp314")
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(release state, manifest): by default 8 jobs (x86_64 and aarch64 x cp311..cp314) on
+    three hosts of two slots each, one round, one job failed in its test."""
+    plan = make_plan(matrix_jobs(["x86_64", "aarch64"], pythons), hosts).to_json()
     state = release.start(plan, release_id="20251206T101500-3f9a1c", project=PROJECT)
     state["started_at"] = STARTED
     entries: list[dict[str, Any]] = []
