@@ -133,7 +133,8 @@ class Report:
     runs: tuple[timelines.JobRun, ...] = ()
     """The jobs that ran in the release, with their steps: the timeline's bars."""
     without_steps: tuple[str, ...] = ()
-    """Jobs that ran but whose records carry no steps (older entries): left off the timeline."""
+    """Jobs that ran but whose records carry no steps (entries from before steps were recorded,
+    a job stopped before its first step): left off the timeline, and listed."""
     fleet: Mapping[str, int] = field(default_factory=dict)
     """The release's hosts and their slots (the timeline's rows)."""
     started_at: float | None = None

@@ -12,7 +12,7 @@ figures), in SVG user units. ``templates/timeline.svg.j2`` draws what it compute
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,16 +263,7 @@ def build(
     """
     drawn = [run for run in runs if run.steps]
     rows_keys = _row_keys(drawn, fleet or {})
-    slots_of: dict[str, int] = {}
-    for host, _ in rows_keys:
-        slots_of[host] = slots_of.get(host, 0) + 1
-
-    if started_at is not None and finished_at is not None and finished_at >= started_at:
-        wall: float | None = finished_at - started_at
-    elif drawn:
-        wall = max(r.end for r in drawn) - min(r.start for r in drawn)
-    else:
-        wall = None
+    wall = _wall(drawn, started_at, finished_at)
 
     times = [t for t in (started_at, finished_at) if t is not None]
     times += [t for run in drawn for t in (run.start, run.end)]
@@ -289,9 +280,40 @@ def build(
     for run in sorted(drawn, key=lambda r: (row_index[(r.host, r.slot)], r.start, r.job)):
         row_top = TOP_MARGIN + row_index[(run.host, run.slot)] * ROW_HEIGHT
         bars.append(_bar(run, x_of, row_top + (ROW_HEIGHT - BAR_HEIGHT) / 2, plot_right))
+    rows = _rows(rows_keys, drawn)
+    plot_bottom = TOP_MARGIN + max(len(rows), 1) * ROW_HEIGHT
+    used = {seg.kind for bar in bars for seg in bar.segments}
+    kinds = tuple((k, label) for k, label in KIND_LABELS.items() if k != OTHER or OTHER in used)
+    return Timeline(
+        width=WIDTH,
+        height=plot_bottom + AXIS_HEIGHT,
+        plot_left=plot_left,
+        plot_right=plot_right,
+        plot_top=TOP_MARGIN,
+        plot_bottom=plot_bottom,
+        rows=rows,
+        bars=tuple(bars),
+        ticks=_ticks(span, plot_left, scale) if drawn else (),
+        kinds=kinds,
+        figures=_figures(rows_keys, drawn, wall),
+        left_off=tuple(left_off),
+    )
 
+
+def _wall(
+    drawn: Sequence[JobRun], started_at: float | None, finished_at: float | None
+) -> float | None:
+    """The release's end minus its start; without them, the span of its steps."""
+    if started_at is not None and finished_at is not None and finished_at >= started_at:
+        return finished_at - started_at
+    if drawn:
+        return max(r.end for r in drawn) - min(r.start for r in drawn)
+    return None
+
+
+def _rows(keys: Sequence[tuple[str, int]], drawn: Sequence[JobRun]) -> tuple[Row, ...]:
     rows = []
-    for i, (host, slot) in enumerate(rows_keys):
+    for i, (host, slot) in enumerate(keys):
         mine = [r for r in drawn if (r.host, r.slot) == (host, slot)]
         busy = sum(r.seconds for r in mine)
         text = f"{host} slot {slot}"
@@ -313,37 +335,27 @@ def build(
                 busy=busy,
             )
         )
+    return tuple(rows)
 
-    plot_bottom = TOP_MARGIN + max(len(rows), 1) * ROW_HEIGHT
-    total_slots = len(rows_keys)
-    job_seconds = sum(r.seconds for r in drawn)
+
+def _figures(
+    keys: Sequence[tuple[str, int]], drawn: Sequence[JobRun], wall: float | None
+) -> Figures:
+    slots_of: dict[str, int] = {}
+    for host, _ in keys:
+        slots_of[host] = slots_of.get(host, 0) + 1
     hosts = []
     for host, slots in slots_of.items():
         mine = [r for r in drawn if r.host == host]
         busy = sum(r.seconds for r in mine)
         hosts.append(HostFigures(host, slots, len(mine), busy, _ratio(busy, wall, slots)))
-    figures = Figures(
+    job_seconds = sum(r.seconds for r in drawn)
+    return Figures(
         wall=wall,
         job_seconds=job_seconds,
-        slots=total_slots,
-        efficiency=_ratio(job_seconds, wall, total_slots) if drawn else None,
+        slots=len(keys),
+        efficiency=_ratio(job_seconds, wall, len(keys)) if drawn else None,
         hosts=tuple(hosts),
-    )
-    used = {seg.kind for bar in bars for seg in bar.segments}
-    kinds = tuple((k, label) for k, label in KIND_LABELS.items() if k != OTHER or OTHER in used)
-    return Timeline(
-        width=WIDTH,
-        height=plot_bottom + AXIS_HEIGHT,
-        plot_left=plot_left,
-        plot_right=plot_right,
-        plot_top=TOP_MARGIN,
-        plot_bottom=plot_bottom,
-        rows=tuple(rows),
-        bars=tuple(bars),
-        ticks=_ticks(span, plot_left, scale) if drawn else (),
-        kinds=kinds,
-        figures=figures,
-        left_off=tuple(left_off),
     )
 
 
@@ -365,7 +377,7 @@ def _ratio(busy: float, wall: float | None, slots: int) -> float | None:
     return busy / (wall * slots)
 
 
-def _bar(run: JobRun, x_of: Any, y: float, limit: float) -> Bar:
+def _bar(run: JobRun, x_of: Callable[[float], float], y: float, limit: float) -> Bar:
     kinds: dict[str, list[Step]] = {}
     for step in run.steps:
         kinds.setdefault(STEP_KINDS.get(step.name, OTHER), []).append(step)
