@@ -1,11 +1,11 @@
 """A finished multi-host release with step times, for the timeline and report tests.
 
-The state and manifest are made by wheelfleet.release itself (start, then advance with
-the round's outcome and manifest). Step times are what the build engine records: each
-host runs its jobs on its slots, a slot's first job starts the container, copies the
-inputs in and runs before-all, aarch64 builds run under emulation (slower), and the
-controller publishes each job's wheels after it. One job fails in its test: release.json
-keeps its host, slot and steps up to the failure.
+The state comes from wheelfleet.release.start (the plan, its hosts and their slots); its
+one round is then written in as the release rounds leave it in release.json. Step times
+are what the build engine records: each host runs its jobs on its slots, a slot's first
+job starts the container, copies the inputs in and runs before-all, aarch64 builds take
+longer, and the controller publishes each job's wheels after it. One job fails in its
+test: release.json keeps its host, slot and steps up to the failure.
 """
 
 from __future__ import annotations
@@ -93,35 +93,35 @@ def multi_host_release(
     state = release.start(plan, release_id="20251206T101500-3f9a1c", project=PROJECT)
     state["started_at"] = STARTED
     entries: list[dict[str, Any]] = []
-    outcomes: dict[str, dict[str, Any]] = {}
-    ran: dict[str, tuple[str, int, list]] = {}
     for host, names in state["assignments"].items():
         capacity = plan["hosts"][host]["capacity"]
         free = [STARTED + PREPARATION + 0.3 * slot for slot in range(capacity)]
         used = [False] * capacity
-        failed = []
         for name in names:
             slot = min(range(capacity), key=lambda s: free[s])
             steps = job_steps(name, free[slot], not used[slot])
             used[slot] = True
             free[slot] = steps[-1]["end"] + 0.2
-            ran[name] = (host, slot, steps)
+            job = state["jobs"][name]
+            # The job as the release rounds leave it in release.json, with where and when
+            # it ran.
+            job.update(host=host, slot=slot, steps=steps, round=1)
             if name == FAILING:
-                failed.append(
-                    {
-                        "job": state["jobs"][name]["job"],
-                        "step": "test",
-                        "reason": "E   AssertionError: count('a: 1') == 2 <yaml & friends>",
-                    }
+                job.update(
+                    status=release.FAILED,
+                    step="test",
+                    reason="E   AssertionError: count('a: 1') == 2 <yaml & friends>",
                 )
             else:
-                entries.append(_entry(state, name, host, slot, steps))
-        outcomes[host] = {"round": 1, "healthy": True, "reason": "", "failed": failed}
+                entry = _entry(state, name, host, slot, steps)
+                entries.append(entry)
+                job.update(
+                    status=release.DONE,
+                    wheels=[entry["file"]],
+                    seconds=round(sum(entry["timings"].values()), 1),
+                )
+            job["attempts"].append({"round": 1, "host": host, "outcome": job["status"]})
     document = {"version": 1, "wheels": {e["file"]: e for e in entries}}
-    state = release.advance(state, outcomes, document)
-    # What the release rounds record in release.json for every job that ran.
-    for name, (host, slot, steps) in ran.items():
-        state["jobs"][name].update(host=host, slot=slot, steps=steps)
-    last = max(s["end"] for _, _, steps in ran.values() for s in steps)
-    state["finished_at"] = round(last + 3.0, 3)
+    last = max(s["end"] for job in state["jobs"].values() for s in job["steps"])
+    state.update(complete=True, assignments={}, finished_at=round(last + 3.0, 3))
     return state, document
