@@ -4,16 +4,19 @@ A report is built from the wheelhouse's ``manifest.json`` and, when there is
 one, the last release's state (``release.json``, see :mod:`wheelfleet.release`).
 Without a release state the matrix shows the wheels the manifest holds. The
 same :class:`Report` renders as Markdown (``report.md``), as a static HTML page
-(``report.html``: no script, every value escaped) and as a JSON document.
+(``report.html``: no script, every value escaped) and as a JSON document. The
+Markdown and HTML come from the Jinja2 templates in ``wheelfleet/templates``
+(:mod:`wheelfleet.report_templates`).
 
 The matrix has one row per Python tag and one column per architecture; each
 cell gives the job's status, its host, whether it ran natively or under
-emulation, and its time (the sum of its steps).
+emulation, and its time (the sum of its steps). The timeline
+(:mod:`wheelfleet.timeline`) shows each job's steps on its host's slot, with the
+release's wall time, the sum of its job times and the parallel efficiency.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import time
@@ -23,10 +26,25 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import manifest as wheelhouse_manifest
-from wheelfleet import manylinux
+from wheelfleet import manylinux, report_templates
 from wheelfleet import release as release_state
+from wheelfleet import timeline as timelines
 from wheelfleet.architectures import ARCHITECTURES
 from wheelfleet.identifiers import python_sort_key
+from wheelfleet.report_templates import format_seconds, format_size, one_line
+
+__all__ = [
+    "HTML",
+    "MARKDOWN",
+    "STATUS_LABELS",
+    "Cell",
+    "Report",
+    "Wheel",
+    "format_seconds",
+    "format_size",
+    "render",
+    "text_summary",
+]
 
 MARKDOWN = "report.md"
 HTML = "report.html"
@@ -58,12 +76,19 @@ class Cell:
 
     def summary(self) -> str:
         """``built on fleet-a, native, 25.4 s``."""
-        parts = [self.status + (f" on {self.host}" if self.host else "")]
-        if self.mode:
-            parts.append(self.mode)
+        where = f" on {self.host}" if self.host else ""
+        return ", ".join([self.status + where, *self._mode_and_time()])
+
+    def detail(self) -> str:
+        """``on fleet-a, native, 25.4 s``: the summary without the status."""
+        where = [f"on {self.host}"] if self.host else []
+        return ", ".join([*where, *self._mode_and_time()])
+
+    def _mode_and_time(self) -> list[str]:
+        parts = [self.mode] if self.mode else []
         if self.seconds is not None:
             parts.append(format_seconds(self.seconds))
-        return ", ".join(parts)
+        return parts
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,15 @@ class Report:
     generated_at: str = ""
     not_built: tuple[Mapping[str, Any], ...] = ()
     """Selected by the project's configuration, not buildable on the fleet: subject, reason."""
+    runs: tuple[timelines.JobRun, ...] = ()
+    """The jobs that ran in the release, with their steps: the timeline's bars."""
+    without_steps: tuple[str, ...] = ()
+    """Jobs that ran but whose records carry no steps (entries from before steps were recorded,
+    a job stopped before its first step): left off the timeline, and listed."""
+    fleet: Mapping[str, int] = field(default_factory=dict)
+    """The release's hosts and their slots (the timeline's rows)."""
+    started_at: float | None = None
+    finished_at: float | None = None
 
     # -- building
 
@@ -147,6 +181,7 @@ class Report:
             )
         projects = sorted({str(e.get("project")) for e in entries.values() if e.get("project")})
         versions = sorted({str(e.get("version")) for e in entries.values() if e.get("version")})
+        runs, without_steps = _last_run(entries)
         return cls(
             project=", ".join(projects) or "(no wheels)",
             version=", ".join(versions) or None,
@@ -158,6 +193,8 @@ class Report:
             cells=tuple(cells.values()),
             wheels=tuple(wheels),
             generated_at=_now(),
+            runs=runs,
+            without_steps=without_steps,
         )
 
     @classmethod
@@ -173,6 +210,8 @@ class Report:
         cells: list[Cell] = []
         wheels: list[Wheel] = []
         versions: set[str] = set()
+        runs: list[timelines.JobRun] = []
+        without_steps: list[str] = []
         for identifier, job in sorted(state.get("jobs", {}).items()):
             status = STATUS_LABELS.get(job.get("status"), str(job.get("status")))
             mine: list[Mapping[str, Any]] = []
@@ -184,6 +223,12 @@ class Report:
                 latest = max((str(e.get("run_id", "")) for e in found), default="")
                 mine = [e for e in found if str(e.get("run_id", "")) == latest]
             job_wheels = [_wheel(entry) for entry in sorted(mine, key=lambda e: str(e["file"]))]
+            if _ran(job):
+                run = _job_run(identifier, job, mine)
+                if run is None:
+                    without_steps.append(str(job.get("job") or identifier))
+                else:
+                    runs.append(run)
             wheels.extend(job_wheels)
             versions.update(str(e["version"]) for e in mine if e.get("version"))
             if job_wheels:
@@ -230,6 +275,11 @@ class Report:
             failed_hosts=dict(state.get("failed_hosts") or {}),
             generated_at=_now(),
             not_built=tuple(state.get("not_built") or ()),
+            runs=tuple(runs),
+            without_steps=tuple(without_steps),
+            fleet=_fleet(state),
+            started_at=started if isinstance(started, int | float) else None,
+            finished_at=finished if isinstance(finished, int | float) else None,
         )
 
     # -- views
@@ -304,181 +354,33 @@ class Report:
             "failed_hosts": dict(self.failed_hosts),
             "failures": [_cell_json(cell) for cell in self.failures],
             "not_built": [dict(item) for item in self.not_built],
+            "timeline": {
+                **self.timeline().figures.to_json(),
+                "jobs_without_steps": list(self.without_steps),
+            },
         }
 
-    # -- Markdown
+    # -- timeline, Markdown, HTML
+
+    @property
+    def title(self) -> str:
+        return self.project + (f" {self.version}" if self.version else "")
+
+    def timeline(self) -> timelines.Timeline:
+        """The jobs on their host slots, with the wall time, job times and efficiency."""
+        return timelines.build(
+            self.runs,
+            fleet=self.fleet,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            left_off=self.without_steps,
+        )
 
     def markdown(self) -> str:
-        title = self.project + (f" {self.version}" if self.version else "")
-        lines = [f"# Release report: {_md(title)}", ""]
-        if self.release_id:
-            lines.append(f"- Release: `{self.release_id}`, {self.rounds} round(s)")
-        if self.elapsed is not None:
-            lines.append(f"- Time: {format_seconds(self.elapsed)}")
-        lines.append(f"- Wheelhouse: `{self.wheelhouse}`")
-        lines.append(f"- Result: {_md(self.headline())}")
-        lines += ["", "## Matrix", ""]
-        archs = self.architectures()
-        if archs:
-            lines.append("| Python | " + " | ".join(archs) + " |")
-            lines.append("|---|" + "---|" * len(archs))
-            for python in self.pythons():
-                row = [
-                    _md(cell.summary()) if (cell := self.cell(python, arch)) else "-"
-                    for arch in archs
-                ]
-                lines.append(f"| {python} | " + " | ".join(row) + " |")
-        else:
-            lines.append("No jobs.")
-        lines += ["", "## Wheels", ""]
-        if self.wheels:
-            lines.append(
-                "| Wheel | Policy | Size | sha256 | Host | Mode | Build | Grafted libraries"
-                " | Image |"
-            )
-            lines.append("|---|---|---:|---|---|---|---:|---|---|")
-            for wheel in self.wheels:
-                grafted = ", ".join(wheel.grafted) or "none"
-                lines.append(
-                    f"| {_md(wheel.file)} | {_md(wheel.policy)} | {format_size(wheel.size)} |"
-                    f" `{wheel.sha256[:16]}` |"
-                    f" {_md(wheel.host)} | {wheel.mode} | {format_seconds(wheel.build_seconds)} |"
-                    f" {_md(grafted)} | {_md(wheel.image)} `{_short_digest(wheel.image_digest)}` |"
-                )
-        else:
-            lines.append("No wheels.")
-        if self.not_built:
-            lines += ["", "## Selected but not built on this fleet", ""]
-            lines += [f"- {_md(item['subject'])}: {_md(item['reason'])}" for item in self.not_built]
-        if self.moves or self.failed_hosts:
-            lines += ["", "## Replanned", ""]
-            for host, reason in sorted(self.failed_hosts.items()):
-                lines.append(f"- Host {_md(host)} failed: {_md(_one_line(reason))}")
-            for move in self.moves:
-                lines.append(
-                    f"- {_md(str(move['job']))} moved from {_md(str(move['from']))} to"
-                    f" {_md(str(move['to']))} in round {move['round']}"
-                    f" ({'native' if move.get('native') else 'emulated'})"
-                )
-        if self.failures:
-            lines += ["", "## Failures", ""]
-            for cell in self.failures:
-                where = f" on {_md(cell.host)}" if cell.host else ""
-                lines.append(f"### {cell.identifier}{where}, step {_md(cell.step or '?')}")
-                lines += ["", "```", (cell.reason or "no reason recorded").replace("```", "'''")]
-                lines += ["```", ""]
-        lines += ["", f"Generated by wheelfleet at {self.generated_at}.", ""]
-        return "\n".join(lines)
-
-    # -- HTML
+        return report_templates.render_markdown(self)
 
     def html(self) -> str:
-        e = _escape
-        title = self.project + (f" {self.version}" if self.version else "")
-        out = [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            f"<title>Release report: {e(title)}</title>",
-            f"<style>{_CSS}</style>",
-            "</head>",
-            "<body>",
-            f"<h1>Release report: {e(title)}</h1>",
-            "<ul>",
-        ]
-        if self.release_id:
-            out.append(
-                f"<li>Release <code>{e(self.release_id)}</code>, {self.rounds} round(s)</li>"
-            )
-        if self.elapsed is not None:
-            out.append(f"<li>Time: {e(format_seconds(self.elapsed))}</li>")
-        out.append(f"<li>Wheelhouse: <code>{e(self.wheelhouse)}</code></li>")
-        status = "ok" if self.complete else "failed"
-        out.append(f'<li class="{status}">Result: {e(self.headline())}</li>')
-        out += ["</ul>", "<h2>Matrix</h2>"]
-        archs = self.architectures()
-        if archs:
-            out.append('<table class="matrix"><thead><tr><th>Python</th>')
-            out += [f"<th>{e(arch)}</th>" for arch in archs]
-            out.append("</tr></thead><tbody>")
-            for python in self.pythons():
-                out.append(f"<tr><th>{e(python)}</th>")
-                for arch in archs:
-                    cell = self.cell(python, arch)
-                    if cell is None:
-                        out.append('<td class="none">-</td>')
-                        continue
-                    css = {"built": "ok", "up to date": "same"}.get(cell.status, "failed")
-                    detail = []
-                    if cell.host:
-                        detail.append(f"on {cell.host}")
-                    if cell.mode:
-                        detail.append(cell.mode)
-                    if cell.seconds is not None:
-                        detail.append(format_seconds(cell.seconds))
-                    out.append(
-                        f'<td class="{css}"><strong>{e(cell.status)}</strong>'
-                        f"<br><small>{e(', '.join(detail))}</small></td>"
-                    )
-                out.append("</tr>")
-            out.append("</tbody></table>")
-        else:
-            out.append("<p>No jobs.</p>")
-        out.append("<h2>Wheels</h2>")
-        if self.wheels:
-            out.append(
-                "<table><thead><tr><th>Wheel</th><th>Policy</th><th>Size</th><th>sha256</th>"
-                "<th>Host</th>"
-                "<th>Mode</th><th>Build</th><th>Grafted libraries</th><th>Image</th>"
-                "</tr></thead><tbody>"
-            )
-            for wheel in self.wheels:
-                out.append(
-                    f"<tr><td><code>{e(wheel.file)}</code></td><td>{e(wheel.policy)}</td>"
-                    f'<td class="num">{e(format_size(wheel.size))}</td>'
-                    f'<td><code title="{e(wheel.sha256)}">{e(wheel.sha256[:16])}</code></td>'
-                    f"<td>{e(wheel.host)}</td><td>{e(wheel.mode)}</td>"
-                    f'<td class="num">{e(format_seconds(wheel.build_seconds))}</td>'
-                    f"<td>{e(', '.join(wheel.grafted) or 'none')}</td>"
-                    f'<td>{e(wheel.image)} <code title="{e(wheel.image_digest)}">'
-                    f"{e(_short_digest(wheel.image_digest))}</code></td></tr>"
-                )
-            out.append("</tbody></table>")
-        else:
-            out.append("<p>No wheels.</p>")
-        if self.not_built:
-            out += ["<h2>Selected but not built on this fleet</h2>", "<ul>"]
-            out += [
-                f"<li>{e(item['subject'])}: {e(item['reason'])}</li>" for item in self.not_built
-            ]
-            out.append("</ul>")
-        if self.moves or self.failed_hosts:
-            out += ["<h2>Replanned</h2>", "<ul>"]
-            for host, reason in sorted(self.failed_hosts.items()):
-                out.append(f"<li>Host {e(host)} failed: {e(_one_line(reason))}</li>")
-            for move in self.moves:
-                mode = "native" if move.get("native") else "emulated"
-                out.append(
-                    f"<li>{e(str(move['job']))} moved from {e(str(move['from']))} to"
-                    f" {e(str(move['to']))} in round {e(str(move['round']))} ({mode})</li>"
-                )
-            out.append("</ul>")
-        if self.failures:
-            out.append("<h2>Failures</h2>")
-            for cell in self.failures:
-                where = f" on {cell.host}" if cell.host else ""
-                out.append(
-                    f"<h3>{e(cell.identifier + where)}, step {e(cell.step or '?')}</h3>"
-                    f"<pre>{e(cell.reason or 'no reason recorded')}</pre>"
-                )
-        out += [
-            f"<p><small>Generated by wheelfleet at {e(self.generated_at)}.</small></p>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-        return "\n".join(out)
+        return report_templates.render_html(self)
 
     def write(self, wheelhouse: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Write ``report.md`` and ``report.html`` into the wheelhouse (under its lock, each from
@@ -498,15 +400,93 @@ class Report:
         return paths
 
 
-_CSS = (
-    "body{font-family:sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;margin:1em 0}"
-    "th,td{border:1px solid #bbb;padding:.3em .6em;text-align:left;vertical-align:top}"
-    "td.num{text-align:right}"
-    "td.ok{background:#e6f4e6}td.same{background:#eef2fa}td.failed{background:#fbe3e3}"
-    "li.ok{color:#1a6d1a}li.failed{color:#a11;font-weight:bold}"
-    "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
-)
+def _ran(job: Mapping[str, Any]) -> bool:
+    """Whether a release job ran on a host (built, or failed there; not failed by the plan)."""
+    if job.get("status") == release_state.DONE:
+        return True
+    return (
+        job.get("status") == release_state.FAILED
+        and bool(job.get("host"))
+        and int(job.get("round") or 0) >= 1
+    )
+
+
+def _slot(*values: Any) -> int:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return 0
+
+
+def _job_run(
+    identifier: str, job: Mapping[str, Any], entries: list[Mapping[str, Any]]
+) -> timelines.JobRun | None:
+    """The job as it ran: steps, host and slot from release.json's job, else from the
+    manifest entries of its wheels (every wheel of a job carries the job's steps)."""
+    entry = next((e for e in entries if timelines.read_steps(e.get("steps"))), {})
+    steps = timelines.read_steps(job.get("steps")) or timelines.read_steps(entry.get("steps"))
+    if not steps:
+        return None
+    failed = job.get("status") == release_state.FAILED
+    return timelines.JobRun(
+        job=str(job.get("job") or identifier),
+        identifier=identifier,
+        host=str(job.get("host") or entry.get("host") or "?"),
+        slot=_slot(job.get("slot"), entry.get("slot")),
+        steps=steps,
+        failed=failed,
+        failed_step=str(job.get("step")) if failed and job.get("step") else None,
+    )
+
+
+def _last_run(
+    entries: Mapping[str, Mapping[str, Any]],
+) -> tuple[tuple[timelines.JobRun, ...], tuple[str, ...]]:
+    """Without a release state: the jobs of the manifest's last run (the run whose steps end
+    last), and the jobs of that run without steps."""
+    by_run: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for _, entry in sorted(entries.items()):
+        job = str(entry.get("job") or entry.get("identifier") or entry.get("file"))
+        by_run.setdefault(str(entry.get("run_id") or ""), {}).setdefault(job, entry)
+
+    def last_end(jobs: Mapping[str, Mapping[str, Any]]) -> float:
+        ends = [s.end for e in jobs.values() for s in timelines.read_steps(e.get("steps"))]
+        return max(ends, default=float("-inf"))
+
+    if not by_run:
+        return (), ()
+    run = max(by_run.values(), key=last_end)
+    if last_end(run) == float("-inf"):
+        return (), tuple(sorted({job for jobs in by_run.values() for job in jobs}))
+    runs, without = [], []
+    for job, entry in sorted(run.items()):
+        steps = timelines.read_steps(entry.get("steps"))
+        if not steps:
+            without.append(job)
+            continue
+        runs.append(
+            timelines.JobRun(
+                job=job,
+                identifier=str(entry.get("identifier") or job),
+                host=str(entry.get("host") or "?"),
+                slot=_slot(entry.get("slot")),
+                steps=steps,
+            )
+        )
+    return tuple(runs), tuple(without)
+
+
+def _fleet(state: Mapping[str, Any]) -> dict[str, int]:
+    """The release's healthy hosts (in its first plan, or planned later) and their slots."""
+    fleet: dict[str, int] = {}
+    for plan in (state.get("initial_plan"), state.get("plan")):
+        hosts = plan.get("hosts") if isinstance(plan, Mapping) else None
+        for name, host in (hosts or {}).items():
+            if isinstance(host, Mapping) and host.get("healthy", True) and name not in fleet:
+                capacity = host.get("capacity")
+                if isinstance(capacity, int) and capacity > 0:
+                    fleet[str(name)] = capacity
+    return fleet
 
 
 def _now() -> str:
@@ -580,52 +560,6 @@ def _wheel_json(wheel: Wheel) -> dict[str, Any]:
     }
 
 
-def _escape(text: str) -> str:
-    return html.escape(str(text), quote=True)
-
-
-_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>()#+!|"})
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell or heading (no markup, no raw HTML)."""
-    return _one_line(str(text)).translate(_MD_SPECIAL)
-
-
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return " / ".join(lines) if len(lines) <= 3 else " / ".join([*lines[:3], "..."])
-
-
-def _short_digest(digest: str) -> str:
-    name = str(digest)
-    if "@" in name:
-        name = name.split("@", 1)[1]
-    algorithm, _, value = name.partition(":")
-    return f"{algorithm}:{value[:12]}" if value else name[:19]
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024 or unit == "MiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
-
-
 def render(report: Report, fmt: str) -> str:
     """The report as ``markdown``, ``html`` or ``json``."""
     if fmt == "html":
@@ -682,7 +616,7 @@ def text_summary(document: Mapping[str, Any], paths: Mapping[str, str] | None = 
         held = sum(max(1, len(item.get("identifiers") or [])) for item in not_built)
         lines.append(f"selected but not built on this fleet: {held} (see the report)")
     for host, reason in sorted((document.get("failed_hosts") or {}).items()):
-        lines.append(f"host {host} failed: {_one_line(str(reason))}")
+        lines.append(f"host {host} failed: {one_line(str(reason))}")
     for move in document.get("moves") or []:
         lines.append(
             f"replanned {move.get('job')}: moved from {move.get('from')} to {move.get('to')}"

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import browser
 from tests.conftest import (
     BIN,
     REPO,
@@ -42,6 +43,7 @@ from tests.conftest import (
     parse_recap,
     wheelfleet,
 )
+from wheelfleet.report import Report
 
 pytestmark = [pytest.mark.engine, pytest.mark.emulation]
 
@@ -413,6 +415,24 @@ def test_a_release_builds_every_wheel_with_its_manifest_and_report(released, fle
         assert f"cp311-manylinux_x86_64  {entry['host']}  {phase}" in err, phase
     assert f"wheelhouse: {wheelhouse}" in err
     assert f"report: {wheelhouse}/report.md, {wheelhouse}/report.html" in err
+
+
+def test_the_release_report_renders_in_chromium(released, tmp_path) -> None:
+    """The real report.html of the release, in headless Chromium: nothing overflows, and the
+    timeline draws every job that has step records with one rect per kind of its steps."""
+    wheelhouse = released["wheelhouse"]
+    page = wheelhouse / "report.html"
+    found = browser.measure(page, tmp_path)
+    assert found["title"] == "Release report: yamlcount 1.0.0"
+    assert found["overflow"] == [] and found["scroll_width"] <= found["viewport"]
+    built = Report.from_wheelhouse(wheelhouse)
+    drawn = built.timeline()
+    # Every built job is on the timeline, or listed as a job without step records.
+    assert len(drawn.bars) + len(drawn.left_off) == built.counts()["built"]
+    assert [job["job"] for job in found["jobs"]] == [bar.job for bar in drawn.bars]
+    for job, bar in zip(found["jobs"], drawn.bars, strict=True):
+        assert job["rects"] == job["steps"] == len(bar.segments)
+    browser.screenshot(page, tmp_path / "report.png")
 
 
 def test_wheelfleet_report_shows_the_release_without_running_anything(released) -> None:

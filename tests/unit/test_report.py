@@ -274,3 +274,194 @@ def test_what_the_fleet_cannot_build_is_in_every_view() -> None:
     assert "<h2>Selected but not built on this fleet</h2>" in built.html()
     text = report.text_summary(built.to_json())
     assert "selected but not built on this fleet: 2 (see the report)" in text
+
+
+# --- the timeline -------------------------------------------------------------------------
+
+
+class _SvgCollector(HTMLParser):
+    """The timeline's job groups: data-job, data-steps, failed, and their step rects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.jobs: list[dict] = []
+        self.rows: list[dict] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+        found = dict(attrs)
+        classes = (found.get("class") or "").split()
+        if tag == "g" and "job" in classes:
+            self.jobs.append({**found, "rects": [], "failed": "failed" in classes})
+        elif tag == "g" and "row" in classes:
+            self.rows.append({**found, "idle": "idle" in classes})
+        elif tag == "rect" and "step" in classes and self.jobs:
+            self.jobs[-1]["rects"].append(found)
+
+
+CONTRACT_KINDS = {
+    "container_start": "start",
+    "copy_in": "start",
+    "before_all": "before_all",
+    "before_build": "build",
+    "build": "build",
+    "repair": "repair",
+    "copy_out": "repair",
+    "test_start": "test",
+    "test": "test",
+    "publish": "copy",
+}
+
+
+def timeline_release():
+    from tests.unit.timeline_release import FAILING, multi_host_release
+
+    state, document = multi_host_release()
+    return state, document, FAILING
+
+
+def test_the_timeline_of_a_multi_host_release() -> None:
+    state, document, failing = timeline_release()
+    built = report.Report.build(document, state, "/srv/wh")
+    drawn = built.timeline()
+    assert len(drawn.bars) == 8 and drawn.left_off == ()
+    assert [(r.host, r.slot) for r in drawn.rows] == [
+        ("fleet-amd64-1", 0),
+        ("fleet-amd64-1", 1),
+        ("fleet-amd64-2", 0),
+        ("fleet-amd64-2", 1),
+        ("fleet-arm64", 0),
+        ("fleet-arm64", 1),
+    ]
+    [failed] = [bar for bar in drawn.bars if bar.failed]
+    assert failed.identifier == failing and "FAILED at test" in failed.title
+    assert [s.kind for s in failed.segments] == ["start", "before_all", "build", "repair", "test"]
+    # The figures, from the step records themselves.
+    job_seconds = sum(
+        step["end"] - step["start"] for job in state["jobs"].values() for step in job["steps"]
+    )
+    wall = state["finished_at"] - state["started_at"]
+    figures = built.to_json()["timeline"]
+    assert figures["wall"] == round(wall, 1) and figures["slots"] == 6
+    assert figures["job_seconds"] == round(job_seconds, 1)
+    assert figures["efficiency"] == round(job_seconds / (wall * 6), 3)
+    assert figures["hosts"]["fleet-arm64"]["jobs"] == 4
+    assert figures["jobs_without_steps"] == []
+    # Markdown: the same figures as tables.
+    text = built.markdown()
+    efficiency = f"{job_seconds / (wall * 6) * 100:.0f} %"
+    assert (
+        f"| {report.format_seconds(wall)} | {report.format_seconds(job_seconds)} | 6"
+        f" | {efficiency} |"
+    ) in text
+    busy = sum(
+        s["end"] - s["start"]
+        for job in state["jobs"].values()
+        if job["host"] == "fleet-arm64"
+        for s in job["steps"]
+    )
+    assert f"| fleet-arm64 | 2 | 4 | {report.format_seconds(busy)} |" in text
+
+
+def test_the_html_timeline_draws_one_group_per_job_with_its_steps() -> None:
+    state, document, failing = timeline_release()
+    page = report.Report.build(document, state, "/srv/wh").html()
+    parser = _SvgCollector()
+    parser.feed(page)
+    assert "script" not in parser.tags and parser.tags.count("svg") >= 1
+    assert len(parser.jobs) == 8 and len(parser.rows) == 6
+    by_job = {job["job"]: job for job in state["jobs"].values()}
+    for group in parser.jobs:
+        kinds = [rect["data-kind"] for rect in group["rects"]]
+        assert int(group["data-steps"]) == len(kinds)
+        # One rect per kind of step the job went through (the contract's grouping).
+        expected = [CONTRACT_KINDS[step["step"]] for step in by_job[group["data-job"]]["steps"]]
+        assert kinds == list(dict.fromkeys(expected)), group["data-job"]
+    assert [j["data-job"] for j in parser.jobs if j["failed"]] == [state["jobs"][failing]["job"]]
+    assert "<th>Parallel efficiency</th>" in page
+
+
+def test_jobs_without_steps_are_left_off_with_a_note() -> None:
+    state, document, _ = timeline_release()
+    old = "cp311-manylinux_aarch64"
+    del state["jobs"][old]["steps"]
+    for entry in document["wheels"].values():
+        if entry["identifier"] == old:
+            del entry["steps"]
+    built = report.Report.build(document, state, "/srv/wh")
+    assert len(built.timeline().bars) == 7
+    job = state["jobs"][old]["job"]
+    assert built.timeline().left_off == (job,)
+    assert built.to_json()["timeline"]["jobs_without_steps"] == [job]
+    assert "1 job(s) without step times" in built.markdown()
+    assert f"not in its figures: {job}.</p>" in built.html()
+
+
+def test_steps_come_from_the_manifest_when_release_json_has_none() -> None:
+    state, document, failing = timeline_release()
+    for name, job in state["jobs"].items():
+        if name != failing:
+            del job["steps"], job["slot"]
+    drawn = report.Report.build(document, state, "/srv/wh").timeline()
+    assert len(drawn.bars) == 8
+    entry = next(e for e in document["wheels"].values() if e["slot"] == 1)
+    bar = next(b for b in drawn.bars if b.identifier == entry["identifier"])
+    assert bar.slot == 1 and bar.host == entry["host"]
+
+
+def test_up_to_date_jobs_are_not_on_the_timeline() -> None:
+    plan = make_plan(matrix_jobs(["x86_64"], ["cp311"]), [Host("a", "x86_64", 1)]).to_json()
+    state = release.start(plan, release_id="rel2", project=PROJECT)
+    steps = [{"step": "build", "start": 1000.0, "end": 1010.0}]
+    earlier = manifest(wheel_entry("x86_64", "cp311-cp311", "rel1-r1", "a", steps=steps))
+    # The round found the job up to date (release.json as the rounds leave it).
+    state["jobs"]["cp311-manylinux_x86_64"].update(status=release.UP_TO_DATE, round=1)
+    state.update(complete=True, assignments={}, finished_at=state["started_at"] + 5)
+    built = report.Report.build(earlier, state, "wh")
+    assert built.cell("cp311", "x86_64").status == "up to date"
+    assert built.timeline().empty and built.timeline().left_off == ()
+    assert "there is no timeline" in built.markdown()
+    assert "<svg" not in built.html()
+
+
+def test_without_release_state_the_timeline_shows_the_manifests_last_run() -> None:
+    def steps(start: float) -> list[dict]:
+        return [
+            {"step": "build", "start": start, "end": start + 10},
+            {"step": "test", "start": start + 10, "end": start + 12},
+        ]
+
+    document = manifest(
+        wheel_entry("x86_64", "cp311-cp311", "r1", "a", steps=steps(1000.0), slot=0),
+        wheel_entry("x86_64", "cp312-cp312", "r2", "a", steps=steps(5000.0), slot=0),
+        wheel_entry("aarch64", "cp312-cp312", "r2", "b", steps=steps(5001.0), slot=1),
+        wheel_entry("aarch64", "cp311-cp311", "r2", "b"),
+    )
+    drawn = report.Report.build(document, None, "wh").timeline()
+    assert sorted(bar.identifier for bar in drawn.bars) == [
+        "cp312-manylinux_aarch64",
+        "cp312-manylinux_x86_64",
+    ]
+    assert drawn.left_off == ("yamlcount-cp311-cp311-aarch64",)
+    assert drawn.figures.wall == 13.0
+    assert [(row.host, row.slot) for row in drawn.rows] == [("a", 0), ("b", 1)]
+
+
+def test_hostile_names_in_the_timeline_are_escaped() -> None:
+    state, document, failing = timeline_release()
+    hostile = '"><script>alert(1)</script>'
+    state["jobs"][failing]["host"] = hostile
+    state["jobs"][failing]["reason"] = "```\n<img src=x onerror=alert(1)>\n```"
+    built = report.Report.build(document, state, "/srv/`wh`")
+    page = built.html()
+    parser = _Collector()
+    parser.feed(page)
+    assert "script" not in parser.tags and "img" not in parser.tags
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    text = built.markdown()
+    assert f'### {failing} on "\\>\\<script\\>alert\\(1\\)\\</script\\>, step test\n' in text
+    # A reason holding a fence is kept whole inside a longer fence; a code span too.
+    assert "\n````\n```\n<img src=x onerror=alert(1)>\n```\n````\n" in text
+    assert "- Wheelhouse: `` /srv/`wh` ``\n" in text
