@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wfbench import harness, sections
+from wfbench import goals, harness, sections
 from wfbench.harness import Context
 from wheelfleet import bench
 
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.say(f"\n== {name}")
                 section_started = time.monotonic()
                 try:
-                    results[name] = sections.SECTIONS[name](b)
+                    results[name] = goals.SECTIONS[name](b)
                 except (sections.SectionError, harness.MeasureError) as exc:
                     errors.append(f"{name}: {exc}")
                     ctx.say(f"  {name}: not measured: {exc}")
