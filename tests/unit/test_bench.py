@@ -580,7 +580,8 @@ def test_without_steps_the_progress_lines_give_the_intervals() -> None:
         "job          cp311-manylinux_x86_64  host-a  done  (20.0s)\n"
         "job          cp313-manylinux_x86_64  host-b  done  (21.0s)\n"
     )
-    lines = [bench.parse_line(at, line) for at, line in zip((5, 6, 25, 27), text.splitlines())]
+    arrivals = zip((5, 6, 25, 27), text.splitlines(), strict=True)
+    lines = [bench.parse_line(at, line) for at, line in arrivals]
     entries = {
         "cp311-manylinux_x86_64": {"timings": {"build": 19.0}},
         "cp313-manylinux_x86_64": {"timings": {"build": 20.0}},
