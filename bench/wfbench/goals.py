@@ -49,8 +49,6 @@ def ran_before_all(entry: Mapping[str, Any]) -> bool:
 
 # --------------------------------------------------------------- 1. the wait-bound fleet
 
-WAIT_PYTHONS = ("cp311", "cp313", "cp314", "cp315")
-"""The CPythons of the offline builder images (bookworm: cp311; forky: cp313 to cp315)."""
 
 WAIT_SETUP = """\
 from setuptools import Extension, setup
@@ -124,7 +122,8 @@ SCALING_WAIT_METHOD = (
 
 
 def scaling_wait(b: Bench) -> dict[str, Any]:
-    sleep = 10 if b.quick else 20
+    sleep = b.wait_seconds
+    pythons = b.wait_pythons
     project = wait_project(b, sleep)
     hosts = sections.start_fleet(b, 3)
     single = {"wheelfleet_capacity": 1, "wheel_build_concurrency": 1}
@@ -143,8 +142,8 @@ def scaling_wait(b: Bench) -> dict[str, Any]:
             ["x86_64"],
             wheelhouse=wheelhouse,
             inventory=inventory,
-            pythons=WAIT_PYTHONS,
-            expect=len(WAIT_PYTHONS),
+            pythons=pythons,
+            expect=len(pythons),
         )
         found = entries(wheelhouse, b.ctx.release_id(name))
         intervals, source = bench_goals.job_intervals(found, measured.lines, measured.started)
@@ -163,12 +162,12 @@ def scaling_wait(b: Bench) -> dict[str, Any]:
     return {
         "method": SCALING_WAIT_METHOD.format(
             sleep=sleep,
-            pythons=", ".join(WAIT_PYTHONS),
-            n=len(WAIT_PYTHONS),
+            pythons=", ".join(pythons),
+            n=len(pythons),
             base=sections.FLEET_BASE,
         ),
-        "jobs": [f"{python}-manylinux_x86_64" for python in WAIT_PYTHONS],
-        "rows": bench_goals.scaling_rows(runs, len(WAIT_PYTHONS)),
+        "jobs": [f"{python}-manylinux_x86_64" for python in pythons],
+        "rows": bench_goals.scaling_rows(runs, len(pythons)),
         "runs": details,
     }
 

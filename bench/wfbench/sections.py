@@ -89,6 +89,10 @@ class Bench:
     matrix: list[str]
     pyyaml_version: str
     hand_emulated: bool
+    wait_pythons: list[str] = field(default_factory=lambda: ["cp311", "cp313", "cp314", "cp315"])
+    """The jobs of the wait-bound fleet: x86_64 for each of these CPythons."""
+    wait_seconds: int = 20
+    """The wait-bound project's before-build sleep."""
     measurements: list[Measured] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
