@@ -206,7 +206,7 @@ def scaling_rows(runs: Sequence[FleetRun], jobs: int) -> list[dict[str, Any]]:
                 "span_ratio": bench.rounded(bench.ratio(measured_span, ideal), 3),
                 "span_goal": goal("scaling_span", bench.ratio(measured_span, schedulable)),
                 "peak": peak,
-                "peak_goal_met": peak == run.hosts,
+                "peak_goal_met": peak == min(run.hosts, jobs),
             }
         )
     return rows
@@ -283,7 +283,7 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 f" {bench.fmt_seconds(row.get('schedulable'))}); span / schedulable"
                 f" {fmt_goal(row.get('span_goal'))}; wall / ideal"
                 f" {bench.fmt_ratio(row.get('wall_ratio'))}; peak {row.get('peak')} at once"
-                f" (goal {row['hosts']}: {'met' if row.get('peak_goal_met') else 'not met'})",
+                f" (goal {min(row['hosts'], row['jobs'])}: {'met' if row.get('peak_goal_met') else 'not met'})",
             )
         )
     overhead = results.get("overhead") or {}
