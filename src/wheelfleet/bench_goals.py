@@ -283,7 +283,8 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 f" {bench.fmt_seconds(row.get('schedulable'))}); span / schedulable"
                 f" {fmt_goal(row.get('span_goal'))}; wall / ideal"
                 f" {bench.fmt_ratio(row.get('wall_ratio'))}; peak {row.get('peak')} at once"
-                f" (goal {min(row['hosts'], row['jobs'])}: {'met' if row.get('peak_goal_met') else 'not met'})",
+                f" (goal {min(row['hosts'], row['jobs'])}:"
+                f" {'met' if row.get('peak_goal_met') else 'not met'})",
             )
         )
     overhead = results.get("overhead") or {}
