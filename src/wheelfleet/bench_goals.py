@@ -337,7 +337,8 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 f" {fmt_goal(groups['goal'])}; jobs' steps"
                 f" {bench.fmt_ratio(groups.get('steps_ratio'))}; before-all ran"
                 f" {_at(groups, 'group', 'before_all_runs')} time(s) in the group,"
-                f" {_at(groups, 'separate', 'before_all_runs')} separately",
+                f" {_at(groups, 'separate', 'before_all_runs')} separately (goal: once in the"
+                f" group: {'met' if groups.get('before_all_once') else 'not met'})",
             )
         )
     return rows
