@@ -430,6 +430,7 @@ def rerelease(b: Bench) -> dict[str, Any]:
         },
         "goal": bench_goals.goal("rerelease", bench.ratio(again.wall, cold.wall)),
         "top_tasks": bench_goals.top_tasks(again.lines, 10),
+        "roles": bench_goals.role_seconds(again.lines),
         "plays": bench_goals.play_seconds(again.lines, again.wall),
         "task_seconds": round(bench.task_seconds(again.lines), 1),
     }

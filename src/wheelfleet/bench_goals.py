@@ -231,6 +231,23 @@ def top_tasks(lines: Iterable[bench.Line], count: int = 10) -> list[dict[str, An
     ]
 
 
+def role_seconds(lines: Iterable[bench.Line]) -> list[dict[str, Any]]:
+    """Task durations summed by role (``role : task``; tasks of no role under ``(play)``),
+    largest first, with how many task results each sum holds."""
+    sums: dict[str, list[float]] = {}
+    for line in lines:
+        if line.kind == "task" and line.duration is not None:
+            role = line.name.split(" : ", 1)[0] if " : " in line.name else "(play)"
+            sums.setdefault(role, []).append(line.duration)
+    return sorted(
+        (
+            {"role": role, "seconds": bench.rounded(sum(values), 2), "tasks": len(values)}
+            for role, values in sums.items()
+        ),
+        key=lambda item: -(item["seconds"] or 0.0),
+    )
+
+
 def play_seconds(lines: Sequence[bench.Line], wall: float) -> list[dict[str, Any]]:
     """Each play's share of a release's wall: from its start line to the next play's."""
     plays = [line for line in lines if line.kind == "play"]
@@ -425,6 +442,13 @@ def markdown(results: Mapping[str, Any]) -> list[str]:
                     [t["task"], t["host"], t["outcome"], t["seconds"], t["at"]]
                     for t in rerelease.get("top_tasks") or []
                 ],
+            )
+        )
+        out += ["", "Task time of the unchanged re-release by role:", ""]
+        out.append(
+            bench.markdown_table(
+                ("Role", "seconds", "task results"),
+                [[r["role"], r["seconds"], r["tasks"]] for r in rerelease.get("roles") or []],
             )
         )
         out += ["", "Plays of the unchanged re-release:", ""]

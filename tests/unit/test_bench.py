@@ -704,3 +704,18 @@ def test_the_summary_shows_issue_18s_goals() -> None:
     text = bench.render_markdown(results)
     assert "## Wait-bound fleet (issue 18)" in text
     assert "## A job group against separate jobs" in text
+
+
+def test_task_time_adds_up_by_role() -> None:
+    lines = [
+        bench.Line(1.0, "task", "docker_engine : Install Docker Engine", "h", "ok", 6.0),
+        bench.Line(2.0, "task", "docker_engine : Ask the socket", "h", "ok", 1.5),
+        bench.Line(3.0, "task", "Gathering Facts", "h", "ok", 1.4),
+        bench.Line(4.0, "task", "wheel_build : Look up the builder images", "h", "ok", 1.7),
+        bench.Line(5.0, "job", "cp311-manylinux_x86_64", "h", "done", 30.0),
+    ]
+    assert bench_goals.role_seconds(lines) == [
+        {"role": "docker_engine", "seconds": 7.5, "tasks": 2},
+        {"role": "wheel_build", "seconds": 1.7, "tasks": 1},
+        {"role": "(play)", "seconds": 1.4, "tasks": 1},
+    ]
