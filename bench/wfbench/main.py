@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wfbench import harness, sections
+from wfbench import goals, harness, sections
 from wfbench.harness import Context
 from wheelfleet import bench
 
@@ -73,6 +73,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f" with --quick {QUICK_MATRIX})",
     )
     parser.add_argument(
+        "--wait-pythons",
+        default="cp311,cp313,cp314,cp315",
+        metavar="TAGS",
+        help="the wait-bound fleet's jobs: x86_64 for each of these CPythons (default"
+        " cp311,cp313,cp314,cp315, the offline builder images' four)",
+    )
+    parser.add_argument(
+        "--wait-seconds",
+        type=int,
+        metavar="S",
+        help="the wait-bound project's before-build sleep (default 20; 10 with --quick)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         metavar="N",
@@ -119,6 +132,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             f"--matrix: give 2 or more of {', '.join(sections.DOCKER_PLATFORMS)}; got {args.matrix}"
         )
+    args.wait_pythons = [t.strip() for t in args.wait_pythons.split(",") if t.strip()]
+    if not args.wait_pythons:
+        parser.error("--wait-pythons: give one or more CPython tags")
+    if args.wait_seconds is None:
+        args.wait_seconds = 10 if args.quick else 20
     if args.repeat is None:
         args.repeat = 1 if args.quick else 2
     if args.repeat < 1:
@@ -192,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         matrix=args.matrix,
         pyyaml_version=args.pyyaml_version,
         hand_emulated=args.hand_emulated,
+        wait_pythons=args.wait_pythons,
+        wait_seconds=args.wait_seconds,
     )
     results: dict[str, Any] = {}
     errors: list[str] = []
@@ -221,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.say(f"\n== {name}")
                 section_started = time.monotonic()
                 try:
-                    results[name] = sections.SECTIONS[name](b)
+                    results[name] = goals.SECTIONS[name](b)
                 except (sections.SectionError, harness.MeasureError) as exc:
                     errors.append(f"{name}: {exc}")
                     ctx.say(f"  {name}: not measured: {exc}")
@@ -283,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": args.repeat,
             "pyyaml_version": args.pyyaml_version,
             "hand_emulated": args.hand_emulated,
+            "wait_pythons": args.wait_pythons,
+            "wait_seconds": args.wait_seconds,
         },
         "source": source,
         "machine": facts,

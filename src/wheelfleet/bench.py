@@ -31,7 +31,16 @@ from typing import Any
 
 SCHEMA = 1
 
-SECTIONS: tuple[str, ...] = ("split", "overhead", "scaling", "reprovision", "controller")
+SECTIONS: tuple[str, ...] = (
+    "split",
+    "overhead",
+    "scaling",
+    "cibuildwheel",
+    "rerelease",
+    "groups",
+    "reprovision",
+    "controller",
+)
 """Every benchmark section, in the order bench/run runs them."""
 
 # The per-job split, from the wheel_build role's step timings (manifest.json "timings").
@@ -658,7 +667,9 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                     fmt_ratio(overhead.get("steps_ratio")),
                 )
             )
-    for row in _get(results, "scaling", "table") or []:
+    # The CPU-bound matrix: under "cpu" since issue 18's wait-bound fleet came beside it.
+    cpu = _get(results, "scaling", "cpu") or results.get("scaling") or {}
+    for row in cpu.get("table") or []:
         rows.append(
             (
                 "3 scaling",
@@ -671,6 +682,9 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 f" {fmt_ratio(row.get('efficiency'))}",
             )
         )
+    from wheelfleet import bench_goals  # it builds on this module
+
+    rows += bench_goals.summary_rows(results)
     reprovision = results.get("reprovision") or {}
     for key, title in (
         ("provision_check", "provision.yml --check, provisioned host"),
@@ -722,6 +736,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     """The Markdown summary written next to the JSON results."""
     machine = results.get("machine") or {}
     source = results.get("source") or {}
+    from wheelfleet import bench_goals  # it builds on this module
+
     out: list[str] = [f"# wheelfleet benchmarks, {results.get('date', '?')}", ""]
     out.append(
         f"Mode `{results.get('mode')}`, sections {', '.join(results.get('sections') or [])};"
@@ -864,7 +880,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             f" Samples (wheelfleet, hand): {overhead.get('samples')}.",
         ]
 
-    scaling = results.get("scaling") or {}
+    scaling = _get(results, "scaling", "cpu") or results.get("scaling") or {}
     if scaling.get("table"):
         out += ["", "## 3. Concurrency and fleet scaling", ""]
         out.append(scaling.get("method", ""))
@@ -917,6 +933,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             )
         )
 
+    out += bench_goals.markdown(results)
     reprovision = results.get("reprovision") or {}
     if reprovision:
         out += ["", "## 4. Re-provisioning and unchanged re-release", ""]

@@ -531,3 +531,191 @@ def test_replace_block_keeps_the_rest_of_the_readme() -> None:
     assert bench.replace_block(new, "new figures") == new
     with pytest.raises(ValueError, match="block"):
         bench.replace_block("no markers", "x")
+
+
+# --- issue 18's figures (wheelfleet.bench_goals) ---------------------------------------
+
+from wheelfleet import bench_goals  # noqa: E402
+
+
+def steps(*spans: tuple[str, float, float]) -> list[dict[str, object]]:
+    return [{"step": name, "start": start, "end": end} for name, start, end in spans]
+
+
+def test_a_jobs_interval_runs_from_its_first_step_to_its_last() -> None:
+    job = steps(("container_start", 100.0, 101.5), ("build", 102.0, 122.0), ("test", 123, 125))
+    assert bench_goals.steps_interval(job) == (100.0, 125.0)
+    assert bench_goals.steps_seconds(job) == pytest.approx(1.5 + 20.0 + 2.0)
+    assert bench_goals.steps_interval([]) is None
+    assert bench_goals.steps_interval(None) is None
+
+
+def test_peak_counts_overlapping_jobs_but_not_a_slot_handed_over() -> None:
+    # One slot: each job starts as the one before ends.
+    assert bench_goals.peak_running([(0, 10), (10, 20), (20, 30)]) == 1
+    # Two hosts, two jobs each, side by side.
+    assert bench_goals.peak_running([(0, 10), (1, 11), (10, 20), (11, 21)]) == 2
+    # Three at once for a moment.
+    assert bench_goals.peak_running([(0, 10), (5, 15), (9, 12), (20, 30)]) == 3
+    assert bench_goals.peak_running([]) == 0
+
+
+def test_intervals_prefer_the_manifests_steps() -> None:
+    entries = {
+        "cp311-manylinux_x86_64": {"steps": steps(("build", 10.0, 30.0))},
+        "cp313-manylinux_x86_64": {"steps": steps(("build", 30.0, 50.0))},
+    }
+    intervals, source = bench_goals.job_intervals(entries, [], 0.0)
+    assert source == "steps"
+    assert intervals == {
+        "cp311-manylinux_x86_64": (10.0, 30.0),
+        "cp313-manylinux_x86_64": (30.0, 50.0),
+    }
+
+
+def test_without_steps_the_progress_lines_give_the_intervals() -> None:
+    text = (
+        "job          cp311-manylinux_x86_64  host-a  building\n"
+        "job          cp313-manylinux_x86_64  host-b  building\n"
+        "job          cp311-manylinux_x86_64  host-a  done  (20.0s)\n"
+        "job          cp313-manylinux_x86_64  host-b  done  (21.0s)\n"
+    )
+    arrivals = zip((5, 6, 25, 27), text.splitlines(), strict=True)
+    lines = [bench.parse_line(at, line) for at, line in arrivals]
+    entries = {
+        "cp311-manylinux_x86_64": {"timings": {"build": 19.0}},
+        "cp313-manylinux_x86_64": {"timings": {"build": 20.0}},
+    }
+    intervals, source = bench_goals.job_intervals(entries, lines, 1000.0)
+    assert source == "progress"
+    assert intervals == {
+        "cp311-manylinux_x86_64": (1005.0, 1025.0),
+        "cp313-manylinux_x86_64": (1006.0, 1027.0),
+    }
+    assert bench_goals.peak_running(intervals.values()) == 2
+
+
+def test_last_the_publish_time_and_the_timings_give_the_intervals() -> None:
+    entries = {"a": {"built_at": "2026-12-06T10:00:30Z", "timings": {"build": 20.0, "repair": 5}}}
+    intervals, source = bench_goals.job_intervals(entries)
+    assert source == "timings"
+    start, end = intervals["a"]
+    assert end - start == pytest.approx(25.0)
+    assert end == pytest.approx(1796551230.0)
+
+
+def fleet(hosts: int, wall: float, intervals: list[tuple[float, float]]) -> bench_goals.FleetRun:
+    return bench_goals.FleetRun(
+        hosts, wall, {f"job{i}": value for i, value in enumerate(intervals)}, "steps"
+    )
+
+
+def test_scaling_rows_compare_each_fleet_with_n_over_k_job_times() -> None:
+    one = fleet(1, 95.0, [(0, 20), (20, 40), (40, 60), (60, 80)])  # one job = 20 s
+    two = fleet(2, 55.0, [(0, 21), (0, 21), (21, 42), (21, 43)])
+    three = fleet(3, 50.0, [(0, 20), (0, 20), (0, 20), (20, 40)])
+    rows = bench_goals.scaling_rows([one, two, three], jobs=4)
+    assert [row["one_job"] for row in rows] == [20.0, 20.0, 20.0]
+    assert [row["ideal"] for row in rows] == [80.0, 40.0, pytest.approx(26.7)]
+    # ceil(4/3) = 2 whole job times on three slots.
+    assert [row["schedulable"] for row in rows] == [80.0, 40.0, 40.0]
+    assert [row["span"] for row in rows] == [80.0, 43.0, 40.0]
+    assert [row["span_goal"]["value"] for row in rows] == [1.0, 1.075, 1.0]
+    assert all(row["span_goal"]["met"] for row in rows)
+    assert [row["peak"] for row in rows] == [1, 2, 3]
+    assert all(row["peak_goal_met"] for row in rows)
+    assert rows[1]["wall_ratio"] == pytest.approx(55.0 / 40.0, abs=1e-3)
+
+
+def test_a_fleet_that_builds_one_job_at_a_time_misses_both_goals() -> None:
+    one = fleet(1, 95.0, [(0, 20), (20, 40), (40, 60), (60, 80)])
+    serial = fleet(2, 95.0, [(0, 20), (20, 40), (40, 60), (60, 80)])
+    row = bench_goals.scaling_rows([one, serial], jobs=4)[1]
+    assert row["span_goal"] == {"value": 2.0, "goal": 1.1, "strict": False, "met": False}
+    assert row["peak"] == 1
+    assert not row["peak_goal_met"]
+
+
+def test_goals_say_met_or_not_and_nothing_without_a_value() -> None:
+    assert bench_goals.goal("rerelease", 0.04)["met"] is True
+    assert bench_goals.goal("rerelease", 0.5)["met"] is False
+    assert bench_goals.goal("groups", 1.0, strict=True)["met"] is False
+    assert bench_goals.goal("groups", 0.8, strict=True)["met"] is True
+    assert bench_goals.goal("overhead_wall", None)["met"] is None
+    assert bench_goals.fmt_goal(bench_goals.goal("overhead_wall", 4.84)) == (
+        "4.84x (goal <= 1.5x: not met)"
+    )
+    assert bench_goals.fmt_goal(None) == "-"
+
+
+def test_top_tasks_are_the_slowest_task_results() -> None:
+    lines = [bench.parse_line(float(i), line) for i, line in enumerate(RELEASE_LINES.splitlines())]
+    top = bench_goals.top_tasks(lines, 2)
+    assert len(top) == 2
+    assert top[0]["task"] == "wheel_build : Wait for the builds, polling every few seconds"
+    assert top[0]["seconds"] == 17.1
+    durations = [line.duration for line in lines if line.kind == "task" and line.duration]
+    assert top[1]["seconds"] == sorted(durations)[-2]
+    assert top[0]["host"] == "localhost"
+
+
+def test_plays_share_the_wall_from_one_play_line_to_the_next() -> None:
+    lines = [
+        bench.Line(1.0, "play", "Check"),
+        bench.Line(3.0, "play", "Build round 1"),
+        bench.Line(20.0, "play", "Report the release"),
+    ]
+    assert bench_goals.play_seconds(lines, 22.5) == [
+        {"play": "Check", "seconds": 2.0},
+        {"play": "Build round 1", "seconds": 17.0},
+        {"play": "Report the release", "seconds": 2.5},
+    ]
+
+
+def test_the_hand_tests_marks_split_its_wall() -> None:
+    marks = {"started": 10.5, "copy_in": 10.7, "install": 13.0, "test": 14.0}
+    split = bench_goals.marks_split(marks, ("started", "copy_in", "install", "test"), 10.0, 14.4)
+    assert split == {
+        "container_start": 0.5,
+        "copy_in": 0.2,
+        "install": 2.3,
+        "test": 1.0,
+        "exit": 0.4,
+    }
+    with pytest.raises(ValueError, match="install"):
+        bench_goals.marks_split({"started": 1.0}, ("started", "install"), 0.0, 2.0)
+
+
+def test_the_summary_shows_issue_18s_goals() -> None:
+    one = fleet(1, 95.0, [(0, 20), (20, 40), (40, 60), (60, 80)])
+    results = {
+        "scaling": {"wait": {"rows": bench_goals.scaling_rows([one], jobs=4)}},
+        "groups": {
+            "method": "one release of three jobs against three releases",
+            "goal": bench_goals.goal("groups", 0.8, strict=True),
+            "group": {"wall": 80.0, "before_all_runs": 1},
+            "separate": {"wall": 100.0, "before_all_runs": 3},
+            "steps_ratio": 0.7,
+        },
+    }
+    rows = bench.summary_rows(results)
+    assert any("peak 1 at once (goal 1: met)" in value for _, _, value in rows)
+    assert any("0.80x (goal < 1.0x: met)" in value for _, _, value in rows)
+    text = bench.render_markdown(results)
+    assert "## Wait-bound fleet (issue 18)" in text
+    assert "## A job group against separate jobs" in text
+
+
+def test_task_time_adds_up_by_role() -> None:
+    lines = [
+        bench.Line(1.0, "task", "docker_engine : Install Docker Engine", "h", "ok", 6.0),
+        bench.Line(2.0, "task", "docker_engine : Ask the socket", "h", "ok", 1.5),
+        bench.Line(3.0, "task", "Gathering Facts", "h", "ok", 1.4),
+        bench.Line(4.0, "task", "wheel_build : Look up the builder images", "h", "ok", 1.7),
+        bench.Line(5.0, "job", "cp311-manylinux_x86_64", "h", "done", 30.0),
+    ]
+    assert bench_goals.role_seconds(lines) == [
+        {"role": "docker_engine", "seconds": 7.5, "tasks": 2},
+        {"role": "wheel_build", "seconds": 1.7, "tasks": 1},
+        {"role": "(play)", "seconds": 1.4, "tasks": 1},
+    ]
