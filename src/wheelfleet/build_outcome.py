@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wheelfleet import failures
+
 
 def _message(failure: Any, default: str) -> str:
     if isinstance(failure, Mapping):
@@ -27,7 +29,9 @@ def outcome(
     input_error: str | None = None,
 ) -> dict[str, Any]:
     """The role's outcome (``wheel_build_outcome``):
-    ``{host_failure, input_error, built, up_to_date, failed: [{id, message}], unfinished}``.
+    ``{host_failure, input_error, built, up_to_date, failed: [{id, message}], unfinished,
+    failure_kind}``; ``failure_kind`` is None when nothing failed, else the kind the
+    role's last task stops with (:mod:`wheelfleet.failures`).
 
     A job the plan sent to the build that the watch did not report (the launch
     failed, the host went away) is ``unfinished``: a later round replans it. When
@@ -61,7 +65,20 @@ def outcome(
                 found["failed"].append({"id": name, "message": message})
             elif ran or host_failure:
                 found["unfinished"].append(name)
+    found["failure_kind"] = failure_kind(found)
     return found
+
+
+def failure_kind(found: Mapping[str, Any]) -> str | None:
+    """The kind of the outcome's failure: an input error, else a host failure (which
+    unfinished jobs are part of), else failed jobs; None when nothing failed."""
+    if found.get("input_error"):
+        return failures.INPUT
+    if found.get("host_failure") or found.get("unfinished"):
+        return failures.HOST
+    if found.get("failed"):
+        return failures.JOB
+    return None
 
 
 def summary(

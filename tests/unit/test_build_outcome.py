@@ -34,6 +34,7 @@ def test_every_job_lands_in_one_list() -> None:
             {"id": "e", "message": "Python tag cp39 is not in image"},
         ],
         "unfinished": ["c"],
+        "failure_kind": "host",
     }
 
 
@@ -55,3 +56,17 @@ def test_the_summary_names_each_failure_with_its_step() -> None:
     assert "FAILED cp39 x86_64 (e) at step image:" in text
     assert "built cp311 x86_64 (native): a.whl [build 2.0s]" in text
     assert [f["step"] for f in summary["failed"]] == ["build", "image"]
+
+
+def test_the_outcome_says_the_kind_its_failure_stops_with() -> None:
+    planned = [{"id": "a", "status": "build"}, {"id": "b", "status": "build"}]
+    built = {"status": "built"}
+    failed = {"status": "failed", "failure": {"kind": "job", "message": "cc: 1"}}
+    clean = build_outcome.outcome(planned, {"jobs": {"a": built, "b": built}})
+    assert clean["failure_kind"] is None
+    one_failed = build_outcome.outcome(planned, {"jobs": {"a": built, "b": failed}})
+    assert one_failed["failure_kind"] == "job"
+    lost = build_outcome.outcome(planned, {"jobs": {"a": built}, "host_failure": "gone"})
+    assert lost["failure_kind"] == "host"
+    refused = build_outcome.outcome(planned, {}, input_error="bad project")
+    assert refused["failure_kind"] == "input"
