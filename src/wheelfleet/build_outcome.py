@@ -29,8 +29,8 @@ def outcome(
     input_error: str | None = None,
 ) -> dict[str, Any]:
     """The role's outcome (``wheel_build_outcome``):
-    ``{host_failure, input_error, built, up_to_date, failed: [{id, message}], unfinished,
-    failure_kind}``; ``failure_kind`` is None when nothing failed, else the kind the
+    ``{host_failure, input_error, built, up_to_date, failed: [{id, message, slot, steps}],
+    unfinished, failure_kind}``; ``failure_kind`` is None when nothing failed, else the kind the
     role's last task stops with (:mod:`wheelfleet.failures`).
 
     A job the plan sent to the build that the watch did not report (the launch
@@ -62,7 +62,15 @@ def outcome(
                 found["built"].append(name)
             elif status == "failed":
                 message = _message(result.get("failure"), "failed")
-                found["failed"].append({"id": name, "message": message})
+                # Where and when it ran, for the report's timeline.
+                found["failed"].append(
+                    {
+                        "id": name,
+                        "message": message,
+                        "slot": result.get("slot"),
+                        "steps": list(result.get("steps") or []),
+                    }
+                )
             elif ran or host_failure:
                 found["unfinished"].append(name)
     found["failure_kind"] = failure_kind(found)

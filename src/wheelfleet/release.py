@@ -754,6 +754,10 @@ def advance(
                     number,
                     failures.JOB,
                 )
+                # A failed job publishes no wheel: its steps (the report's timeline) come
+                # from the host's outcome.
+                if failure.get("steps"):
+                    job.update(host=host, slot=failure.get("slot"), steps=list(failure["steps"]))
                 attempt.update(outcome=FAILED, reason=job["reason"])
             elif seen.input_error is not None:
                 _fail(job, "input", seen.input_error, number, failures.INPUT)

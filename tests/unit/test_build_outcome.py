@@ -15,7 +15,12 @@ PLANNED = [
 WATCHED = {
     "jobs": {
         "a": {"status": "built", "published": ["/wh/a.whl"], "timings": {"build": 2.0}},
-        "b": {"status": "failed", "failure": {"kind": "job", "step": "build", "message": "cc: 1"}},
+        "b": {
+            "status": "failed",
+            "failure": {"kind": "job", "step": "build", "message": "cc: 1"},
+            "slot": 1,
+            "steps": [{"step": "build", "start": 10.0, "end": 12.5}],
+        },
         "c": {"status": "unfinished", "failure": {"kind": "host", "message": "gone"}},
     },
     "host_failure": "engine restarted",
@@ -30,7 +35,12 @@ def test_every_job_lands_in_one_list() -> None:
         "built": ["a"],
         "up_to_date": ["d"],
         "failed": [
-            {"id": "b", "message": "cc: 1"},
+            {
+                "id": "b",
+                "message": "cc: 1",
+                "slot": 1,
+                "steps": [{"step": "build", "start": 10.0, "end": 12.5}],
+            },
             {"id": "e", "message": "Python tag cp39 is not in image"},
         ],
         "unfinished": ["c"],

@@ -282,6 +282,17 @@ def test_a_broken_build_on_a_healthy_host_fails_without_moving() -> None:
     assert failed["kind"] == "job" and release.failure_kind(done) == "job"
 
 
+def test_a_failed_job_keeps_where_and_when_it_ran_for_the_timeline() -> None:
+    state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
+    steps = [{"step": "build", "start": 100.0, "end": 104.0}]
+    failure = {"id": "yamlcount-cp311-cp311-aarch64", "message": "exit 1"}
+    failure.update(slot=0, steps=steps)
+    built = manifest(entry("yamlcount-cp311-cp311-x86_64", "rel-r1"))
+    done = release.advance(state, {"a": healthy(failed=[failure]), "b": healthy()}, built)
+    [failed] = release.failed_jobs(done)
+    assert (failed["host"], failed["slot"], failed["steps"]) == ("a", 0, steps)
+
+
 def test_a_failed_host_s_jobs_move_and_finished_wheels_stay() -> None:
     state = release.start(plan_document(A, B), release_id="rel", project=PROJECT)
     assert state["assignments"] == {
