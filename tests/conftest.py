@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,13 @@ _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 # Releases in tests use the offline builder images and probe no registry off this
 # machine; the registry tests choose the official images on a loopback mirror.
 os.environ.setdefault("WHEELFLEET_IMAGES", "offline")
+
+# A suite started in the background by a shell without job control (`cmd &`, nohup)
+# inherits SIGINT ignored, and so would every wheelfleet it starts: the Ctrl-C tests
+# need Ctrl-C to work as in a terminal. A handler (unlike SIG_IGN) is reset to the
+# default when a child execs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 WHEELFLEET = Path(sys.executable).parent / "wheelfleet"
 """The CLI installed in the test environment."""
