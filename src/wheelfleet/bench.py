@@ -288,53 +288,31 @@ def peak_parallel(jobs: Mapping[str, Mapping[str, Any]]) -> int:
 
 
 def release_phases(lines: Sequence[Line], wall: float) -> dict[str, float]:
-    """Where a release's wall time went, from the times its progress lines arrived.
+    """Where a release's wall time went, from the times its job progress lines arrived
+    (structured job records; no play or task name is read):
 
-    * ``before_build``: starting wheelfleet and ansible-playbook, the input checks,
-      validation, provisioning (when not skipped) and the plan, up to the first
-      build round;
-    * ``round_setup``: the round's image step, the project's packing, the engine
-      facts, the requirements and the copies to the build host, up to the first
-      job starting to build;
+    * ``before_jobs``: starting wheelfleet and ansible-playbook, the input checks,
+      validation, provisioning (when not skipped), the plan, the images and the
+      round's setup (packing, copies to the host, the engine's launch), up to the
+      first job starting to build;
     * ``jobs``: the first job building to the last job done;
-    * ``round_end``: removing the containers, checking the hosts, folding the round;
-    * ``report_and_exit``: the later (empty) rounds, the report, and the exit.
+    * ``after_jobs``: the round's end (host checks, folding the round), the later
+      rounds, the report, and the exit.
 
-    Phases whose markers are missing (a release that built nothing) count as 0
-    and their time goes to the next phase that has its marker.
+    Without job lines (a release that built nothing) the whole wall is ``before_jobs``.
     """
-    round_1 = next(
-        (line.at for line in lines if line.kind == "play" and line.name == "Build round 1"),
-        None,
-    )
-    later = next(
-        (
-            line.at
-            for line in lines
-            if line.kind == "play"
-            and (line.name.startswith("Build round 2") or line.name == "Report the release")
-        ),
-        None,
-    )
     jobs = job_walls(lines)
     starts = [job["start"] for job in jobs.values() if job.get("start") is not None]
     ends = [job["end"] for job in jobs.values() if job.get("end") is not None]
-    marks = [
-        ("before_build", round_1),
-        ("round_setup", min(starts) if starts else None),
-        ("jobs", max(ends) if ends and starts else None),
-        ("round_end", later),
-        ("report_and_exit", wall),
-    ]
-    phases: dict[str, float] = {}
-    previous = 0.0
-    for name, mark in marks:
-        if mark is None or mark < previous:
-            phases[name] = 0.0
-            continue
-        phases[name] = round(min(mark, wall) - previous, 2)
-        previous = min(mark, wall)
-    return phases
+    if not starts or not ends:
+        return {"before_jobs": round(wall, 2), "jobs": 0.0, "after_jobs": 0.0}
+    first = min(min(starts), wall)
+    last = min(max(max(ends), first), wall)
+    return {
+        "before_jobs": round(first, 2),
+        "jobs": round(last - first, 2),
+        "after_jobs": round(wall - last, 2),
+    }
 
 
 def task_seconds(lines: Iterable[Line]) -> float:
@@ -388,10 +366,9 @@ def overhead_rows(wheelfleet: Mapping[str, Any], hand: Mapping[str, float]) -> l
     phases = wheelfleet.get("phases") or {}
     split = wheelfleet.get("split") or {}
     rows: list[dict[str, Any]] = [
-        {"part": "before the build round (checks, plan)", "wheelfleet": phases.get("before_build")},
         {
-            "part": "round setup (pack, facts, copies to the host)",
-            "wheelfleet": phases.get("round_setup"),
+            "part": "before the first job builds (checks, plan, round setup)",
+            "wheelfleet": phases.get("before_jobs"),
         },
     ]
     for name in SPLIT_NAMES:
@@ -405,10 +382,9 @@ def overhead_rows(wheelfleet: Mapping[str, Any], hand: Mapping[str, float]) -> l
     rows += [
         {"part": SPLIT_TITLES["between_steps"], "wheelfleet": wheelfleet.get("between_steps")},
         {
-            "part": "round end (remove containers, check hosts)",
-            "wheelfleet": phases.get("round_end"),
+            "part": "after the last job (round end, report, exit)",
+            "wheelfleet": phases.get("after_jobs"),
         },
-        {"part": "report and exit", "wheelfleet": phases.get("report_and_exit")},
     ]
     for row in rows:
         row.setdefault("hand", None)

@@ -206,23 +206,33 @@ def test_release_phases_cover_the_wall_time() -> None:
     lines = release_lines()
     wall = 20.0
     phases = bench.release_phases(lines, wall)
-    assert list(phases) == ["before_build", "round_setup", "jobs", "round_end", "report_and_exit"]
-    assert phases["before_build"] == 9.0  # "PLAY [Build round 1]" is line 9
-    assert phases["round_setup"] == 2.0  # first "building" on line 11
+    assert list(phases) == ["before_jobs", "jobs", "after_jobs"]
+    assert phases["before_jobs"] == 11.0  # first "building" on line 11
     assert phases["jobs"] == 4.0  # last "done" on line 15
-    assert phases["round_end"] == 3.0  # "PLAY [Build round 2 ..." on line 18
+    assert phases["after_jobs"] == 5.0
     assert sum(phases.values()) == pytest.approx(wall)
+
+
+def test_release_phases_read_job_records_not_play_names() -> None:
+    renamed = timed(
+        "PLAY [Any name at all]\njob  cp311-manylinux_x86_64  localhost  building\n"
+        "job  cp311-manylinux_x86_64  localhost  done  (3.0s)\nPLAY [Another]",
+        [2.0, 4.0, 7.0, 8.0],
+    )
+    assert bench.release_phases(renamed, 10.0) == {
+        "before_jobs": 4.0,
+        "jobs": 3.0,
+        "after_jobs": 3.0,
+    }
 
 
 def test_release_phases_of_a_release_that_built_nothing() -> None:
     lines = timed(
-        "PLAY [Build round 1]\njob  cp311-manylinux_x86_64  localhost  up to date\n"
-        "PLAY [Build round 2 (the jobs of hosts that failed in round 1)]",
-        [5.0, 6.0, 8.0],
+        "PLAY [Build round 1]\njob  cp311-manylinux_x86_64  localhost  up to date\n",
+        [5.0, 6.0],
     )
     phases = bench.release_phases(lines, 10.0)
-    assert phases["round_setup"] == 0.0 and phases["jobs"] == 0.0
-    assert phases["round_end"] == 3.0
+    assert phases == {"before_jobs": 10.0, "jobs": 0.0, "after_jobs": 0.0}
     assert sum(phases.values()) == pytest.approx(10.0)
 
 
@@ -266,7 +276,7 @@ def test_hand_split_needs_every_mark() -> None:
 
 def test_overhead_rows_put_both_runs_side_by_side() -> None:
     wheelfleet = {
-        "phases": {"before_build": 3.0, "round_setup": 5.0, "round_end": 3.5},
+        "phases": {"before_jobs": 8.0, "jobs": 9.0},
         "split": bench.split_timings({**TIMINGS, "test_start": 0, "install": 0, "test": 0}),
         "between_steps": 6.0,
     }
@@ -282,7 +292,8 @@ def test_overhead_rows_put_both_runs_side_by_side() -> None:
         "hand": None,
         "difference": 6.0,
     }
-    assert rows["report and exit"]["wheelfleet"] is None
+    assert rows["before the first job builds (checks, plan, round setup)"]["wheelfleet"] == 8.0
+    assert rows["after the last job (round end, report, exit)"]["wheelfleet"] is None
 
 
 # --- /proc ---------------------------------------------------------------------------------
