@@ -8,22 +8,9 @@ import json
 from pathlib import Path
 
 from tests import browser
-from tests.unit.timeline_release import FAILING, HOSTS, multi_host_release
+from tests.unit.timeline_release import FAILING, HOSTS, STEP_KINDS, multi_host_release
 from wheelfleet import release, report
 from wheelfleet.plan import Host
-
-KINDS = {
-    "container_start": "start",
-    "copy_in": "start",
-    "before_all": "before_all",
-    "before_build": "build",
-    "build": "build",
-    "repair": "repair",
-    "copy_out": "repair",
-    "test_start": "test",
-    "test": "test",
-    "publish": "copy",
-}
 
 
 def written_report(home: Path, state: dict, document: dict) -> Path:
@@ -37,7 +24,7 @@ def written_report(home: Path, state: dict, document: dict) -> Path:
 def expected_kinds(state: dict) -> dict[str, list[str]]:
     """Each job's kinds of step, in order, from its step records."""
     return {
-        job["job"]: list(dict.fromkeys(KINDS[step["step"]] for step in job["steps"]))
+        job["job"]: list(dict.fromkeys(STEP_KINDS[step["step"]] for step in job["steps"]))
         for job in state["jobs"].values()
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import wheelfleet.cli as cli
+from tests.unit.timeline_release import FAILING, STEP_KINDS, multi_host_release
 from wheelfleet import release, report
 from wheelfleet.plan import Host, make_plan, matrix_jobs
 
@@ -301,23 +302,7 @@ class _SvgCollector(HTMLParser):
             self.jobs[-1]["rects"].append(found)
 
 
-CONTRACT_KINDS = {
-    "container_start": "start",
-    "copy_in": "start",
-    "before_all": "before_all",
-    "before_build": "build",
-    "build": "build",
-    "repair": "repair",
-    "copy_out": "repair",
-    "test_start": "test",
-    "test": "test",
-    "publish": "copy",
-}
-
-
 def timeline_release():
-    from tests.unit.timeline_release import FAILING, multi_host_release
-
     state, document = multi_host_release()
     return state, document, FAILING
 
@@ -377,7 +362,7 @@ def test_the_html_timeline_draws_one_group_per_job_with_its_steps() -> None:
         kinds = [rect["data-kind"] for rect in group["rects"]]
         assert int(group["data-steps"]) == len(kinds)
         # One rect per kind of step the job went through (the contract's grouping).
-        expected = [CONTRACT_KINDS[step["step"]] for step in by_job[group["data-job"]]["steps"]]
+        expected = [STEP_KINDS[step["step"]] for step in by_job[group["data-job"]]["steps"]]
         assert kinds == list(dict.fromkeys(expected)), group["data-job"]
     assert [j["data-job"] for j in parser.jobs if j["failed"]] == [state["jobs"][failing]["job"]]
     assert "<th>Parallel efficiency</th>" in page

@@ -16,6 +16,20 @@ from wheelfleet import release
 from wheelfleet.plan import Host, make_plan, matrix_jobs
 
 PROJECT = "yamlcount"
+STEP_KINDS = {
+    "container_start": "start",
+    "copy_in": "start",
+    "before_all": "before_all",
+    "before_build": "build",
+    "build": "build",
+    "repair": "repair",
+    "copy_out": "repair",
+    "test_start": "test",
+    "test": "test",
+    "publish": "copy",
+}
+"""The kind of bar each engine step is drawn as, written out from the issue's contract
+(not read from wheelfleet.timeline, whose table the tests check)."""
 STARTED = 1_765_000_000.0
 """The release's start (epoch seconds)."""
 PREPARATION = 14.0
