@@ -35,6 +35,16 @@ def entries(wheelhouse: Path, release_id: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def release_with_entries(
+    b: Bench, name: str, project: Project, architectures: Sequence[str], **options: Any
+) -> tuple[Measured, dict[str, dict[str, Any]]]:
+    """``sections.release`` into a wheelhouse of its own, with the manifest entries it
+    published (their hosts, slots and step times)."""
+    wheelhouse = b.ctx.scratch / f"wheelhouse-{name}"
+    measured = sections.release(b, name, project, architectures, wheelhouse=wheelhouse, **options)
+    return measured, entries(wheelhouse, b.ctx.release_id(name))
+
+
 def job_seconds(entry: Mapping[str, Any]) -> float:
     """A job's own steps: the manifest's ``steps`` when recorded, else its ``timings``."""
     if entry.get("steps"):
@@ -134,18 +144,9 @@ def scaling_wait(b: Bench) -> dict[str, Any]:
         inventory = sections.write_inventory(
             b.ctx.scratch / f"{name}.yml", {host: single for host in hosts[:k]}
         )
-        wheelhouse = b.ctx.scratch / f"wheelhouse-{name}"
-        measured = sections.release(
-            b,
-            name,
-            project,
-            ["x86_64"],
-            wheelhouse=wheelhouse,
-            inventory=inventory,
-            pythons=pythons,
-            expect=len(pythons),
+        measured, found = release_with_entries(
+            b, name, project, ["x86_64"], inventory=inventory, pythons=pythons, expect=len(pythons)
         )
-        found = entries(wheelhouse, b.ctx.release_id(name))
         intervals, source = bench_goals.job_intervals(found, measured.lines, measured.started)
         runs.append(bench_goals.FleetRun(k, measured.wall, intervals, source))
         details[str(k)] = {
@@ -331,18 +332,15 @@ def cibuildwheel(b: Bench) -> dict[str, Any]:
         b.ctx.scratch / "cibw-two-hosts.yml",
         {host: {"wheelfleet_capacity": 1, "wheel_build_concurrency": 1} for host in hosts},
     )
-    wheelhouse = b.ctx.scratch / "wheelhouse-cibw-two"
-    ours_two = sections.release(
+    ours_two, found = release_with_entries(
         b,
         "cibw-wheelfleet-two-hosts",
         project,
         pair,
-        wheelhouse=wheelhouse,
         inventory=inventory,
         extravars=extravars,
         expect=2,
     )
-    found = entries(wheelhouse, b.ctx.release_id("cibw-wheelfleet-two-hosts"))
     results["pair_two_hosts"] = {
         "title": "x86_64 + aarch64 cp311, wheelfleet on two hosts (cibuildwheel: its pair run)",
         "cibuildwheel": cibw_pair,
@@ -455,33 +453,23 @@ def groups(b: Bench) -> dict[str, Any]:
     project = sections.example(b)
     extravars = {"wheel_build_concurrency": 1}
     name = "groups-together"
-    wheelhouse = b.ctx.scratch / f"wheelhouse-{name}"
-    together = sections.release(
+    together, group_entries = release_with_entries(
         b,
         name,
         project,
         ["x86_64"],
-        wheelhouse=wheelhouse,
         extravars=extravars,
         pythons=GROUP_PYTHONS,
         expect=len(GROUP_PYTHONS),
     )
-    group_entries = entries(wheelhouse, b.ctx.release_id(name))
     separate: list[tuple[Measured, dict[str, dict[str, Any]]]] = []
     for python in GROUP_PYTHONS:
         name = f"groups-{python}"
-        wheelhouse = b.ctx.scratch / f"wheelhouse-{name}"
-        measured = sections.release(
-            b,
-            name,
-            project,
-            ["x86_64"],
-            wheelhouse=wheelhouse,
-            extravars=extravars,
-            pythons=[python],
-            expect=1,
+        separate.append(
+            release_with_entries(
+                b, name, project, ["x86_64"], extravars=extravars, pythons=[python], expect=1
+            )
         )
-        separate.append((measured, entries(wheelhouse, b.ctx.release_id(name))))
     separate_wall = sum(m.wall for m, _ in separate)
     group_steps = sum(job_seconds(e) for e in group_entries.values())
     separate_steps = sum(job_seconds(e) for _, found in separate for e in found.values())
