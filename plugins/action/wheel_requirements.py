@@ -30,8 +30,10 @@ class ActionModule(ActionBase):
     ``cache_dir``, ``source`` (``wheelhouse`` downloads with the controller's
     pip, ``index`` leaves the wheelhouse empty), ``pip_args`` (extra arguments
     for ``pip download``, e.g. an index URL), ``timeout``. Returns
-    ``wheelhouses``: per request its ``key``, ``archive`` (a tar to copy into
-    containers), ``files``, ``changed`` and ``seconds``. A cached wheelhouse is
+    ``wheelhouses``: per request its ``key`` (the cache's), ``request_key``
+    (the request's own ``key``, which the jobs name as ``requirements_key``),
+    ``archive`` (a tar to copy into containers), ``files``, ``changed`` and
+    ``seconds``. A cached wheelhouse is
     not downloaded again. In check mode nothing is downloaded.
     """
 
@@ -66,6 +68,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
             prepared["seconds"] = round(time.monotonic() - started, 3)
             prepared["jobs"] = list(request.get("jobs") or [])
+            prepared["request_key"] = request.get("key")
             done.append(prepared)
         result["wheelhouses"] = done
         result["by_job"] = {

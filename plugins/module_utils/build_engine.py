@@ -48,6 +48,10 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress im
     state_of_step,
     write_engine_file,
 )
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir import (
+    SOURCE_ARCHIVE,
+    requirements_archive,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner import (
     failure_message,
     list_files,
@@ -56,7 +60,6 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner impor
     run_steps,
 )
 
-SOURCE = "source.tar.gz"
 LOGS = "/work/logs"
 BEFORE_ALL_LOG = f"{LOGS}/before_all.log"
 TEST_WHEELS = "/work/wheels"
@@ -247,11 +250,11 @@ class Engine:
         return path
 
     def requirements_tar(self, job: dict) -> str:
-        return os.path.join(self.settings.workdir, f"requirements-{job['requirements_key']}.tar")
+        return os.path.join(self.settings.workdir, requirements_archive(job["requirements_key"]))
 
     def copy_in(self, container: BuildContainer, jobs: list) -> None:
         """The source to /work/src and every needed wheelhouse to /work/wheelhouse."""
-        container.put_file(os.path.join(self.settings.workdir, SOURCE), "/work")
+        container.put_file(os.path.join(self.settings.workdir, SOURCE_ARCHIVE), "/work")
         for tar in dict.fromkeys(self.requirements_tar(job) for job in jobs):
             container.put_file(tar, "/work")
 
@@ -272,7 +275,7 @@ class Engine:
         try:
             missing = [
                 path
-                for path in [os.path.join(self.settings.workdir, SOURCE)]
+                for path in [os.path.join(self.settings.workdir, SOURCE_ARCHIVE)]
                 + [self.requirements_tar(job) for job in self.jobs]
                 if not os.path.isfile(path)
             ]

@@ -37,8 +37,30 @@ options:
     description:
       - Directory of this host holding C(source.tar.gz) and C(requirements-<key>.tar); the
         engine writes C(progress.jsonl), C(engine.json) and C(out/) there.
+      - Without it, the action makes a new one under O(workdir_parent) with C(mktemp -d)
+        (mode 0700, a name nobody can guess) and returns it as RV(workdir).
     type: path
-    required: true
+  workdir_parent:
+    description: Where a new work directory is made when O(workdir) is not given.
+    type: path
+  workdir_prefix:
+    description: The new work directory's name starts with this.
+    type: str
+    default: wheelfleet-
+  source_archive:
+    description:
+      - The source archive on the controller (from M(wheelfleet.fleet.wheel_source)); the
+        action copies it into the work directory as C(source.tar.gz) before the engine starts.
+    type: path
+  requirement_archives:
+    description:
+      - The requirement wheelhouses on the controller (the C(wheelhouses) that
+        C(wheelfleet.fleet.wheel_requirements) returns), each with C(request_key) (the
+        jobs' C(requirements_key)) and C(archive); each is copied in as
+        C(requirements-<request_key>.tar).
+    type: list
+    elements: dict
+    default: []
   docker_host:
     description: Engine API address; default from C(DOCKER_HOST) or the local socket.
     type: str
@@ -73,16 +95,20 @@ requirements:
   - Builder images with C(sh), C(find), C(tail), C(date) and auditwheel.
 notes:
   - Supports check mode (nothing runs; RV(groups) says what would).
+  - The copying and the work directory are done by the action on the controller, over the
+    connection, before the module starts on the host (in the background with C(async)).
   - Containers are always removed, also when a job or the host fails.
 author:
   - wheelfleet developers
 """
 
 EXAMPLES = r"""
-- name: Build this host's jobs in the background
+- name: Copy the inputs in and build this host's jobs in the background
   wheelfleet.fleet.wheel_build_engine:
     jobs: "{{ wheel_build_plan.jobs | selectattr('status', 'equalto', 'build') | list }}"
-    workdir: "{{ wheel_build_scratch.path }}"
+    workdir_parent: /var/tmp
+    source_archive: "{{ wheel_build_source.archive }}"
+    requirement_archives: "{{ wheel_build_requirements.wheelhouses }}"
     slots: 2
     owner: "{{ wheel_build_claim.owner }}"
     host: "{{ inventory_hostname }}"
@@ -92,6 +118,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+workdir:
+  description: The work directory (O(workdir), or the one made under O(workdir_parent)).
+  returned: always
+  type: str
+  sample: /var/tmp/wheelfleet-20261207T0301-ab12-3kq9x0aZ
 jobs:
   description:
     - Per job id, its result (the same document as C(out/<id>/result.json)).

@@ -30,6 +30,13 @@ options:
     description: Directory of the async results files on this host.
     type: path
     default: ~/.ansible_async
+  wait:
+    description:
+      - Seconds to wait on this host for a new record when there is none yet (a long poll);
+        the module returns as soon as one is written or the engine ends, so the controller
+        learns of each step within a tenth of a second without polling more often.
+    type: float
+    default: 0
 notes:
   - Supports check mode (it changes nothing anyway).
 author:
@@ -39,7 +46,7 @@ author:
 EXAMPLES = r"""
 - name: Read the engine's new records
   wheelfleet.fleet.wheel_build_progress:
-    workdir: "{{ wheel_build_scratch.path }}"
+    workdir: "{{ wheel_build_engine_job.workdir }}"
     offset: "{{ wheel_build_offset | default(0) }}"
     jid: "{{ wheel_build_engine_job.ansible_job_id }}"
   register: wheel_build_progress
@@ -73,6 +80,7 @@ async_result:
 
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress import (
@@ -80,6 +88,10 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress im
     engine_alive,
     read_records,
 )
+
+# How often a long poll looks for news: often enough to relay a step at once, cheap
+# enough (a stat and a read) to not matter beside a build.
+NEWS_CHECK_SECONDS = 0.1
 
 
 def async_ended(async_dir: str, jid: str | None) -> dict | None:
@@ -103,12 +115,19 @@ def main() -> None:
             "offset": {"type": "int", "default": 0},
             "jid": {"type": "str"},
             "async_dir": {"type": "path", "default": "~/.ansible_async"},
+            "wait": {"type": "float", "default": 0.0},
         },
         supports_check_mode=True,
     )
     params = module.params
     path = os.path.join(params["workdir"], PROGRESS_FILE)
     records, offset = read_records(path, max(0, params["offset"]))
+    deadline = time.monotonic() + max(0.0, params["wait"])
+    while not records and time.monotonic() < deadline:
+        if async_ended(params["async_dir"], params["jid"]) is not None:
+            break
+        time.sleep(NEWS_CHECK_SECONDS)
+        records, offset = read_records(path, offset)
     result: dict = {"changed": False, "records": records, "offset": offset, "finished": False}
     if any(record.get("state") == "finished" for record in records):
         result["finished"] = True

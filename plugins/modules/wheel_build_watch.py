@@ -46,9 +46,11 @@ options:
     type: str
     required: true
   poll_interval:
-    description: Seconds between two polls.
+    description:
+      - Longest seconds one poll waits on the host for a new progress record (a long poll;
+        a record is relayed as soon as the engine writes it).
     type: float
-    default: 1.0
+    default: 2.0
   timeout:
     description: Seconds the build may take (the watch gives up 300 s later, a host failure).
     type: int
@@ -77,6 +79,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+cleaned:
+  description:
+    - The engine's work directory and async status were removed from the host once every
+      job was fetched (not after a host failure, when the role's own clean-up tries).
+  returned: always
+  type: bool
 jobs:
   description: Per job id, C(status) (built, failed or unfinished), C(failure) (C(kind), C(message),
     C(step)), C(published) (wheel paths in the wheelhouse), C(timings), C(slot), C(steps), C(log).
