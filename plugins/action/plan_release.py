@@ -30,6 +30,7 @@ INPUT_REFUSED = {"failure_kind": "input"}
 ARGUMENT_SPEC = {
     "jobs": {"type": "list", "elements": "raw"},
     "project": {"type": "str"},
+    "project_snapshot": {"type": "dict"},
     "options": {"type": "dict", "default": {}},
     "settings": {"type": "dict", "default": {}},
     "image_recipes": {"type": "list", "elements": "dict", "default": []},
@@ -175,6 +176,7 @@ class ActionModule(ActionBase):
                 args["options"],
                 options.cibw_environ(os.environ),
                 limits,
+                snapshot=args["project_snapshot"],
             )
             fleet = release_matrix.capabilities(hosts, release_matrix.image_pythons(offers))
             required = args["options"].get("archs") or []

@@ -8,12 +8,13 @@ Documentation: plugins/modules/release_inputs.py (ansible-doc wheelfleet.fleet.r
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 try:
-    from wheelfleet import mirrors, release
+    from wheelfleet import mirrors, release, role_defaults
 except ImportError as exc:  # the controller needs the wheelfleet package installed
     release = None
     IMPORT_ERROR = exc
@@ -43,6 +44,8 @@ ARGUMENT_SPEC = {
     "test_requires": {"type": "raw"},
     "source_max_bytes": {"type": "raw"},
     "source_max_members": {"type": "raw"},
+    "pack_source": {"type": "bool", "default": True},
+    "project_snapshot": {"type": "dict"},
 }
 
 
@@ -69,15 +72,28 @@ class ActionModule(ActionBase):
             for name in task_vars
             if mirrors.is_mirror_setting(name)
         }
+        # The release reads the project here, once: where its source is packed and what is
+        # left out of it are the wheel_build role's settings, as the builds would use them.
+        settings = self._role_settings(task_vars)
+        pack = args.pop("pack_source") and not self._task.check_mode
         try:
             checked = release.check_inputs(
-                **args, mirrors=mirror_settings, environ=os.environ, cwd=os.getcwd()
+                **args,
+                mirrors=mirror_settings,
+                environ=os.environ,
+                cwd=os.getcwd(),
+                source_cache_dir=settings.get("cache_dir"),
+                source_excludes=settings.get("source_excludes") or [],
+                wheelhouse=settings.get("wheelhouse"),
+                pack=pack,
             )
         except release.ReleaseInputError as exc:
             raise AnsibleActionFail(
                 f"Invalid release inputs:\n{exc}", result=INPUT_REFUSED
             ) from None
         result.update(changed=False, **checked)
+        if checked["project_snapshot"]:
+            result["changed"] = bool(checked["project_snapshot"]["changed"])
         if checked["jobs"]:
             result["msg"] = (
                 f"{len(checked['jobs'])} job(s) for {checked['project']}:"
@@ -90,3 +106,15 @@ class ActionModule(ActionBase):
                 " or the hosts' own)"
             )
         return result
+
+    def _role_settings(self, task_vars: dict) -> dict:
+        """The wheel_build role's settings by short name: its defaults, the play's
+        ``wheel_build_*`` variables over them (src/wheelfleet/role_defaults.py)."""
+        root = Path(__file__).resolve().parents[2]
+        try:
+            defaults = role_defaults.load_defaults(role_defaults.defaults_path(root))
+        except role_defaults.RoleDefaultsError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        return role_defaults.build_settings(
+            defaults, task_vars, self._templar.template, role_defaults.SOURCE_SETTINGS
+        )

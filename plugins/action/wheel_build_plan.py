@@ -82,7 +82,13 @@ class ActionModule(ActionBase):
             limits = source.ReadLimits.from_values(
                 args.get("source_max_bytes"), args.get("source_max_members")
             )
-            present = source.member_paths(source.load_files(project["path"], excludes, limits)[1])
+            # The paths come with the project as it was read (once per release); a project
+            # description without them is read for them.
+            present = (
+                frozenset(project["paths"])
+                if project.get("paths") is not None
+                else source.member_paths(source.load_files(project["path"], excludes, limits)[1])
+            )
             planned = jobs.plan(
                 present=present,
                 project=project,

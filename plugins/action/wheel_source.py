@@ -35,6 +35,9 @@ class ActionModule(ActionBase):
     reading an sdist, source.ReadLimits). Returns the project's name, version, kind, build
     requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash`` and
     ``archive``; ``changed`` when the archive is (or, in check mode, would be) written.
+    ``snapshot``: the project as the release already read it (``release_inputs``'
+    ``project_snapshot``); then the project is not read again, unless its packed archive
+    has gone from the cache since.
     """
 
     TRANSFERS_FILES = False
@@ -58,15 +61,20 @@ class ActionModule(ActionBase):
         inside = [args.get("wheelhouse") or "", args.get("cache_dir") or ""]
         excludes = source.excludes_for(project, args.get("excludes") or [], inside)
         write = bool(args.get("pack", True)) and not self._task.check_mode
+        snapshot = args.get("snapshot") or None
         try:
             limits = source.ReadLimits.from_values(args.get("max_bytes"), args.get("max_members"))
-            prepared = source.prepare(
-                project,
-                args.get("cache_dir") or "~/.cache/wheelfleet",
-                excludes,
-                write=write,
-                limits=limits,
-            )
+            if snapshot and (not write or os.path.isfile(str(snapshot.get("archive") or ""))):
+                # Read once by the release: its archive is in the cache, nothing changes.
+                prepared = dict(snapshot, changed=False)
+            else:
+                prepared = source.prepare(
+                    project,
+                    args.get("cache_dir") or "~/.cache/wheelfleet",
+                    excludes,
+                    write=write,
+                    limits=limits,
+                )
         except source.ProjectError as exc:
             raise AnsibleActionFail(str(exc), result=INPUT_REFUSED) from None
         except OSError as exc:

@@ -58,6 +58,12 @@ options:
         and, with no host to build them, are unschedulable.
       - Mutually exclusive with O(jobs), O(architectures) and O(pythons).
     type: str
+  project_snapshot:
+    description:
+      - The project as the release already read it (the C(project_snapshot) that
+        M(wheelfleet.fleet.release_inputs) returns); the plan takes the configuration from it
+        and reads nothing from O(project).
+    type: dict
   options:
     description: cibuildwheel options by name over the project's tables (C(archs), C(build), ...).
     type: dict

@@ -12,7 +12,8 @@ short_description: Check the inputs of a release before any host is touched
 version_added: 0.1.0
 description:
   - Checks every input of C(playbooks/release.yml) at once, on the controller, and fails with one
-    message that names each bad value. It contacts no host and changes nothing. The logic is
+    message that names each bad value. It contacts no host; the one thing it writes is the
+    project's packed source, in the controller's cache (not in check mode). The logic is
     C(wheelfleet.release.check_inputs) (src/wheelfleet/release.py), shared with the
     C(wheelfleet release) command.
   - The project must exist. O(project) and O(wheel_build_project) name the same thing and must
@@ -22,7 +23,10 @@ description:
     their C(build) selector (C(cp312) selects C(cp312-*)). Giving O(jobs) with either is a
     conflict. Unknown architectures and Python tags are named with the valid ones.
   - The project's build configuration is read and checked here, with O(build_options) on top; an
-    invalid value is named with its key, its file and the accepted values.
+    invalid value is named with its key, its file and the accepted values. This is the one read
+    of the project in a release - RV(project_snapshot) carries it to the plan and the builds.
+    Where the source is packed and what is left out of it are the wheel_build role's
+    C(wheel_build_cache_dir), C(wheel_build_source_excludes) and C(wheel_build_wheelhouse).
   - O(wheel_build_jobs) is the release's to set, from its plan; giving it is a conflict.
   - With O(publish), a repository URL and credentials are required. Only whether the credentials
     are set reaches this module (O(has_username), O(has_password), or C(TWINE_USERNAME) and
@@ -97,6 +101,12 @@ options:
     description:
       - The most members an sdist may have (C(wheel_build_source_max_members)); default 100000.
     type: raw
+  pack_source:
+    description:
+      - Pack the project's source into the controller's cache as it is read (a release does;
+        a plan on its own only reads). Never in check mode.
+    type: bool
+    default: true
 notes:
   - Runs on the controller only (use C(run_once)); supports check mode.
 seealso:
@@ -120,6 +130,15 @@ project:
   description: The project's absolute path.
   returned: success
   type: str
+project_snapshot:
+  description:
+    - The project as read here, once for the whole release (the only time a release reads it) -
+      its name, version, build configuration, source hash, the packed source C(archive) in the
+      wheel_build role's cache and the C(paths) it holds. The plan and the builds take it
+      instead of reading the project again.
+    - The source is packed unless in check mode; C(changed) says it was (or would be) written.
+  returned: success
+  type: dict
 jobs:
   description:
     - The release's explicit jobs, as C(wheelfleet.fleet.release_jobs) writes them.

@@ -46,7 +46,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import __version__, mirrors, release_matrix
+from wheelfleet import __version__, mirrors, release_matrix, role_defaults
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
@@ -175,15 +175,35 @@ def _plan_project_extravars(args: argparse.Namespace, merged: Mapping[str, Any])
             environ=os.environ,
             source_max_bytes=merged.get("wheel_build_source_max_bytes"),
             source_max_members=merged.get("wheel_build_source_max_members"),
+            **_source_settings(merged),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
-    result: dict[str, Any] = {"project": checked["project"]}
+    # Read here, once: the playbook takes the project from this snapshot.
+    result: dict[str, Any] = {
+        "project": checked["project"],
+        "wheelfleet_project_snapshot": checked["project_snapshot"],
+    }
     if args.architectures:
         result["wheelfleet_architectures"] = _architectures(args.architectures)
     if args.pythons:
         result["wheelfleet_pythons"] = list(dict.fromkeys(args.pythons))
     return result
+
+
+def _source_settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the project's source is packed and what is left out: the wheel_build role's
+    settings (its defaults under the user's -e values), as the builds use them."""
+    try:
+        defaults = role_defaults.load_defaults(role_defaults.defaults_path(Project.locate().root))
+    except (role_defaults.RoleDefaultsError, ProjectNotFoundError) as exc:
+        raise InputError(str(exc)) from None
+    settings = role_defaults.build_settings(defaults, given, names=role_defaults.SOURCE_SETTINGS)
+    return {
+        "source_cache_dir": settings["cache_dir"],
+        "source_excludes": settings["source_excludes"] or [],
+        "wheelhouse": settings["wheelhouse"],
+    }
 
 
 def _mirror_settings(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -373,10 +393,14 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
             test_requires=merged.get("wheel_build_test_requires"),
             source_max_bytes=merged.get("wheel_build_source_max_bytes"),
             source_max_members=merged.get("wheel_build_source_max_members"),
+            # The one read of the project in a release, packed as the builds will take it.
+            pack=not getattr(args, "check", False),
+            **_source_settings(merged),
         )
     except release_inputs.ReleaseInputError as exc:
         raise InputError(str(exc)) from None
     result["project"] = checked["project"]
+    result["wheelfleet_project_snapshot"] = checked["project_snapshot"]
     if args.architectures:
         result["wheelfleet_architectures"] = _architectures(args.architectures)
     # Paths reach ansible-runner absolute: it does not run in this directory.

@@ -135,8 +135,21 @@ def check_inputs(
     test_requires: Any = None,
     source_max_bytes: Any = None,
     source_max_members: Any = None,
+    source_cache_dir: str | None = None,
+    source_excludes: Sequence[str] = (),
+    wheelhouse: str | None = None,
+    pack: bool = False,
+    project_snapshot: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check a release's inputs and return them normalised; raise naming every problem.
+
+    The project is read here once for the whole release (wheelfleet.source.prepare): its
+    source is hashed and, with ``pack``, packed into ``source_cache_dir`` (without the
+    ``source_excludes``, nor the ``wheelhouse`` or the cache when they lie inside it),
+    and the result is returned as ``project_snapshot``, which the plan and the builds use
+    instead of reading the project again. Given a ``project_snapshot`` of this project
+    (the ``wheelfleet`` command reads the project before ansible-playbook starts), the
+    project is not read at all.
 
     The matrix is ``jobs`` (build identifiers or mappings, see
     :meth:`wheelfleet.plan.Job.from_json`), or else what the project's build
@@ -238,6 +251,7 @@ def check_inputs(
         )
     limits = source.ReadLimits()
     manylinux_images: dict[str, Any] = {}
+    snapshot: dict[str, Any] | None = None
     try:
         limits = source.ReadLimits.from_values(source_max_bytes, source_max_members)
     except source.ProjectError as exc:
@@ -250,7 +264,24 @@ def check_inputs(
                 build_options,
                 policy_floor=floor,
             )
-            described, config = release_matrix.load_project(path, {}, explicit, env, limits)
+            snapshot = (
+                dict(project_snapshot, changed=False)
+                if usable_snapshot(project_snapshot, path, pack)
+                else source.prepare(
+                    path,
+                    source_cache_dir or "~/.cache/wheelfleet",
+                    source.excludes_for(
+                        path,
+                        list(source_excludes or ()),
+                        [wheelhouse or "", source_cache_dir or ""],
+                    ),
+                    write=pack,
+                    limits=limits,
+                )
+            )
+            described, config = release_matrix.load_project(
+                path, {}, explicit, env, limits, snapshot=snapshot
+            )
             if not release_jobs:
                 probe = release_matrix.probe_architectures(config)
             release_matrix.check_test_sources(described, config)
@@ -343,6 +374,7 @@ def check_inputs(
         raise ReleaseInputError("\n".join(problems))
     return {
         "project": path,
+        "project_snapshot": snapshot,
         "jobs": [job.to_json() for job in release_jobs],
         "options": explicit,
         "architectures": probe,
@@ -352,6 +384,16 @@ def check_inputs(
         "policy_floor": floor,
         "manylinux_images": manylinux_images,
     }
+
+
+def usable_snapshot(snapshot: Mapping[str, Any] | None, path: str, pack: bool) -> bool:
+    """Whether ``snapshot`` describes the project at ``path`` as read before, with its
+    packed archive (named by its source hash) still in the cache when one is needed."""
+    if not isinstance(snapshot, Mapping) or snapshot.get("path") != path:
+        return False
+    archive = str(snapshot.get("archive") or "")
+    named = Path(archive).name == f"{snapshot.get('source_hash')}.tar.gz"
+    return named and "paths" in snapshot and (not pack or Path(archive).is_file())
 
 
 def _truthy(value: Any) -> bool | None:

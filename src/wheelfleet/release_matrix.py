@@ -146,13 +146,21 @@ def load_project(
     explicit: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     limits: source.ReadLimits | None = None,
+    snapshot: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], options.ProjectConfig]:
     """The project (directory or sdist) and its configuration with the explicit layer and
     the ``CIBW_*`` variables of ``environ``, read within ``limits``. The project's ``paths``
-    (files and directories) are kept to check test-sources."""
-    project, files = source.inspect(project_path, limits=limits)
-    described = project.as_dict()
-    described["paths"] = source.member_paths(files)
+    (files and directories) are kept to check test-sources.
+
+    With ``snapshot`` (what :func:`wheelfleet.source.prepare` returned when the release
+    read the project), nothing is read again: a release reads its project once."""
+    if snapshot:
+        described = dict(snapshot)
+        described["paths"] = frozenset(snapshot.get("paths") or ())
+    else:
+        project, files = source.inspect(project_path, limits=limits)
+        described = project.as_dict()
+        described["paths"] = source.member_paths(files)
     return described, job_settings.project_config(described, role, explicit, environ=environ)
 
 

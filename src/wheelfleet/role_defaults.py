@@ -42,6 +42,10 @@ SETTINGS = (
 """The plan's settings (a job's settings and how much of an sdist is read), each the
 role variable ``wheel_build_<name>``."""
 
+SOURCE_SETTINGS = ("cache_dir", "source_excludes", "wheelhouse")
+"""Where a project's source is packed and what is left out of it: the release reads and
+packs the project once, as the role would (``wheelfleet.source.prepare``)."""
+
 
 class RoleDefaultsError(ValueError):
     """The role's defaults file cannot be read."""
@@ -67,12 +71,13 @@ def build_settings(
     defaults: Mapping[str, Any],
     variables: Mapping[str, Any],
     render: Callable[[Any], Any] = lambda value: value,
+    names: tuple[str, ...] = SETTINGS,
 ) -> dict[str, Any]:
     """The settings by their short name: a host's ``wheel_build_<name>`` when it has one,
     else the role's default. ``render`` templates a host's value (an action plugin's
     templar), defaults are literal."""
     found: dict[str, Any] = {}
-    for name in SETTINGS:
+    for name in names:
         variable = PREFIX + name
         if variable in variables:
             found[name] = render(variables[variable])

@@ -621,15 +621,22 @@ def prepare(
 ) -> dict[str, Any]:
     """Inspect the project and make sure its archive ``<cache>/sources/<hash>.tar.gz`` exists.
 
-    Returns the project's description plus ``archive`` and ``changed`` (the
-    archive was, or with ``write=False`` would be, written).
+    Returns the project's description plus ``archive``, ``changed`` (the
+    archive was, or with ``write=False`` would be, written) and ``paths`` (the
+    archive's files and directories, sorted): everything a release needs of the
+    project, so that it reads the project this once.
     """
     project, files = inspect(path, excludes, limits)
     archive = Path(cache_dir).expanduser().absolute() / "sources" / f"{project.source_hash}.tar.gz"
     changed = not archive.is_file()
     if changed and write:
         write_archive(files, archive)
-    return dict(project.as_dict(), archive=str(archive), changed=changed)
+    return dict(
+        project.as_dict(),
+        archive=str(archive),
+        changed=changed,
+        paths=sorted(member_paths(files)),
+    )
 
 
 def excludes_for(

@@ -40,10 +40,19 @@ def test_release_and_images_are_in_the_subcommand_table():
 
 def test_release_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # the role's cache, ~/.cache/wheelfleet
     made = request("release", str(EXAMPLE))
     assert made.playbook == Project.locate().playbook("release.yml")
     release_id = made.extravars.pop("wheelfleet_release_id")
     assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", release_id)
+    # The project is read here, once, and packed where the role's cache is; the playbook
+    # takes it from this snapshot.
+    snapshot = made.extravars.pop("wheelfleet_project_snapshot")
+    assert snapshot["name"] == "yamlcount" and snapshot["path"] == str(EXAMPLE)
+    archive = Path(snapshot["archive"])
+    assert archive.parent == tmp_path / ".cache" / "wheelfleet" / "sources" and archive.is_file()
+    assert archive.name == f"{snapshot['source_hash']}.tar.gz"
+    assert "pyproject.toml" in snapshot["paths"] and "tests" in snapshot["paths"]
     assert made.inventories == (Project.locate().default_inventory,)
     assert made.extravars == {
         "project": str(EXAMPLE),
@@ -54,6 +63,7 @@ def test_release_defaults(tmp_path, monkeypatch):
 
 def test_release_options_become_extra_variables_and_skip_tags(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
     made = request(
         "release",
@@ -62,6 +72,9 @@ def test_release_options_become_extra_variables_and_skip_tags(tmp_path, monkeypa
         *("--skip-provision", "--skip-images", "--check"),
         *("-e", "wheelfleet_release_id=rel-1"),
     )
+    # --check: the project is read but its source not packed.
+    snapshot = made.extravars.pop("wheelfleet_project_snapshot")
+    assert snapshot["name"] == "demo" and not Path(snapshot["archive"]).exists()
     assert made.extravars == {
         "wheelfleet_release_id": "rel-1",
         "project": str(tmp_path),

@@ -95,6 +95,49 @@ def test_inputs_leave_the_matrix_to_the_project_and_make_the_path_absolute(
     assert (checked["max_rounds"], checked["publish"]) == (3, False)
 
 
+def test_the_project_is_read_once_and_its_snapshot_replaces_later_reads(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n[tool.cibuildwheel]\ntest-sources = ["tests"]\n'
+    )
+    (project / "tests" / "test_p.py").write_text("def test(): pass\n")
+    cache = tmp_path / "cache"
+    first = release.check_inputs(
+        project=str(project), environ={}, source_cache_dir=str(cache), pack=True
+    )
+    snapshot = first["project_snapshot"]
+    assert snapshot["name"] == "p" and snapshot["changed"]
+    assert Path(snapshot["archive"]) == cache / "sources" / f"{snapshot['source_hash']}.tar.gz"
+    assert Path(snapshot["archive"]).is_file()
+    assert {"pyproject.toml", "tests", "tests/test_p.py"} <= set(snapshot["paths"])
+
+    # Given that snapshot, the project is not read again: a change made since is not seen
+    # (a release builds the source it checked), and its test-sources still check out.
+    (project / "pyproject.toml").write_text('[project]\nname = "changed"\nversion = "2"\n')
+    again = release.check_inputs(
+        project=str(project),
+        environ={},
+        source_cache_dir=str(cache),
+        pack=True,
+        project_snapshot=snapshot,
+    )
+    assert again["project_snapshot"]["source_hash"] == snapshot["source_hash"]
+    assert again["project_snapshot"]["name"] == "p" and not again["project_snapshot"]["changed"]
+
+    # A snapshot of another path, or whose archive has gone, is not used: the project is read.
+    Path(snapshot["archive"]).unlink()
+    fresh = release.check_inputs(
+        project=str(project),
+        environ={},
+        source_cache_dir=str(cache),
+        pack=True,
+        project_snapshot=snapshot,
+    )
+    assert fresh["project_snapshot"]["name"] == "changed"
+    assert not release.usable_snapshot(snapshot, str(tmp_path / "other"), pack=False)
+
+
 def test_inputs_take_aliases_strings_and_explicit_jobs(tmp_path: Path) -> None:
     checked = release.check_inputs(
         wheel_build_project=str(tmp_path), architectures="arm64", pythons=["cp312"], environ={}
