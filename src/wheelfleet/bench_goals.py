@@ -335,6 +335,16 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 f" {fmt_goal(rerelease['goal'])}",
             )
         )
+        if _at(rerelease, "warm_cold", "wall") is not None:
+            rows.append(
+                (
+                    "rerelease",
+                    "unchanged re-release / a cold release whose builder image existed",
+                    f"{bench.fmt_seconds(_at(rerelease, 'unchanged', 'wall'))} /"
+                    f" {bench.fmt_seconds(_at(rerelease, 'warm_cold', 'wall'))} ="
+                    f" {bench.fmt_ratio(rerelease.get('warm_ratio'))}",
+                )
+            )
         for task in (rerelease.get("top_tasks") or [])[:3]:
             rows.append(
                 (
@@ -434,6 +444,12 @@ def markdown(results: Mapping[str, Any]) -> list[str]:
             f" re-release {bench.fmt_seconds(_at(rerelease, 'unchanged', 'wall'))}:"
             f" {fmt_goal(rerelease.get('goal'))}."
         )
+        if _at(rerelease, "warm_cold", "wall") is not None:
+            out.append(
+                f"A cold release whose builder image already existed took"
+                f" {bench.fmt_seconds(_at(rerelease, 'warm_cold', 'wall'))}: the unchanged"
+                f" re-release is {bench.fmt_ratio(rerelease.get('warm_ratio'))} of it."
+            )
         out += ["", "Slowest tasks of the unchanged re-release:", ""]
         out.append(
             bench.markdown_table(
