@@ -253,6 +253,12 @@ def plan(
                 "image_plat": facts.get("plat"),
                 "glibc": facts.get("glibc") or default_glibc,
                 "emulated": not architectures.runs_natively(host_canonical, arch.name),
+                # Which compiler makes the bytes: this host's CPU or its CPU emulated.
+                "toolchain_mode": (
+                    "native"
+                    if architectures.runs_natively(host_canonical, arch.name)
+                    else "emulated"
+                ),
                 "host": host,
                 "plat": repair_plat(
                     role.get("plat"), settings.get("policy_floor"), facts.get("plat"), arch.name
@@ -262,6 +268,9 @@ def plan(
                 "container": container_name(run_id, identifier),
                 "test_container": container_name(run_id, identifier, "test"),
                 "source_hash": project["source_hash"],
+                "source_date_epoch": project.get("source_date_epoch"),
+                "source_date_epoch_origin": project.get("source_date_epoch_origin"),
+                "build_backend": project.get("build_backend"),
                 "settings": settings,
                 "settings_hash": hashed,
                 "tested": bool(settings["test_command"]),
@@ -327,6 +336,7 @@ def resolve(
             "only_plat": bool(settings.get("repair_only_plat")),
             "lib_sdir": settings.get("repair_lib_sdir") or ".libs",
             "pure": settings.get("repair_pure") or "fail",
+            "env": epoch_environment(job),
         },
         network=network,
         limits={
@@ -528,13 +538,20 @@ def before_all_step(job: Mapping[str, Any]) -> dict[str, Any] | None:
     return _step("before_all", argv, env, SRC, bindir, settings.get("environment") or "")
 
 
+def epoch_environment(job: Mapping[str, Any]) -> dict[str, str]:
+    """``SOURCE_DATE_EPOCH`` for the build and auditwheel (none when the project has none)."""
+    epoch = job.get("source_date_epoch")
+    return {} if epoch is None else {"SOURCE_DATE_EPOCH": str(int(epoch))}
+
+
 def build_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The job's own steps in its build container: before_build, then the PEP 517 build
-    into the job's ``dist`` directory (before-all is the group's: :func:`before_all_step`)."""
+    into the job's ``dist`` directory (before-all is the group's: :func:`before_all_step`),
+    under the source's SOURCE_DATE_EPOCH."""
     settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
-    env = pip_environment(settings)
+    env = {**pip_environment(settings), **epoch_environment(job)}
     shell_env = settings.get("environment") or ""
     steps: list[dict[str, Any]] = []
     if settings.get("before_build"):

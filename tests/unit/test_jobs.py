@@ -376,7 +376,7 @@ def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
     assert x86_311["repaired"] == f"/work/repaired/{x86_311['id']}"
     assert x86_311["repair"] == {
         "plat": None, "exclude": [], "strip": False, "only_plat": False,
-        "lib_sdir": ".libs", "pure": "fail",
+        "lib_sdir": ".libs", "pure": "fail", "env": {},
     }  # fmt: skip
     assert x86_311["limits"] == limits
     # before-all installs system packages online; the build and test stay offline.
@@ -394,6 +394,20 @@ def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
     (install,) = [s for s in tested["test_steps"] if s["name"] == "install"]
     assert install["argv"][3:5] == ["install", "{wheels}"]
     assert x86_311["test_steps"] == []
+
+
+def test_the_source_date_epoch_reaches_the_build_and_auditwheel(tmp_path: Path) -> None:
+    """SOURCE_DATE_EPOCH comes with the project (wheel_source) and goes to the build steps
+    and the repair, never to before-all (the group's, shared by every job)."""
+    project = dict(PROJECT, source_date_epoch=1700000000, source_date_epoch_origin="git")
+    x86, _, arm, _ = plan(tmp_path, project=project)
+    assert x86["source_date_epoch"] == 1700000000 and x86["source_date_epoch_origin"] == "git"
+    (build,) = [step for step in x86["steps"] if step["name"] == "build"]
+    assert build["env"]["SOURCE_DATE_EPOCH"] == "1700000000"
+    assert x86["repair"]["env"] == {"SOURCE_DATE_EPOCH": "1700000000"}
+    assert "SOURCE_DATE_EPOCH" not in (x86["before_all"] or {}).get("env", {})
+    assert (x86["toolchain_mode"], arm["toolchain_mode"]) == ("native", "emulated")
+    assert x86["group"] == plan(tmp_path)[0]["group"]
 
 
 def test_a_python_the_image_lacks_fails_its_job_with_the_ones_it_has(tmp_path: Path) -> None:
