@@ -283,6 +283,7 @@ REPRODUCIBILITY_KEYS = (
     "toolchain_mode",
     "normalized",
     "tools",
+    "reproducibility_notes",
 )
 """What an entry records, besides the source, image and settings hashes, of what entered its
 bytes. Entries of older releases have none of these (they still load)."""
@@ -294,6 +295,14 @@ def reproducibility(job: Mapping[str, Any], wheel: Mapping[str, Any]) -> dict[st
     backend and the requirement wheels)."""
     found = wheel.get("reproducibility") or {}
     epoch = found.get("source_date_epoch", job.get("source_date_epoch"))
+    notes = []
+    if job.get("source_date_epoch_origin") == "directory":
+        notes.append(
+            "SOURCE_DATE_EPOCH is the newest file time of a plain directory: another copy of"
+            " the source may give another one (wheelfleet verify uses the recorded value)"
+        )
+    if not found.get("normalized"):
+        notes.append("the archive was not normalized (a build host without wheel_normalize)")
     return {
         "source_date_epoch": None if epoch is None else int(epoch),
         "source_date_epoch_origin": job.get("source_date_epoch_origin"),
@@ -301,6 +310,7 @@ def reproducibility(job: Mapping[str, Any], wheel: Mapping[str, Any]) -> dict[st
         or ("emulated" if job.get("emulated") else "native"),
         "normalized": bool(found.get("normalized")),
         "tools": dict(found.get("tools") or {}),
+        "reproducibility_notes": notes,
     }
 
 

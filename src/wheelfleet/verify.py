@@ -230,6 +230,11 @@ def compare(check: Check, rebuilt: Mapping[str, Any] | None, failure: str | None
     row.rebuilt_sha256 = rebuilt.get("sha256")
     if rebuilt.get("sha256") == recorded:
         row.identical = True
+        notes = differences(entry, rebuilt)
+        if notes:
+            row.reason = "identical although: " + "; ".join(notes)
+        elif row.verifying_host == row.original_host:
+            row.reason = "rebuilt on the host that built it (no other host was chosen)"
         return row
     found = differences(entry, rebuilt)
     if found:

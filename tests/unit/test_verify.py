@@ -61,6 +61,15 @@ def test_the_same_bytes_are_identical(wheelhouse: Path) -> None:
     )  # fmt: skip
 
 
+def test_an_identical_rebuild_says_what_differed_or_that_it_is_the_same_host(wheelhouse) -> None:
+    emulated = verify.compare(check_of(wheelhouse, entry()), entry(toolchain_mode="emulated"))
+    assert emulated.identical and emulated.reason == (
+        "identical although: toolchain mode native -> emulated"
+    )
+    alone = verify.compare(check_of(wheelhouse, entry(), hosts=["a"]), entry())
+    assert alone.identical and alone.verifying_host == "a" and "host that built it" in alone.reason
+
+
 def test_a_rebuild_with_other_bytes_names_the_inputs_that_differ(wheelhouse: Path) -> None:
     tools = dict(TOOLS, patchelf="0.17.2", requirements=["setuptools-75.0.0-py3-none-any.whl"])
     rebuilt = entry(host="b", sha256="0" * 64, image_id="sha256:other", tools=tools)
