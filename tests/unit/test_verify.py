@@ -166,3 +166,29 @@ def test_the_table_shows_each_wheel_and_a_count(wheelhouse: Path) -> None:
     assert lines[-1] == "1 of 2 wheels identical"
     assert verify.exit_code([good]) == 0 and verify.exit_code([good, bad]) == 1
     assert json.loads(json.dumps(verify.as_json([bad])))[0]["identical"] is False
+
+
+def test_the_inventorys_build_hosts_are_read_as_ansible_reads_them(tmp_path: Path) -> None:
+    from wheelfleet import verify_cli
+
+    path = tmp_path / "fleet.yml"
+    path.write_text(
+        "all:\n  children:\n    build_hosts:\n      hosts:\n        a: {}\n        b: {}\n"
+        "    others:\n      hosts:\n        c: {}\n"
+    )
+    assert verify_cli.build_hosts([path]) == ["a", "b"]
+
+
+def test_bad_input_exits_2_before_anything_runs(wheelhouse: Path, tmp_path: Path, capsys) -> None:
+    from wheelfleet import cli
+
+    assert cli.main(["verify", str(tmp_path / "nowhere")]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    document = {"version": 1, "wheels": {WHEEL: entry()}}
+    (wheelhouse / "manifest.json").write_text(json.dumps(document))
+    assert cli.main(["verify", str(wheelhouse), "--host", "elsewhere"]) == 2
+    assert "--host elsewhere: not a build host of the inventory; it has localhost" in (
+        capsys.readouterr().err
+    )
+    assert cli.main(["verify", str(wheelhouse), "--wheel", "other.whl"]) == 2
+    assert f"it lists {WHEEL}" in capsys.readouterr().err
