@@ -111,7 +111,7 @@ def unverifiable(entry: Mapping[str, Any], wheelhouse: Path) -> str | None:
     if entry.get("source_date_epoch") is None or not entry.get("normalized"):
         return (
             "recorded by a wheelfleet without reproducible builds (no SOURCE_DATE_EPOCH or"
-            " normalized archive in its manifest entry): release it again, then verify"
+            " normalized archive in its manifest entry): release it again with --force, then verify"
         )
     try:
         kept = manifest.kept_source(wheelhouse, str(entry.get("source_hash") or ""))
