@@ -98,11 +98,6 @@ class ActionModule(ActionBase):
                 # Made here, by the invoking user's ids, before anything is fetched into it.
                 try:
                     manifest.make_dirs(Path(wheelhouse), manifest.owner())
-                    # The exact source bytes the wheels come from, for wheelfleet verify.
-                    kept = manifest.keep_source(
-                        wheelhouse, prepared["archive"], prepared["source_hash"]
-                    )
-                    prepared["kept_source"] = str(kept)
                 except OSError as exc:
                     raise AnsibleActionFail(
                         f"cannot create the wheelhouse {wheelhouse}: {exc}",

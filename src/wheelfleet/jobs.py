@@ -270,6 +270,8 @@ def plan(
                 "container": container_name(run_id, identifier),
                 "test_container": container_name(run_id, identifier, "test"),
                 "source_hash": project["source_hash"],
+                # The controller's packed source: publishing keeps a copy in the wheelhouse.
+                "source_archive": project.get("archive"),
                 "source_date_epoch": project.get("source_date_epoch"),
                 "source_date_epoch_origin": project.get("source_date_epoch_origin"),
                 "build_backend": project.get("build_backend"),

@@ -7,8 +7,9 @@ Layout of a wheelhouse directory::
     <wheel files>       repaired wheels only
     logs/<job>.log      the last log of each job (also of failed jobs)
     .staging/           fetched files of a running job, moved into place on success
-    .sources/<hash>.tar.gz  the packed source each release built from, by source hash
-                        (``wheelfleet verify`` rebuilds from it)
+    .sources/<hash>.tar.gz  the packed source of the published wheels, by source hash,
+                        kept before a job's wheels land (``wheelfleet verify``
+                        rebuilds from it)
 
 Wheels land atomically: a job's files are fetched into ``.staging/<run>/<job>``
 inside the wheelhouse (the same file system). Each wheel's name is checked
@@ -523,6 +524,12 @@ def publish(
                 raise PublishError(f"the manifest entry for {new.get('file')!r} has no wheel")
             entries.append({**new, **digests[new["file"]]})
         make_dirs(home, ids)
+        if job.get("source_archive") and job.get("source_hash"):
+            # Before any wheel lands: every wheel's source stays rebuildable (verify).
+            try:
+                keep_source(home, job["source_archive"], job["source_hash"])
+            except OSError as exc:
+                raise _write_failed(home, f"{SOURCES}/", job, exc) from None
         with locked(home):
             current = load(home)
             return _land(home, stage, current, entries, job, ids, log_name, log_text)

@@ -426,8 +426,10 @@ def test_the_source_date_epoch_reaches_the_build_and_auditwheel(tmp_path: Path) 
     """SOURCE_DATE_EPOCH comes with the project (wheel_source) and goes to the build steps
     and the repair, never to before-all (the group's, shared by every job)."""
     project = dict(PROJECT, source_date_epoch=1700000000, source_date_epoch_origin="git")
+    project["archive"] = "/cache/sources/src1.tar.gz"
     x86, _, arm, _ = plan(tmp_path, project=project)
     assert x86["source_date_epoch"] == 1700000000 and x86["source_date_epoch_origin"] == "git"
+    assert x86["source_archive"] == "/cache/sources/src1.tar.gz"  # kept when published
     (build,) = [step for step in x86["steps"] if step["name"] == "build"]
     assert build["env"]["SOURCE_DATE_EPOCH"] == "1700000000"
     assert x86["repair"]["env"] == {"SOURCE_DATE_EPOCH": "1700000000"}

@@ -281,12 +281,16 @@ def test_a_manifest_of_an_older_release_still_loads(tmp_path: Path) -> None:
     assert manifest.load(tmp_path)["wheels"][WHEEL] == old
 
 
-def test_the_wheelhouse_keeps_the_packed_source_once_by_hash(tmp_path: Path) -> None:
+def test_publishing_keeps_the_packed_source_once_by_hash(tmp_path: Path) -> None:
     archive = tmp_path / "packed.tar.gz"
     archive.write_bytes(b"the packed source")
-    kept = manifest.keep_source(tmp_path / "wh", archive, "ab" * 32)
-    assert kept == tmp_path / "wh" / ".sources" / f"{'ab' * 32}.tar.gz"
+    publish(tmp_path)  # a job without its archive (an older plan) keeps nothing
+    assert not (tmp_path / "wh" / ".sources").exists()
+    job = dict(JOB, source_hash="ab" * 32, source_archive=str(archive))
+    publish(tmp_path, job=job)
+    kept = tmp_path / "wh" / ".sources" / f"{'ab' * 32}.tar.gz"
     assert kept.read_bytes() == b"the packed source"
+    assert manifest.kept_source(tmp_path / "wh", "ab" * 32) == kept
     archive.write_bytes(b"changed")
     assert manifest.keep_source(tmp_path / "wh", archive, "ab" * 32).read_bytes() == (
         b"the packed source"
