@@ -74,13 +74,15 @@ def wheels_in(wheelhouse: Path) -> list[str]:
 
 
 def assert_nothing_half_built(wheelhouse: Path) -> None:
-    """No staging leftovers, no unrepaired wheel, no scratch file anywhere in the wheelhouse."""
+    """No staging leftovers, no unrepaired wheel, no scratch file anywhere in the wheelhouse
+    (the kept sources of published wheels, ``.sources/<hash>.tar.gz``, belong there)."""
     if not wheelhouse.exists():
         return
+    kept = wheelhouse / ".sources"
     leftovers = [
         str(p.relative_to(wheelhouse))
         for p in wheelhouse.rglob("*")
-        if p.name.startswith(".") or "linux_" in p.name.replace("manylinux_", "")
+        if (p.name.startswith(".") and p != kept) or "linux_" in p.name.replace("manylinux_", "")
     ]
     assert leftovers == []
 
