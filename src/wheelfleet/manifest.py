@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import wheel_names
+from wheelfleet.accelerator import build_mode
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -211,8 +212,12 @@ def entry(
     host: str,
     timings: Mapping[str, float],
     built_at: str | None = None,
+    accelerator: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest entry of one repaired wheel of a job."""
+    """The manifest entry of one repaired wheel of a job. ``mode`` is native, emulated,
+    accelerated (emulated, with the host-native compiler) or fallback (an accelerated build
+    that failed, rebuilt under plain emulation); ``accelerator`` (the engine's record:
+    toolchain, target, and after a fallback the failed step and why) when one was used."""
     return {
         "file": wheel["file"],
         "sha256": wheel["sha256"],
@@ -233,7 +238,8 @@ def entry(
         # A registry digest when the image came from one, else the local image ID.
         "image_digest": (list(job.get("image_digests") or []) or [job.get("image_id")])[0],
         "emulated": bool(job.get("emulated")),
-        "mode": "emulated" if job.get("emulated") else "native",
+        "mode": build_mode(bool(job.get("emulated")), accelerator),
+        "accelerator": dict(accelerator) if accelerator else None,
         "source_hash": job["source_hash"],
         "settings_hash": job["settings_hash"],
         "tested": bool(job.get("tested")),

@@ -68,7 +68,8 @@ class Cell:
     """built, up to date, FAILED or not built."""
     host: str | None = None
     mode: str | None = None
-    """native or emulated."""
+    """native, emulated, accelerated (emulated with the host-native compiler) or fallback
+    (an accelerated build failed and was rebuilt under plain emulation)."""
     seconds: float | None = None
     wheels: tuple[str, ...] = ()
     reason: str | None = None
@@ -516,7 +517,7 @@ def _wheel(entry: Mapping[str, Any]) -> Wheel:
         size=int(entry.get("size") or 0),
         sha256=str(entry.get("sha256") or ""),
         host=str(entry.get("host") or "?"),
-        mode="emulated" if entry.get("emulated") else "native",
+        mode=str(entry.get("mode") or ("emulated" if entry.get("emulated") else "native")),
         image=str(entry.get("image") or "?"),
         image_digest=digest,
         grafted=tuple(entry.get("grafted") or ()),
