@@ -231,7 +231,7 @@ def _download(
 ) -> Path:
     platform, sha256 = TOOLCHAIN_WHEELS[host_arch]
     argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
-    argv += ["--only-binary=:all:", "--platform", platform, "--python-version", "3"]
+    argv += ["--only-binary=:all:", "--platform", platform, "--python-version", "3.11"]
     argv += [*pip_args, "-d", str(directory), f"{TOOLCHAIN}=={TOOLCHAIN_VERSION}"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
