@@ -80,9 +80,10 @@ def test_project_key_and_role_variable_turn_it_off_and_change_the_hash():
     assert on["settings_hash"] != off["settings_hash"]
     assert on["settings_hash"] != role_off["settings_hash"]
     # The same request, however it was made, is the same hash.
-    assert role_off["settings_hash"] == settings_of(
-        {}, "cp311-manylinux_aarch64", {"accelerate": False}
-    )["settings_hash"]
+    assert (
+        role_off["settings_hash"]
+        == settings_of({}, "cp311-manylinux_aarch64", {"accelerate": False})["settings_hash"]
+    )
 
 
 def test_native_architectures_keep_their_hash():
