@@ -206,3 +206,30 @@ def test_cli_no_accelerate_sets_the_role_variable(tmp_path, monkeypatch):
     assert made.extravars["wheel_build_accelerate"] is False
     made = request("release", str(tmp_path), "--check")
     assert "wheel_build_accelerate" not in made.extravars
+
+
+def test_bench_shows_the_accelerated_ratios_against_their_goals():
+    from wheelfleet import bench, bench_goals
+
+    accelerated = {
+        "mode": "accelerated",
+        "build": bench_goals.goal("accelerated_build", 14.0 / 5.0),
+        "wall": bench_goals.goal("accelerated_wall", 30.0 / 20.0),
+        "plain_build": 8.0,
+        "plain_wall": 3.0,
+        "speedup_build": 40.0 / 14.0,
+        "speedup_wall": 2.0,
+    }
+    assert accelerated["build"]["met"] is False and accelerated["wall"]["met"] is True
+    results = {
+        "split": {"method": "m", "projects": [{"label": "demo", "accelerated": accelerated}]}
+    }
+    rows = {figure: value for _, figure, value in bench.summary_rows(results)}
+    assert rows["demo aarch64 (accelerated) / x86_64: build step"].startswith(
+        "2.80x (goal <= 1.5x: not met); plain emulation 8.00x"
+    )
+    assert rows["demo aarch64 (accelerated) / x86_64: whole job"].startswith(
+        "1.50x (goal <= 2.0x: met)"
+    )
+    text = bench.render_markdown(results)
+    assert "build step (goal <= 1.5x)" in text and "| demo | accelerated |" in text
