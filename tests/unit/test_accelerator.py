@@ -233,3 +233,26 @@ def test_bench_shows_the_accelerated_ratios_against_their_goals():
     )
     text = bench.render_markdown(results)
     assert "build step (goal <= 1.5x)" in text and "| demo | accelerated |" in text
+
+
+def test_link_commands_keep_the_interpreters_flags():
+    from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
+        linker_commands,
+    )
+
+    env = accelerator.build_environment(ZIG)
+    debian = {
+        "CC": "aarch64-linux-gnu-gcc",
+        "CXX": "aarch64-linux-gnu-g++",
+        "LDSHARED": "aarch64-linux-gnu-gcc -shared -Wl,-O1 -Wl,-Bsymbolic-functions   -g -O2 ",
+        "LDCXXSHARED": "aarch64-linux-gnu-g++ -shared -Wl,-O1 -Wl,-Bsymbolic-functions",
+    }
+    assert linker_commands(debian, env) == {
+        "LDSHARED": f"{env['CC']} -shared -Wl,-O1 -Wl,-Bsymbolic-functions -g -O2",
+        "LDCXXSHARED": f"{env['CXX']} -shared -Wl,-O1 -Wl,-Bsymbolic-functions",
+    }
+    manylinux = {"CC": "gcc -pthread", "CXX": "g++ -pthread", "LDSHARED": "gcc -pthread -shared"}
+    assert linker_commands(manylinux, env) == {"LDSHARED": f"{env['CC']} -pthread -shared"}
+    # Commands that do not start with the compiler are left to the plain "<cc> -shared".
+    assert linker_commands({"CC": "cc", "LDSHARED": "ld -shared"}, env) == {}
+    assert linker_commands({}, env) == {}
