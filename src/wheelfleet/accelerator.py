@@ -62,6 +62,13 @@ tested; armv7l is left out (clang's default ARM architecture for the triple is o
 than armhf's v7, and the tests do not cover it)."""
 
 MODES = ("accelerated", "fallback", "emulated", "native")
+REPORTED_MODES = {
+    "native": "native",
+    "emulated": "emulated",
+    "accelerated": "emulated, accelerated",
+    "fallback": "emulated, accelerated build failed, rebuilt plain",
+}
+"""How the release report names each mode."""
 """A job's build mode as its manifest entry records it: ``fallback`` is an accelerated
 build that failed and was rebuilt under plain emulation."""
 
