@@ -33,8 +33,10 @@ class ActionModule(ActionBase):
     the cache; an unreadable or malformed ``manifest.json`` in it is an error), ``pack``
     (write the archive; false only checks), ``max_bytes`` and ``max_members`` (the limits of
     reading an sdist, source.ReadLimits). Returns the project's name, version, kind, build
-    requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash`` and
-    ``archive``; ``changed`` when the archive is (or, in check mode, would be) written.
+    requirements and backend, ``[tool.wheelfleet]`` (``config``), ``source_hash``,
+    ``archive`` (the wheelhouse keeps a copy once a job publishes from it, for wheelfleet
+    verify), ``source_date_epoch`` and its origin; ``changed`` when the archive is (or, in
+    check mode, would be) written.
     ``snapshot``: the project as the release already read it (``release_inputs``'
     ``project_snapshot``); then the project is not read again, unless its packed archive
     has gone from the cache since.

@@ -58,6 +58,7 @@ DEFAULTS = {
     "auditwheel": "auditwheel",
     "python": None,
     "analyse_first": True,
+    "env": None,
 }
 
 
@@ -208,7 +209,8 @@ class Auditwheel:
             argv += ["--exclude", library]
         argv += ["--strip"] if self.params["strip"] else []
         argv += ["--only-plat"] if self.params["only_plat"] else []
-        rc, out, err = self.target.run([*argv, self.params["wheel"]])
+        # SOURCE_DATE_EPOCH (the build engine's ``env``): the times auditwheel writes.
+        rc, out, err = self.target.run([*argv, self.params["wheel"]], self.params.get("env"))
         output = out + err
         path = repaired_path(output)
         if (rc != 0 or path is None) and analysis is None:

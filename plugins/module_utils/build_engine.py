@@ -25,6 +25,7 @@ import queue
 import signal
 import threading
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -51,6 +52,11 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress im
     state_of_step,
     write_engine_file,
 )
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_tools import (
+    backend_wheel,
+    container_tools,
+    requirement_wheels,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir import (
     SOURCE_ARCHIVE,
     requirements_archive,
@@ -61,6 +67,10 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner impor
     log_tail,
     run_step,
     run_steps,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.wheel_normalize import (
+    ZIP_EPOCH,
+    normalize_file,
 )
 
 LOGS = "/work/logs"
@@ -404,11 +414,14 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
         built = accelerated_build(container, settings.workdir, job, run, build_steps)
         with run.step("repair"):
             repaired = repair_wheels(container, job, built)
+        tools = build_inputs(engine, container, job)
         with run.step("copy_out"):
             try:
                 local = container.get_files([wheel["path"] for wheel in repaired], out)
             except UnsafeFile as exc:
                 raise JobFailure("copy_out", str(exc)) from None
+            # Here, before the test: the tested bytes are the published bytes.
+            normalize_wheels(job, repaired, local, tools)
         run.wheels = repaired
         if job.get("test_steps"):
             test_job(engine, run, local)
@@ -454,6 +467,36 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
             }
         )
     return repaired
+
+
+def build_inputs(engine: Engine, container: BuildContainer, job: dict) -> dict:
+    """The tools whose versions enter a job's bytes: auditwheel, patchelf, the build
+    backend and the requirement wheels it was built with."""
+    wheels = requirement_wheels(engine.requirements_tar(job))
+    tools = dict(container_tools(container))
+    tools.update(
+        build_backend=job.get("build_backend"),
+        build_backend_wheel=backend_wheel(job.get("build_backend"), wheels),
+        requirements=wheels,
+    )
+    return tools
+
+
+def normalize_wheels(job: dict, repaired: list, local: list, tools: dict) -> None:
+    """Normalize each copied-out wheel (wheel_normalize) under the job's SOURCE_DATE_EPOCH;
+    its entry gets the new sha256 and size, and what made its bytes."""
+    epoch = job.get("source_date_epoch")
+    for wheel, path in [(wheel, local[index]) for index, wheel in enumerate(repaired)]:
+        try:
+            done = normalize_file(path, ZIP_EPOCH if epoch is None else int(epoch))
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise JobFailure("copy_out", f"{wheel['file']} is not a valid wheel: {exc}") from None
+        wheel.update(sha256=done["sha256"], size=done["size"])
+        wheel["reproducibility"] = {
+            "source_date_epoch": done["source_date_epoch"],
+            "normalized": True,
+            "tools": dict(tools, zlib=done["zlib"]),
+        }
 
 
 def test_job(engine: Engine, run: JobRun, wheels: list) -> None:

@@ -15,8 +15,13 @@ description:
     the jobs build one after the other. Up to O(slots) group containers run at once; when
     there are more slots than groups, the largest group is split (each part runs
     C(before_all) again).
-  - Per job, the repaired wheels (auditwheel, in the build container) and the logs land in
-    O(workdir)C(/out/<job id>/), then C(result.json) is written there, last.
+  - Per job, the repaired wheels (auditwheel, in the build container, under the job's
+    C(SOURCE_DATE_EPOCH)) and the logs land in O(workdir)C(/out/<job id>/), then
+    C(result.json) is written there, last.
+  - Each copied-out wheel's archive is normalized on this host before the test (entry order
+    with C(.dist-info) last, timestamps from C(SOURCE_DATE_EPOCH), permissions, RECORD
+    order, one compression level), so that the tested bytes are the published bytes and
+    the same inputs give the same bytes on any host.
   - Progress records (JSON lines) are appended to O(workdir)C(/progress.jsonl); read them
     with M(wheelfleet.fleet.wheel_build_progress) while the module runs in the background
     (C(async), C(poll) 0).
@@ -137,7 +142,10 @@ jobs:
     - C(status) is V(built), V(failed) or V(unfinished); C(failure) has C(kind) (V(job) or
       V(host)) and C(message); C(steps) lists C({step, start, end}) in epoch seconds;
       C(timings) sums seconds per step; C(wheels) are the repaired wheels as auditwheel
-      reported them; C(logs) the log files in the job's out directory.
+      reported them, with the sha256 and size of the normalized archive and
+      C(reproducibility) (C(source_date_epoch), C(normalized), C(tools) with auditwheel,
+      patchelf, zlib, the build backend, its wheel and the requirement wheels); C(logs) the
+      log files in the job's out directory.
   returned: always
   type: dict
   sample:

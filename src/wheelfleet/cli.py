@@ -46,7 +46,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import __version__, mirrors, release_matrix, role_defaults
+from wheelfleet import __version__, mirrors, release_matrix, role_defaults, verify_cli
 from wheelfleet import release as release_inputs
 from wheelfleet import report as release_report
 from wheelfleet.display import make_display
@@ -665,6 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also (re)write report.md and report.html in the wheelhouse",
     )
+    verify_cli.add_parser(subparsers, EPILOG)
     return parser
 
 
@@ -745,6 +746,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "report":
         return report_main(args)
+    if args.command == "verify":
+        try:
+            return verify_cli.main(args)
+        except ProjectNotFoundError as exc:
+            return _fail(str(exc))
     try:
         project = Project.locate()
         request = build_request(args, project)

@@ -41,6 +41,8 @@ LOGS = f"{WORK}/logs"
 BUILD_LOG = f"{LOGS}/build.log"
 TEST_LOG = f"{LOGS}/test.log"
 TEST_CWD = f"{WORK}/test-cwd"
+TMP = f"{WORK}/tmp"
+"""A job's TMPDIR is ``<TMP>/<job id>``: the same path in every run and on every host."""
 WHEELS_TOKEN = "{wheels}"
 """In an argv element of a test step, the engine repeats that element once per repaired
 wheel, with the wheel's path in place of the token."""
@@ -254,6 +256,12 @@ def plan(
                 "image_plat": facts.get("plat"),
                 "glibc": facts.get("glibc") or default_glibc,
                 "emulated": not architectures.runs_natively(host_canonical, arch.name),
+                # Which compiler makes the bytes: this host's CPU or its CPU emulated.
+                "toolchain_mode": (
+                    "native"
+                    if architectures.runs_natively(host_canonical, arch.name)
+                    else "emulated"
+                ),
                 "host": host,
                 "plat": repair_plat(
                     role.get("plat"), settings.get("policy_floor"), facts.get("plat"), arch.name
@@ -263,6 +271,11 @@ def plan(
                 "container": container_name(run_id, identifier),
                 "test_container": container_name(run_id, identifier, "test"),
                 "source_hash": project["source_hash"],
+                # The controller's packed source: publishing keeps a copy in the wheelhouse.
+                "source_archive": project.get("archive"),
+                "source_date_epoch": project.get("source_date_epoch"),
+                "source_date_epoch_origin": project.get("source_date_epoch_origin"),
+                "build_backend": project.get("build_backend"),
                 "settings": settings,
                 "settings_hash": hashed,
                 "tested": bool(settings["test_command"]),
@@ -331,6 +344,7 @@ def resolve(
             "only_plat": bool(settings.get("repair_only_plat")),
             "lib_sdir": settings.get("repair_lib_sdir") or ".libs",
             "pure": settings.get("repair_pure") or "fail",
+            "env": epoch_environment(job),
         },
         network=network,
         limits={
@@ -507,16 +521,41 @@ def _step(
     }
 
 
+STABLE_NAMES = r"""
+import os, random, runpy, sys, tempfile
+# wheelfleet: the frontend's temporary names (its isolated build environment,
+# /tmp/build-env-XXXXXXXX) come from a fixed seed, in a fresh TMPDIR per job, so
+# that paths compiled into debug information are the same in every build.
+class FixedNames(getattr(tempfile, "_RandomNameSequence", object)):
+    @property
+    def rng(self):
+        if not hasattr(self, "fixed"):
+            self.fixed = random.Random(0)
+        return self.fixed
+if hasattr(tempfile, "_name_sequence"):
+    tempfile._name_sequence = FixedNames()
+if os.environ.get("TMPDIR"):
+    os.makedirs(os.environ["TMPDIR"], exist_ok=True)
+    tempfile.tempdir = None
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+"""Runs a frontend module (``build``, ``pip``) as ``python -m`` would, with temporary names
+from a fixed seed: the random name of an isolated build environment otherwise reaches
+the wheel through debug information (-g) of code compiled against a build requirement's
+headers (pybind11, numpy)."""
+
+
 def frontend_argv(python: str, settings: Mapping[str, Any], outdir: str = DIST) -> list[str]:
-    """The PEP 517 build into ``outdir``: ``python -m build`` or ``pip wheel``, with
-    config-settings and the frontend's own arguments."""
+    """The PEP 517 build into ``outdir``: ``python -m build`` or ``pip wheel`` (each run
+    through :data:`STABLE_NAMES`), with config-settings and the frontend's own arguments."""
     config = [f"{key}={value}" for key, value in settings.get("config_settings") or []]
     extra = list(settings.get("frontend_args") or [])
     if settings.get("frontend", "build") == "build":
-        argv = [python, "-m", "build", "--wheel", "--outdir", outdir]
+        argv = [python, "-c", STABLE_NAMES, "build", "--wheel", "--outdir", outdir]
         argv += [f"--config-setting={item}" for item in config]
         return [*argv, *extra, SRC]
-    argv = [python, "-m", "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
+    argv = [python, "-c", STABLE_NAMES, "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
     argv += [f"--config-settings={item}" for item in config]
     return [*argv, *extra, "--wheel-dir", outdir, SRC]
 
@@ -532,20 +571,28 @@ def before_all_step(job: Mapping[str, Any]) -> dict[str, Any] | None:
     return _step("before_all", argv, env, SRC, bindir, settings.get("environment") or "")
 
 
+def epoch_environment(job: Mapping[str, Any]) -> dict[str, str]:
+    """``SOURCE_DATE_EPOCH`` for the build and auditwheel (none when the project has none)."""
+    epoch = job.get("source_date_epoch")
+    return {} if epoch is None else {"SOURCE_DATE_EPOCH": str(int(epoch))}
+
+
 def build_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The job's own steps in its build container: before_build, then the PEP 517 build
-    into the job's ``dist`` directory (before-all is the group's: :func:`before_all_step`)."""
+    into the job's ``dist`` directory (before-all is the group's: :func:`before_all_step`),
+    under the source's SOURCE_DATE_EPOCH."""
     settings = job["settings"]
     python = job["python"]
     bindir = python.rsplit("/", 1)[0]
-    env = pip_environment(settings)
+    env = {**pip_environment(settings), **epoch_environment(job)}
+    tmpdir = {"TMPDIR": f"{TMP}/{job['id']}"}
     shell_env = settings.get("environment") or ""
     steps: list[dict[str, Any]] = []
     if settings.get("before_build"):
         argv = ["sh", "-c", substitute(settings["before_build"])]
         steps.append(_step("before_build", argv, env, SRC, bindir, shell_env))
     argv = frontend_argv(python, settings, job.get("dist") or DIST)
-    steps.append(_step("build", argv, env, SRC, bindir, shell_env))
+    steps.append(_step("build", argv, {**env, **tmpdir}, SRC, bindir, shell_env))
     return steps
 
 

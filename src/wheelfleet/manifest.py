@@ -7,6 +7,9 @@ Layout of a wheelhouse directory::
     <wheel files>       repaired wheels only
     logs/<job>.log      the last log of each job (also of failed jobs)
     .staging/           fetched files of a running job, moved into place on success
+    .sources/<hash>.tar.gz  the packed source of the published wheels, by source hash,
+                        kept before a job's wheels land (``wheelfleet verify``
+                        rebuilds from it)
 
 Wheels land atomically: a job's files are fetched into ``.staging/<run>/<job>``
 inside the wheelhouse (the same file system). Each wheel's name is checked
@@ -52,6 +55,7 @@ MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 LOGS = "logs"
 STAGING = ".staging"
+SOURCES = ".sources"
 FORMAT_VERSION = 1
 LOG_MODE = 0o640
 LOGS_MODE = 0o750
@@ -242,6 +246,7 @@ def entry(
         "accelerator": dict(accelerator) if accelerator else None,
         "source_hash": job["source_hash"],
         "settings_hash": job["settings_hash"],
+        **reproducibility(job, wheel),
         "tested": bool(job.get("tested")),
         "build_seconds": round(float(timings.get("build", 0.0)), 3),
         "timings": {step: round(float(value), 3) for step, value in timings.items()},
@@ -249,6 +254,70 @@ def entry(
         "run_id": job["run_id"],
         "built_at": built_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "log": f"{LOGS}/{job['id']}.log",
+    }
+
+
+def kept_source(wheelhouse: str | os.PathLike[str], source_hash: str) -> Path:
+    """Where the wheelhouse keeps the packed source of ``source_hash``."""
+    if not source_hash or not all(c in "0123456789abcdef" for c in source_hash):
+        raise PublishError(f"{source_hash!r} is not a source hash")
+    return Path(wheelhouse).absolute() / SOURCES / f"{source_hash}.tar.gz"
+
+
+def keep_source(
+    wheelhouse: str | os.PathLike[str], archive: str | os.PathLike[str], source_hash: str
+) -> Path:
+    """Keep the packed source a release builds from in the wheelhouse (once per hash), so
+    that its wheels can be rebuilt from exactly those bytes later."""
+    kept = kept_source(wheelhouse, source_hash)
+    if kept.is_file():
+        return kept
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    ids = owner()
+    _chown([kept.parent], ids)
+    tmp = write_temporary(kept, Path(archive).read_bytes(), 0o644, ids)
+    try:
+        tmp.replace(kept)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return kept
+
+
+REPRODUCIBILITY_KEYS = (
+    "source_date_epoch",
+    "source_date_epoch_origin",
+    "toolchain_mode",
+    "normalized",
+    "tools",
+    "reproducibility_notes",
+)
+"""What an entry records, besides the source, image and settings hashes, of what entered its
+bytes. Entries of older releases have none of these (they still load)."""
+
+
+def reproducibility(job: Mapping[str, Any], wheel: Mapping[str, Any]) -> dict[str, Any]:
+    """SOURCE_DATE_EPOCH and its origin, the toolchain mode (native or emulated), whether the
+    archive was normalized, and the tools' versions (auditwheel, patchelf, zlib, the build
+    backend and the requirement wheels)."""
+    found = wheel.get("reproducibility") or {}
+    epoch = found.get("source_date_epoch", job.get("source_date_epoch"))
+    notes = []
+    if job.get("source_date_epoch_origin") == "directory":
+        notes.append(
+            "SOURCE_DATE_EPOCH is the newest file time of a plain directory: another copy of"
+            " the source may give another one (wheelfleet verify uses the recorded value)"
+        )
+    if not found.get("normalized"):
+        notes.append("the archive was not normalized (a build host without wheel_normalize)")
+    return {
+        "source_date_epoch": None if epoch is None else int(epoch),
+        "source_date_epoch_origin": job.get("source_date_epoch_origin"),
+        "toolchain_mode": job.get("toolchain_mode")
+        or ("emulated" if job.get("emulated") else "native"),
+        "normalized": bool(found.get("normalized")),
+        "tools": dict(found.get("tools") or {}),
+        "reproducibility_notes": notes,
     }
 
 
@@ -461,6 +530,12 @@ def publish(
                 raise PublishError(f"the manifest entry for {new.get('file')!r} has no wheel")
             entries.append({**new, **digests[new["file"]]})
         make_dirs(home, ids)
+        if job.get("source_archive") and job.get("source_hash"):
+            # Before any wheel lands: every wheel's source stays rebuildable (verify).
+            try:
+                keep_source(home, job["source_archive"], job["source_hash"])
+            except OSError as exc:
+                raise _write_failed(home, f"{SOURCES}/", job, exc) from None
         with locked(home):
             current = load(home)
             return _land(home, stage, current, entries, job, ids, log_name, log_text)

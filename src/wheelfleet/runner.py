@@ -92,6 +92,8 @@ class RunRequest:
     extravar_layers: tuple[Path | dict[str, Any], ...] = ()
     """What ansible-playbook gets as ``-e``, in order: the user's ``@FILE`` paths, and
     mappings (written to private files). Empty: ``extravars`` as one mapping."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Variables added to ansible-playbook's environment (verify's SOURCE_DATE_EPOCH)."""
 
     def layers(self) -> tuple[Path | dict[str, Any], ...]:
         if self.extravar_layers:
@@ -227,7 +229,7 @@ def run_playbook(
         variables.mkdir(mode=0o700)
         arguments = [request.cmdline(), *extravars_arguments(request, variables)]
         cmdline = " ".join(filter(None, arguments))
-        envvars = _environment(project)
+        envvars = {**_environment(project), **request.environment}
         tail: RecordFollower | None = None
         if on_record is not None:
             path = progress_records.create(private_data_dir)

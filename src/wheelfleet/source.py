@@ -14,6 +14,7 @@ hashes the same, whether it comes as a directory or was touched since.
 from __future__ import annotations
 
 import ast
+import calendar
 import configparser
 import fnmatch
 import gzip
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from wheelfleet import options, requirements
+from wheelfleet import options, requirements, source_epoch
 
 # Never part of a project's source: VCS data, build output, caches, virtualenvs.
 # A leading "/" anchors a pattern at the project root; other patterns match any
@@ -164,6 +165,8 @@ class SourceFile:
     executable: bool
     data: bytes
     """File content, or the symlink's target."""
+    mtime: float = 0.0
+    """Modification time (never hashed nor packed: SOURCE_DATE_EPOCH is read from it)."""
 
 
 @dataclass
@@ -240,11 +243,14 @@ def iter_directory(root: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> It
             if not _excluded(relative, excludes):
                 found.append((relative.as_posix(), base / name))
     for relative, full in sorted(found):
-        mode = full.lstat().st_mode
+        info = full.lstat()
+        mode = info.st_mode
         if stat.S_ISLNK(mode):
-            yield SourceFile(relative, "symlink", False, str(full.readlink()).encode())
+            target = str(full.readlink()).encode()
+            yield SourceFile(relative, "symlink", False, target, info.st_mtime)
         elif stat.S_ISREG(mode):
-            yield SourceFile(relative, "file", bool(mode & 0o111), full.read_bytes())
+            data = full.read_bytes()
+            yield SourceFile(relative, "file", bool(mode & 0o111), data, info.st_mtime)
 
 
 def _strip_top(name: str) -> str | None:
@@ -281,7 +287,9 @@ def iter_sdist(
                 mode = (info.external_attr >> 16) & 0o7777
                 with archive.open(info) as handle:
                     data = budget.take(handle)
-                members.append(SourceFile(relative, "file", bool(mode & 0o111), data))
+                # Zip times have no zone: read as UTC, as SOURCE_DATE_EPOCH is.
+                when = calendar.timegm((*info.date_time, 0, 0, 0))
+                members.append(SourceFile(relative, "file", bool(mode & 0o111), data, when))
     else:
         with tarfile.open(path) as archive:
             # Member by member (not getmembers()): the limits stop the reading early.
@@ -293,11 +301,13 @@ def iter_sdist(
                 if relative is None or _excluded(PurePosixPath(relative), excludes):
                     continue
                 if info.issym():
-                    members.append(SourceFile(relative, "symlink", False, info.linkname.encode()))
+                    link = info.linkname.encode()
+                    members.append(SourceFile(relative, "symlink", False, link, info.mtime))
                 elif info.isfile():
                     handle = archive.extractfile(info)
                     data = budget.take(handle) if handle else b""
-                    members.append(SourceFile(relative, "file", bool(info.mode & 0o111), data))
+                    executable = bool(info.mode & 0o111)
+                    members.append(SourceFile(relative, "file", executable, data, info.mtime))
     seen: dict[str, SourceFile] = {member.path: member for member in members}
     yield from (seen[name] for name in sorted(seen))
 
@@ -622,11 +632,18 @@ def prepare(
     """Inspect the project and make sure its archive ``<cache>/sources/<hash>.tar.gz`` exists.
 
     Returns the project's description plus ``archive``, ``changed`` (the
-    archive was, or with ``write=False`` would be, written) and ``paths`` (the
+    archive was, or with ``write=False`` would be, written), ``paths`` (the
     archive's files and directories, sorted): everything a release needs of the
-    project, so that it reads the project this once.
+    project, so that it reads the project this once; and ``source_date_epoch`` with
+    its ``source_date_epoch_origin`` (:mod:`wheelfleet.source_epoch`).
     """
     project, files = inspect(path, excludes, limits)
+    try:
+        epoch, origin = source_epoch.source_date_epoch(
+            path, project.kind, (member.mtime for member in files)
+        )
+    except source_epoch.EpochError as exc:
+        raise ProjectError(str(exc)) from None
     archive = Path(cache_dir).expanduser().absolute() / "sources" / f"{project.source_hash}.tar.gz"
     changed = not archive.is_file()
     if changed and write:
@@ -636,6 +653,8 @@ def prepare(
         archive=str(archive),
         changed=changed,
         paths=sorted(member_paths(files)),
+        source_date_epoch=epoch,
+        source_date_epoch_origin=origin,
     )
 
 

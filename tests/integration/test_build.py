@@ -74,13 +74,15 @@ def wheels_in(wheelhouse: Path) -> list[str]:
 
 
 def assert_nothing_half_built(wheelhouse: Path) -> None:
-    """No staging leftovers, no unrepaired wheel, no scratch file anywhere in the wheelhouse."""
+    """No staging leftovers, no unrepaired wheel, no scratch file anywhere in the wheelhouse
+    (the kept sources of published wheels, ``.sources/<hash>.tar.gz``, belong there)."""
     if not wheelhouse.exists():
         return
+    kept = wheelhouse / ".sources"
     leftovers = [
         str(p.relative_to(wheelhouse))
         for p in wheelhouse.rglob("*")
-        if p.name.startswith(".") or "linux_" in p.name.replace("manylinux_", "")
+        if (p.name.startswith(".") and p != kept) or "linux_" in p.name.replace("manylinux_", "")
     ]
     assert leftovers == []
 
@@ -256,6 +258,17 @@ def test_no_job_container_is_left(built, docker_client) -> None:
         if c.labels.get("org.wheelfleet.run", "").startswith(RUN_PREFIX)
     ]
     assert leftovers == []
+
+
+def test_the_build_host_keeps_no_work_directory_nor_async_status(built) -> None:
+    # The engine's work directory (made by its action under wheel_build_host_tmpdir) and the
+    # async job's status file are removed once every job is fetched.
+    work = f"wheelfleet-{RUN_PREFIX}-first-"
+    assert not list(Path("/var/tmp").glob(f"{work}*"))
+    # An async status file holds the engine's result, which names its work directory.
+    async_dir = Path("~/.ansible_async").expanduser()
+    statuses = list(async_dir.iterdir()) if async_dir.is_dir() else []
+    assert not [p.name for p in statuses if p.is_file() and work in p.read_text(errors="replace")]
 
 
 # --- bad input and failures ---------------------------------------------------------------

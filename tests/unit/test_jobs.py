@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,7 +229,11 @@ def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
     assert steps[0]["path_prepend"] == ["/opt/python/cp311-cp311/bin"]
     assert steps[0]["shell_env"] == 'export CFLAGS="-O2 ${X}"\n'
     build = steps[-1]
-    assert build["argv"][:4] == ["/opt/python/cp311-cp311/bin/python", "-m", "pip", "wheel"]
+    python, option, launcher, *frontend = build["argv"]
+    assert python == "/opt/python/cp311-cp311/bin/python"
+    assert (option, launcher) == ("-c", jobs.STABLE_NAMES)
+    assert frontend[:2] == ["pip", "wheel"]
+    assert build["env"]["TMPDIR"] == f"/work/tmp/{job['id']}"
     assert job["dist"] == f"/work/dist/{job['id']}"
     assert build["argv"][-3:] == ["--wheel-dir", job["dist"], "/work/src"]
     assert build["env"]["PIP_NO_INDEX"] == "1"
@@ -237,12 +244,31 @@ def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
     assert by_index[-1]["env"]["PIP_INDEX_URL"] == "u"
 
 
+def test_the_frontend_launcher_gives_the_same_temporary_names_every_time(tmp_path: Path) -> None:
+    """Run for real: a module that makes temporary directories, as a frontend makes its
+    isolated environment, gets the same names in two fresh TMPDIRs, with its arguments."""
+    (tmp_path / "fakefrontend.py").write_text(
+        "import sys, tempfile\n"
+        "print(sys.argv[1:], tempfile.mkdtemp(prefix='build-env-'), tempfile.mkdtemp())\n"
+    )
+    outputs = []
+    for run in ("one", "two"):
+        env = dict(os.environ, PYTHONPATH=str(tmp_path), TMPDIR=str(tmp_path / run / "job"))
+        done = subprocess.run(
+            [sys.executable, "-c", jobs.STABLE_NAMES, "fakefrontend", "--wheel", "x"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        outputs.append(done.stdout.replace(run, "RUN"))
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith("['--wheel', 'x'] ") and "/RUN/job/build-env-" in outputs[0]
+
+
 def test_the_build_frontend_gets_config_settings_and_its_args(tmp_path: Path) -> None:
     role = dict(SETTINGS, frontend="")
     options = {"config-settings": {"--build-option": "--cpp"}, "build-frontend": "build; args: -n"}
     job = plan(tmp_path, role=role, config=config(role, **options))[0]
     argv = jobs.build_steps(job)[-1]["argv"]
-    assert argv[1:4] == ["-m", "build", "--wheel"]
+    assert argv[1] == "-c" and argv[3:5] == ["build", "--wheel"]
     assert "--config-setting=--build-option=--cpp" in argv
     assert argv[-2:] == ["-n", "/work/src"]
     job = plan(tmp_path, role=SETTINGS, config=config(SETTINGS, **{"config-settings": "a=b"}))[0]
@@ -376,7 +402,7 @@ def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
     assert x86_311["repaired"] == f"/work/repaired/{x86_311['id']}"
     assert x86_311["repair"] == {
         "plat": None, "exclude": [], "strip": False, "only_plat": False,
-        "lib_sdir": ".libs", "pure": "fail",
+        "lib_sdir": ".libs", "pure": "fail", "env": {},
     }  # fmt: skip
     assert x86_311["limits"] == limits
     # before-all installs system packages online; the build and test stay offline.
@@ -394,6 +420,22 @@ def test_jobs_are_resolved_for_the_engine(tmp_path: Path) -> None:
     (install,) = [s for s in tested["test_steps"] if s["name"] == "install"]
     assert install["argv"][3:5] == ["install", "{wheels}"]
     assert x86_311["test_steps"] == []
+
+
+def test_the_source_date_epoch_reaches_the_build_and_auditwheel(tmp_path: Path) -> None:
+    """SOURCE_DATE_EPOCH comes with the project (wheel_source) and goes to the build steps
+    and the repair, never to before-all (the group's, shared by every job)."""
+    project = dict(PROJECT, source_date_epoch=1700000000, source_date_epoch_origin="git")
+    project["archive"] = "/cache/sources/src1.tar.gz"
+    x86, _, arm, _ = plan(tmp_path, project=project)
+    assert x86["source_date_epoch"] == 1700000000 and x86["source_date_epoch_origin"] == "git"
+    assert x86["source_archive"] == "/cache/sources/src1.tar.gz"  # kept when published
+    (build,) = [step for step in x86["steps"] if step["name"] == "build"]
+    assert build["env"]["SOURCE_DATE_EPOCH"] == "1700000000"
+    assert x86["repair"]["env"] == {"SOURCE_DATE_EPOCH": "1700000000"}
+    assert "SOURCE_DATE_EPOCH" not in (x86["before_all"] or {}).get("env", {})
+    assert (x86["toolchain_mode"], arm["toolchain_mode"]) == ("native", "emulated")
+    assert x86["group"] == plan(tmp_path)[0]["group"]
 
 
 def test_a_python_the_image_lacks_fails_its_job_with_the_ones_it_has(tmp_path: Path) -> None:

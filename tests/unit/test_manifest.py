@@ -250,3 +250,50 @@ def test_atomic_writes_leave_no_temporary_file_and_use_unique_names(tmp_path: Pa
     manifest.write_atomic(tmp_path / "release.json", "{}\n")
     assert [p.name for p in tmp_path.iterdir()] == ["release.json"]
     assert stat.S_IMODE((tmp_path / "release.json").stat().st_mode) == 0o644
+
+
+def test_an_entry_records_what_entered_its_bytes() -> None:
+    job = dict(JOB, source_date_epoch=1_700_000_000, source_date_epoch_origin="directory")
+    job["toolchain_mode"] = "emulated"
+    tools = {"auditwheel": "6.8.2", "patchelf": "0.19.3", "zlib": "1.2.13"}
+    wheel = {"file": WHEEL, "sha256": "a" * 64, "size": 5}
+    wheel["reproducibility"] = {"source_date_epoch": 1_700_000_000, "normalized": True,
+                                "tools": tools}  # fmt: skip
+    entry = manifest.entry(job, wheel, host="h", timings={})
+    assert entry["source_date_epoch"] == 1_700_000_000
+    assert entry["source_date_epoch_origin"] == "directory"
+    assert (entry["toolchain_mode"], entry["normalized"], entry["tools"]) == (
+        "emulated", True, tools
+    )  # fmt: skip
+    assert "plain directory" in entry["reproducibility_notes"][0]
+    bare = manifest.entry(JOB, {"file": WHEEL, "sha256": "a" * 64, "size": 5}, host="h", timings={})
+    assert bare["source_date_epoch"] is None and bare["normalized"] is False
+    assert bare["reproducibility_notes"] == [
+        "the archive was not normalized (a build host without wheel_normalize)"
+    ]
+
+
+def test_a_manifest_of_an_older_release_still_loads(tmp_path: Path) -> None:
+    """Entries written before reproducible builds have none of their fields."""
+    old = {key: value for key, value in publish(tmp_path)["entries"][0].items()
+           if key not in manifest.REPRODUCIBILITY_KEYS}  # fmt: skip
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "wheels": {WHEEL: old}}))
+    assert manifest.load(tmp_path)["wheels"][WHEEL] == old
+
+
+def test_publishing_keeps_the_packed_source_once_by_hash(tmp_path: Path) -> None:
+    archive = tmp_path / "packed.tar.gz"
+    archive.write_bytes(b"the packed source")
+    publish(tmp_path)  # a job without its archive (an older plan) keeps nothing
+    assert not (tmp_path / "wh" / ".sources").exists()
+    job = dict(JOB, source_hash="ab" * 32, source_archive=str(archive))
+    publish(tmp_path, job=job)
+    kept = tmp_path / "wh" / ".sources" / f"{'ab' * 32}.tar.gz"
+    assert kept.read_bytes() == b"the packed source"
+    assert manifest.kept_source(tmp_path / "wh", "ab" * 32) == kept
+    archive.write_bytes(b"changed")
+    assert manifest.keep_source(tmp_path / "wh", archive, "ab" * 32).read_bytes() == (
+        b"the packed source"
+    )
+    with pytest.raises(manifest.PublishError, match="not a source hash"):
+        manifest.kept_source(tmp_path, "../../etc")
