@@ -171,6 +171,15 @@ def build_mode(emulated: bool, accelerator: Mapping[str, Any] | None) -> str:
     return mode if mode in ("accelerated", "fallback") else "emulated"
 
 
+def accelerated_toolchain(record: Mapping[str, Any] | None) -> dict[str, str]:
+    """The manifest's ``toolchain_mode`` of a job whose wheel the accelerator compiled
+    (``accelerated:ziglang-0.17.1``); nothing for other jobs (``native`` or ``emulated``,
+    fallbacks included, stay as the plan says)."""
+    if (record or {}).get("mode") != "accelerated":
+        return {}
+    return {"toolchain_mode": f"accelerated:{(record or {}).get('toolchain')}"}
+
+
 def describe(emulated: bool, record: Mapping[str, Any] | None) -> str:
     """How a built job ran, for the build summary: ``native``, ``emulated``, ``emulated,
     accelerated by ziglang-0.17.1``, or the fallback with the failed step and why."""

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import wheel_names
-from wheelfleet.accelerator import build_mode
+from wheelfleet.accelerator import accelerated_toolchain, build_mode
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -247,6 +247,8 @@ def entry(
         "source_hash": job["source_hash"],
         "settings_hash": job["settings_hash"],
         **reproducibility(job, wheel),
+        # The host-native compiler made the bytes of an accelerated job.
+        **accelerated_toolchain(accelerator),
         "tested": bool(job.get("tested")),
         "build_seconds": round(float(timings.get("build", 0.0)), 3),
         "timings": {step: round(float(value), 3) for step, value in timings.items()},

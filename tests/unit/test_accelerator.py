@@ -141,7 +141,12 @@ def test_manifest_mode_and_description():
     wheel = {"file": "p.whl", "sha256": "0" * 64, "size": 1}
     entry = manifest.entry(job, wheel, host="h", timings={}, accelerator=fallback)
     assert entry["mode"] == "fallback" and entry["accelerator"]["reason"].startswith("step")
-    assert manifest.entry(job, wheel, host="h", timings={})["mode"] == "emulated"
+    assert entry["toolchain_mode"] == "emulated"
+    plain = manifest.entry(job, wheel, host="h", timings={})
+    assert plain["mode"] == "emulated" and plain["toolchain_mode"] == "emulated"
+    accelerated = manifest.entry(job, wheel, host="h", timings={}, accelerator=record)
+    assert accelerated["mode"] == "accelerated"
+    assert accelerated["toolchain_mode"] == f"accelerated:{ZIG}"
 
 
 def test_wanted_archives_once_for_jobs_to_build():
