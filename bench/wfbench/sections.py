@@ -128,11 +128,50 @@ def example(b: Bench) -> Project:
 
 def pyyaml(b: Bench) -> Project:
     """PyYAML's sdist, downloaded from PyPI now (the controller's pip), built with libyaml."""
-    if "pyyaml" in b.projects:
-        return b.projects["pyyaml"]
-    directory = b.ctx.scratch / "sdist"
+    return _sdist_project(
+        b,
+        "pyyaml",
+        f"PyYAML=={b.pyyaml_version}",
+        f"PyYAML {b.pyyaml_version}",
+        before_all=LIBYAML,
+        environment={"PYYAML_FORCE_LIBYAML": "1"},
+        test_command=PYYAML_TEST,
+    )
+
+
+MURMURHASH_VERSION = "1.0.15"
+MURMURHASH_TEST = (
+    "python -c \"from murmurhash import hash; h = hash('wheelfleet');"
+    " assert isinstance(h, int) and h == hash('wheelfleet'); print(h)\""
+)
+
+
+def murmurhash(b: Bench) -> Project:
+    """murmurhash's sdist from PyPI: Cython and C++ (the accelerator's C++ figure)."""
+    return _sdist_project(
+        b,
+        "murmurhash",
+        f"murmurhash=={MURMURHASH_VERSION}",
+        f"murmurhash {MURMURHASH_VERSION}",
+        test_command=MURMURHASH_TEST,
+    )
+
+
+def _sdist_project(
+    b: Bench,
+    key: str,
+    requirement: str,
+    label: str,
+    *,
+    before_all: str = "",
+    environment: Mapping[str, str] | None = None,
+    test_command: str = "",
+) -> Project:
+    """An sdist downloaded from PyPI now (the controller's pip)."""
+    if key in b.projects:
+        return b.projects[key]
+    directory = b.ctx.scratch / f"sdist-{key}"
     directory.mkdir(exist_ok=True)
-    requirement = f"PyYAML=={b.pyyaml_version}"
     b.ctx.say(f"  downloading the sdist of {requirement} with pip")
     started = time.monotonic()
     done = harness.run(
@@ -152,18 +191,21 @@ def pyyaml(b: Bench) -> Project:
         member = next(m for m in packed.getmembers() if m.name.endswith("/pyproject.toml"))
         handle = packed.extractfile(member)
         config = tomllib.loads(handle.read().decode() if handle else "")
-    b.projects["pyyaml"] = Project(
-        key="pyyaml",
-        label=f"PyYAML {b.pyyaml_version}",
+    extravars: dict[str, Any] = {}
+    if before_all:
+        extravars["wheel_build_before_all"] = before_all
+    if environment:
+        extravars["wheel_build_environment"] = dict(environment)
+    if test_command:
+        extravars["wheel_build_test_command"] = test_command
+    b.projects[key] = Project(
+        key=key,
+        label=label,
         path=sdist,
-        extravars={
-            "wheel_build_before_all": LIBYAML,
-            "wheel_build_environment": {"PYYAML_FORCE_LIBYAML": "1"},
-            "wheel_build_test_command": PYYAML_TEST,
-        },
-        before_all=LIBYAML,
+        extravars=extravars,
+        before_all=before_all,
         build_requires=list(config.get("build-system", {}).get("requires", [])),
-        environment={"PYYAML_FORCE_LIBYAML": "1"},
+        environment=dict(environment or {}),
         source={
             "from": "PyPI, downloaded by this run (pip download --no-binary :all:)",
             "file": sdist.name,
@@ -172,7 +214,7 @@ def pyyaml(b: Bench) -> Project:
             "download_seconds": round(seconds, 1),
         },
     )
-    return b.projects["pyyaml"]
+    return b.projects[key]
 
 
 def image_recipe(architectures: Sequence[str]) -> dict[str, Any]:
@@ -350,11 +392,16 @@ SPLIT_METHOD = (
     " `wheelfleet release` shows it); the difference to the steps is Ansible's own time between"
     " the steps (task dispatch, module transfer, async polling every 3 s). The emulation ratio"
     " is aarch64 / x86_64 of the job wall, of the steps, and of the build step alone."
+    " The aarch64 job of that release is accelerated (wheel_build_accelerate, the default:"
+    " the host-native clang and lld of the ziglang wheel compile under emulated Python and"
+    " pip; its set-up in the container, the `accelerator` step, counts in the build). A second"
+    " release builds the aarch64 job under plain emulation (`wheel_build_accelerate=false`)"
+    " right after, for the plain emulation ratio beside the accelerated one."
 )
 
 
 def split(b: Bench) -> dict[str, Any]:
-    projects = [example(b)] if b.quick else [example(b), pyyaml(b)]
+    projects = [example(b)] if b.quick else [example(b), pyyaml(b), murmurhash(b)]
     ensure_images(b, ["x86_64", "aarch64"])
     results: dict[str, Any] = {"method": SPLIT_METHOD, "projects": []}
     for project in projects:
@@ -370,6 +417,20 @@ def split(b: Bench) -> dict[str, Any]:
             expect=2,
         )
         jobs = job_records(measured, wheelhouse, b.ctx.release_id(name))
+        plain_name = f"{name}-plain"
+        plain_wheelhouse = b.ctx.scratch / f"wheelhouse-{plain_name}"
+        plain_measured = release(
+            b,
+            plain_name,
+            project,
+            ["aarch64"],
+            wheelhouse=plain_wheelhouse,
+            extravars={"wheel_build_concurrency": 1, "wheel_build_accelerate": False},
+            expect=1,
+        )
+        plain = job_records(plain_measured, plain_wheelhouse, b.ctx.release_id(plain_name))
+        if plain.get("aarch64"):
+            jobs["aarch64 plain"] = plain["aarch64"]
         x86, arm = jobs.get("x86_64") or {}, jobs.get("aarch64") or {}
         entry = {
             "name": project.key,
@@ -388,6 +449,7 @@ def split(b: Bench) -> dict[str, Any]:
             },
             "window": measured.window.to_json(),
         }
+        entry["accelerated"] = accelerated_ratios(x86, arm, jobs.get("aarch64 plain") or {})
         if b.hand_emulated:
             hand = {
                 arch: hand_run(b, project, arch, f"hand-{project.key}")
@@ -402,6 +464,30 @@ def split(b: Bench) -> dict[str, Any]:
             )
         results["projects"].append(entry)
     return results
+
+
+def accelerated_ratios(
+    native: Mapping[str, Any], accelerated: Mapping[str, Any], plain: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The accelerated aarch64 job against the native x86_64 one (the issue's goals: build
+    step and whole job), the plain emulated job against both."""
+
+    def build(job: Mapping[str, Any]) -> float | None:
+        return (job.get("split") or {}).get("build")
+
+    return {
+        "mode": accelerated.get("mode"),
+        "build": bench_goals.goal(
+            "accelerated_build", bench.ratio(build(accelerated), build(native))
+        ),
+        "wall": bench_goals.goal(
+            "accelerated_wall", bench.ratio(accelerated.get("wall"), native.get("wall"))
+        ),
+        "plain_build": bench.rounded(bench.ratio(build(plain), build(native))),
+        "plain_wall": bench.rounded(bench.ratio(plain.get("wall"), native.get("wall"))),
+        "speedup_build": bench.rounded(bench.ratio(build(plain), build(accelerated))),
+        "speedup_wall": bench.rounded(bench.ratio(plain.get("wall"), accelerated.get("wall"))),
+    }
 
 
 # ---------------------------------------------------------------------- 2. overhead

@@ -24,6 +24,7 @@ from ansible.utils.vars import merge_hash
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir import (
     SOURCE_ARCHIVE,
     requirements_archive,
+    toolchain_archive,
 )
 
 
@@ -41,6 +42,9 @@ class ActionModule(ActionBase):
         for wheelhouse in args.pop("requirement_archives", None) or []:
             name = requirements_archive(str(wheelhouse.get("request_key")))
             files.append({"src": wheelhouse.get("archive"), "name": name})
+        for toolchain in args.pop("toolchain_archives", None) or []:
+            name = toolchain_archive(str(toolchain.get("key")))
+            files.append({"src": toolchain.get("archive"), "name": name})
         parent = args.pop("workdir_parent", None)
         prefix = args.pop("workdir_prefix", None) or "wheelfleet-"
         if not args.get("workdir"):

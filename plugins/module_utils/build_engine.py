@@ -37,6 +37,9 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_repair
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report import (
     AuditwheelFailure,
 )
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
+    build as accelerated_build,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
     HostFailure,
@@ -146,6 +149,7 @@ class JobRun:
         self.failure: dict | None = None
         self.wheels: list = []
         self.logs: list = []
+        self.accelerator: dict | None = None
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -182,6 +186,7 @@ class JobRun:
             "timings": self.timings(),
             "wheels": list(self.wheels),
             "logs": list(self.logs),
+            "accelerator": self.accelerator,
         }
 
 
@@ -390,16 +395,23 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
     log = f"{LOGS}/{job['id']}/build.log"
     out = engine.out_dir(job)
     try:
-        for step in job.get("steps") or []:
-            with run.step(step["name"]):
-                outcome = run_step(container, step, log, settings.passed_env, settings.timeout)
-            if outcome.rc != 0:
-                message = failure_message(outcome, container.describe(), settings.timeout)
-                message += tail_text(log_tail(container, log, settings.log_tail_lines))
-                raise JobFailure(step["name"], message)
-        built = list_files(container, job["dist"], ".whl")
-        if not built:
-            raise JobFailure("build", f"the build succeeded but left no wheel in {job['dist']}")
+
+        def build_steps(extra_env: dict) -> list:
+            for step in job.get("steps") or []:
+                step = dict(step, env={**extra_env, **(step.get("env") or {})})
+                with run.step(step["name"]):
+                    outcome = run_step(container, step, log, settings.passed_env, settings.timeout)
+                if outcome.rc != 0:
+                    message = failure_message(outcome, container.describe(), settings.timeout)
+                    message += tail_text(log_tail(container, log, settings.log_tail_lines))
+                    raise JobFailure(step["name"], message)
+            built = list_files(container, job["dist"], ".whl")
+            if not built:
+                raise JobFailure("build", f"the build succeeded but left no wheel in {job['dist']}")
+            return built
+
+        # An accelerated job (a host-native compiler) is rebuilt plainly when that fails.
+        built = accelerated_build(container, settings.workdir, job, run, build_steps)
         with run.step("repair"):
             repaired = repair_wheels(container, job, built)
         tools = build_inputs(engine, container, job)

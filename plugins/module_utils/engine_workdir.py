@@ -12,3 +12,8 @@ SOURCE_ARCHIVE = "source.tar.gz"
 def requirements_archive(key: str) -> str:
     """The tar of the wheels one requirements key (architecture, Python, glibc) needs."""
     return f"requirements-{key}.tar"
+
+
+def toolchain_archive(key: str) -> str:
+    """The accelerator's toolchain (a .tar.gz) of one key (toolchain and host architecture)."""
+    return f"toolchain-{key}.tar.gz"

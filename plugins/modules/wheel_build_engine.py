@@ -66,6 +66,14 @@ options:
     type: list
     elements: dict
     default: []
+  toolchain_archives:
+    description:
+      - The accelerator's toolchain archives on the controller (the C(toolchains) that
+        C(wheelfleet.fleet.wheel_toolchain) returns), each with C(key) (a job's
+        C(accelerator.key)) and C(archive); each is copied in as C(toolchain-<key>.tar.gz).
+    type: list
+    elements: dict
+    default: []
   docker_host:
     description: Engine API address; default from C(DOCKER_HOST) or the local socket.
     type: str

@@ -52,7 +52,8 @@ SPLIT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("build_requirements", ("requirements", "before_all")),
     # The PEP 517 build; pip's isolated build environment installs the Python build
     # requirements offline from the copied-in wheelhouse inside this step.
-    ("build", ("before_build", "build")),
+    # With the accelerator: its set-up in the build container (toolchain, source copy).
+    ("build", ("accelerator", "before_build", "build")),
     ("repair", ("repair",)),
     # A fresh test container, the offline install of the wheel, the test command.
     ("test", ("test_start", "install", "test")),
@@ -592,13 +593,46 @@ def _get(document: Mapping[str, Any], *keys: str) -> Any:
     return value
 
 
+def _goal_text(item: Mapping[str, Any] | None) -> str:
+    from wheelfleet.bench_goals import fmt_goal  # bench_goals imports this module
+
+    return fmt_goal(item)
+
+
+def _accelerated_rows(
+    label: str, accelerated: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """The accelerated aarch64 job against the native one, and plain emulation beside it."""
+    from wheelfleet.bench_goals import fmt_goal  # bench_goals imports this module
+
+    if not accelerated:
+        return []
+    mode = accelerated.get("mode") or "?"
+    return [
+        (
+            "1 split",
+            f"{label} aarch64 ({mode}) / x86_64: build step",
+            f"{fmt_goal(accelerated.get('build'))}; plain emulation"
+            f" {fmt_ratio(accelerated.get('plain_build'))}, speed-up"
+            f" {fmt_ratio(accelerated.get('speedup_build'))}",
+        ),
+        (
+            "1 split",
+            f"{label} aarch64 ({mode}) / x86_64: whole job",
+            f"{fmt_goal(accelerated.get('wall'))}; plain emulation"
+            f" {fmt_ratio(accelerated.get('plain_wall'))}, speed-up"
+            f" {fmt_ratio(accelerated.get('speedup_wall'))}",
+        ),
+    ]
+
+
 def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """The headline figures: (section, figure, value), for the printed and Markdown tables."""
     rows: list[tuple[str, str, str]] = []
     for project in _get(results, "split", "projects") or []:
         label = project.get("label", project.get("name", "?"))
         jobs = project.get("jobs") or {}
-        for arch in ("x86_64", "aarch64"):
+        for arch in ("x86_64", "aarch64", "aarch64 plain"):
             job = jobs.get(arch)
             if job:
                 rows.append(
@@ -617,6 +651,7 @@ def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                     ", ".join(fmt_ratio(emulation.get(key)) for key in ("wall", "steps", "build")),
                 )
             )
+        rows.extend(_accelerated_rows(label, project.get("accelerated")))
         if emulation.get("hand") is not None:
             rows.append(
                 (
@@ -820,6 +855,39 @@ def render_markdown(results: Mapping[str, Any]) -> str:
                 rows,
             )
         )
+        accelerated = [
+            [
+                project.get("label"),
+                (project.get("accelerated") or {}).get("mode") or "-",
+                *(
+                    _goal_text((project.get("accelerated") or {}).get(key))
+                    for key in ("build", "wall")
+                ),
+                *(
+                    fmt_ratio((project.get("accelerated") or {}).get(key))
+                    for key in ("plain_build", "plain_wall", "speedup_build", "speedup_wall")
+                ),
+            ]
+            for project in split["projects"]
+            if project.get("accelerated")
+        ]
+        if accelerated:
+            out += ["", "Accelerated emulation (aarch64 job / x86_64 job of the same release):", ""]
+            out.append(
+                markdown_table(
+                    (
+                        "Project",
+                        "aarch64 mode",
+                        "build step (goal <= 1.5x)",
+                        "whole job (goal <= 2.0x)",
+                        "plain emulation: build step",
+                        "plain: whole job",
+                        "speed-up: build step",
+                        "speed-up: whole job",
+                    ),
+                    accelerated,
+                )
+            )
 
     overhead = results.get("overhead") or {}
     if overhead.get("rows"):

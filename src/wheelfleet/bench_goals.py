@@ -36,6 +36,8 @@ GOALS: dict[str, float] = {
     "cibuildwheel_pair_two_hosts": 0.6,
     "rerelease": 0.05,
     "groups": 1.0,
+    "accelerated_build": 1.5,
+    "accelerated_wall": 2.0,
 }
 
 

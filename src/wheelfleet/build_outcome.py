@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from wheelfleet import failures
+from wheelfleet import accelerator, failures
 
 
 def _message(failure: Any, default: str) -> str:
@@ -116,6 +116,7 @@ def summary(
                 "wheels": [path.rsplit("/", 1)[-1] for path in result.get("published") or []],
                 "timings": dict(result.get("timings") or {}),
                 "emulated": by_id[name].get("emulated"),
+                "accelerator": result.get("accelerator"),
             }
         )
     skipped = [
@@ -147,7 +148,7 @@ def summary(
     ]
     for item in built:
         steps = ", ".join(f"{name} {secs:.1f}s" for name, secs in item["timings"].items())
-        mode = "emulated" if item["emulated"] else "native"
+        mode = accelerator.describe(bool(item["emulated"]), item.get("accelerator"))
         lines.append(f"built {item['label']} ({mode}): {', '.join(item['wheels'])} [{steps}]")
     for item in skipped:
         lines.append(

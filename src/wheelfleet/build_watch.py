@@ -138,7 +138,9 @@ def manifest_entries(
     ]
     entries = []
     for wheel in result.get("wheels") or []:
-        entry = manifest.entry(job, wheel, host=host, timings=timings)
+        entry = manifest.entry(
+            job, wheel, host=host, timings=timings, accelerator=result.get("accelerator")
+        )
         entry.update(slot=result.get("slot"), steps=steps)
         entries.append(entry)
     return entries

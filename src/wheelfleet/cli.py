@@ -303,6 +303,12 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="rebuild the jobs whose wheels are up to date"
     )
     group.add_argument(
+        "--no-accelerate",
+        action="store_true",
+        help="build emulated jobs under plain emulation, without the host-native compiler"
+        " (wheel_build_accelerate=false)",
+    )
+    group.add_argument(
         "--max-rounds",
         type=int,
         metavar="N",
@@ -409,6 +415,8 @@ def _release_extravars(args: argparse.Namespace, given: Mapping[str, Any]) -> di
     )
     if args.force:
         result["wheel_build_force"] = True
+    if args.no_accelerate:
+        result["wheel_build_accelerate"] = False
     if "wheelfleet_release_id" not in merged:
         # Known here, so that a cancelled release can be tidied up (see _after_cancel).
         result["wheelfleet_release_id"] = release_inputs.new_release_id()

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import environment, options, requirements
+from wheelfleet import accelerator, environment, options, requirements
 from wheelfleet.settings_hash import ROLE_ONLY, SETTINGS_FORMAT, settings_hash
 
 __all__ = ["ROLE_ONLY", "SETTINGS_FORMAT", "settings_hash"]
@@ -228,7 +228,12 @@ def for_job(
     # The settings are shown (plan, results, release.json): an index URL's credentials stay
     # out of them; the build gets the URL through a no_log parameter (wheel_build_passed_env).
     settings["index_url"] = requirements.redact_url(settings.get("index_url"))
-    settings["settings_hash"] = settings_hash(option_settings, role)
+    # The compiler an emulated job asks for: the host-native toolchain unless the project's
+    # accelerate or the role's wheel_build_accelerate is false (None: never accelerated).
+    wanted = accelerator.requested(identifier.arch, resolved.accelerate, role.get("accelerate"))
+    settings["accelerator"] = wanted
+    build_mode = (wanted or "plain") if identifier.arch in accelerator.TARGETS else None
+    settings["settings_hash"] = settings_hash(option_settings, role, build_mode)
     settings["notes"] = notes
     return settings
 

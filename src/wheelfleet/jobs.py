@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from wheelfleet import (
+    accelerator,
     architectures,
     confinement,
     job_settings,
@@ -281,6 +282,9 @@ def plan(
                 "status": "build",
                 "entries": [],
             }
+            job["accelerator"] = accelerator.for_job(
+                arch.name, settings.get("accelerator"), job["emulated"], host_canonical
+            )
             if not facts:
                 job["status"] = "failed"
                 job["step"] = "image"

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet import wheel_names
+from wheelfleet.accelerator import accelerated_toolchain, build_mode
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -215,8 +216,12 @@ def entry(
     host: str,
     timings: Mapping[str, float],
     built_at: str | None = None,
+    accelerator: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest entry of one repaired wheel of a job."""
+    """The manifest entry of one repaired wheel of a job. ``mode`` is native, emulated,
+    accelerated (emulated, with the host-native compiler) or fallback (an accelerated build
+    that failed, rebuilt under plain emulation); ``accelerator`` (the engine's record:
+    toolchain, target, and after a fallback the failed step and why) when one was used."""
     return {
         "file": wheel["file"],
         "sha256": wheel["sha256"],
@@ -237,10 +242,13 @@ def entry(
         # A registry digest when the image came from one, else the local image ID.
         "image_digest": (list(job.get("image_digests") or []) or [job.get("image_id")])[0],
         "emulated": bool(job.get("emulated")),
-        "mode": "emulated" if job.get("emulated") else "native",
+        "mode": build_mode(bool(job.get("emulated")), accelerator),
+        "accelerator": dict(accelerator) if accelerator else None,
         "source_hash": job["source_hash"],
         "settings_hash": job["settings_hash"],
         **reproducibility(job, wheel),
+        # The host-native compiler made the bytes of an accelerated job.
+        **accelerated_toolchain(accelerator),
         "tested": bool(job.get("tested")),
         "build_seconds": round(float(timings.get("build", 0.0)), 3),
         "timings": {step: round(float(value), 3) for step, value in timings.items()},

@@ -22,7 +22,9 @@ variable's name (``CIBW_ARCHS``). Commands pass their process environment
 through :func:`cibw_environ`, which keeps those names only.
 
 ``policy-floor`` is wheelfleet's own key: read from ``[tool.wheelfleet]`` and the
-explicit overrides only (wheelfleet.manylinux says what it means).
+explicit overrides only (wheelfleet.manylinux says what it means). So is ``accelerate``
+(true or false; unset means true): false builds the project's emulated jobs without the
+host-native compiler (wheelfleet.accelerator).
 
 An override table's ``inherit.<option> = "append" | "prepend"`` extends the value
 from the layers below it instead of replacing it, as in cibuildwheel.
@@ -159,6 +161,7 @@ Kind = Literal[
     "frontend",
     "image",
     "policy",
+    "flag",
     "ignored",
 ]
 _MERGEABLE: frozenset[str] = frozenset({"command", "list", "csv", "environment", "config"})
@@ -207,6 +210,7 @@ def _options() -> dict[str, _Option]:
         _Option(
             "policy-floor", "policy", whole_run=True, linux_variable=False, wheelfleet_only=True
         ),
+        _Option("accelerate", "flag", linux_variable=False, wheelfleet_only=True),
         _Option(
             "container-engine",
             "ignored",
@@ -294,6 +298,7 @@ def _defaults() -> dict[str, Any]:
         "build-frontend": BuildFrontend("build"),
         "repair-wheel-command": (DEFAULT_REPAIR_COMMAND,),
         "policy-floor": None,
+        "accelerate": None,
     }
     for key, option in OPTIONS.items():
         if option.kind in _MERGEABLE:
@@ -371,6 +376,8 @@ class JobSettings:
     image: Image
     policy_floor: str | None = None
     """The least portable manylinux policy a wheel may have (``manylinux_2_28``), if any."""
+    accelerate: bool | None = None
+    """False: the emulated jobs build without the host-native compiler; None: unset."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping; the settings hash is computed from it."""
@@ -392,6 +399,8 @@ class JobSettings:
             "image": self.image.to_dict(),
             # Only when set: a release without a floor keeps the settings hashes it had.
             **({"policy_floor": self.policy_floor} if self.policy_floor else {}),
+            # Only when set, as the floor: the requested build mode is hashed by its own.
+            **({"accelerate": self.accelerate} if self.accelerate is not None else {}),
         }
 
 
@@ -767,6 +776,17 @@ class _Reader:
                 value=raw,
                 accepted=manylinux.POLICY_FORMS,
             ) from None
+
+    def _flag(self, option: _Option, raw: Any, origin: str) -> bool:
+        if not isinstance(raw, bool):
+            raise OptionsError(
+                "expected true or false",
+                key=option.key,
+                origin=origin,
+                value=raw,
+                accepted=("true", "false"),
+            )
+        return raw
 
     def _ignored(self, option: _Option, raw: Any, origin: str) -> None:
         if option.not_applied:
@@ -1149,6 +1169,7 @@ class ProjectConfig:
             config_settings=get("config-settings"),
             image=Image.from_value(arch, get(f"manylinux-{arch}-image")),
             policy_floor=self.value("policy-floor")[0],
+            accelerate=get("accelerate"),
         )
 
     def requested_archs(self, capabilities: Capabilities) -> tuple[list[str], list[Unavailable]]:

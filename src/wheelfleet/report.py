@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wheelfleet import accelerator, manylinux, report_templates
 from wheelfleet import manifest as wheelhouse_manifest
-from wheelfleet import manylinux, report_templates
 from wheelfleet import release as release_state
 from wheelfleet import timeline as timelines
 from wheelfleet.architectures import ARCHITECTURES
@@ -68,7 +68,8 @@ class Cell:
     """built, up to date, FAILED or not built."""
     host: str | None = None
     mode: str | None = None
-    """native or emulated."""
+    """native, emulated, or (wheelfleet.accelerator.REPORTED_MODES) emulated with the
+    host-native compiler, or rebuilt plainly after its accelerated build failed."""
     seconds: float | None = None
     wheels: tuple[str, ...] = ()
     reason: str | None = None
@@ -516,7 +517,9 @@ def _wheel(entry: Mapping[str, Any]) -> Wheel:
         size=int(entry.get("size") or 0),
         sha256=str(entry.get("sha256") or ""),
         host=str(entry.get("host") or "?"),
-        mode="emulated" if entry.get("emulated") else "native",
+        mode=accelerator.REPORTED_MODES.get(
+            str(entry.get("mode")), "emulated" if entry.get("emulated") else "native"
+        ),
         image=str(entry.get("image") or "?"),
         image_digest=digest,
         grafted=tuple(entry.get("grafted") or ()),

@@ -34,6 +34,7 @@ SETTINGS = (
     "repair_lib_sdir",
     "repair_pure",
     "extra_build_requires",
+    "accelerate",
     "environment_pass_allow",
     "environment_pass_deny",
     "source_max_bytes",

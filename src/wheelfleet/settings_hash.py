@@ -33,13 +33,17 @@ ROLE_ONLY = (
 """Role settings with no cibuildwheel counterpart; part of the hash all the same."""
 
 
-def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -> str:
+def settings_hash(
+    option_settings: Mapping[str, Any], role: Mapping[str, Any], build_mode: str | None = None
+) -> str:
     """sha256 of everything that changes what a job produces or whether it is tested.
 
     ``option_settings`` is ``JobSettings.to_dict()``; ``role`` the role's settings
     (missing keys hash as None). ``image`` (the manylinux image the project asks
     for) is left out: the job runs in the fleet's builder image, whose ID is part
-    of the job's inputs.
+    of the job's inputs. ``build_mode`` is the compiler an emulated job asks for (the
+    accelerator's toolchain, or ``plain``); None for architectures it never applies to,
+    whose hashes stay as they were.
     """
     chosen_role = {key: role.get(key) for key in ROLE_ONLY}
     # An index's password changes nothing that is built (and is never hashed nor shown).
@@ -51,5 +55,7 @@ def settings_hash(option_settings: Mapping[str, Any], role: Mapping[str, Any]) -
         "options": {k: v for k, v in option_settings.items() if k != "image"},
         "role": chosen_role,
     }
+    if build_mode is not None:
+        document["build_mode"] = build_mode
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -3,8 +3,9 @@
 ``jobs.plan`` (src/wheelfleet/jobs.py) resolves each job (group, steps, test steps,
 repair, network, limits, requirements key), as the role's plan does. This module also
 lays out the host work directory the role copies: the source archive of
-``source.prepare`` and the requirement tars of ``requirements.ensure``, named by each
-job's ``requirements_key``.
+``source.prepare``, the requirement tars of ``requirements.ensure``, named by each
+job's ``requirements_key``, and the accelerator's toolchain archive of
+``accelerator.ensure`` when a job is accelerated.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import confinement, job_settings, jobs, manifest, requirements, source
+from wheelfleet import accelerator, confinement, job_settings, jobs, manifest, requirements, source
 
 ROLE = {
     "before_all": "",
@@ -33,6 +34,7 @@ ROLE = {
     "repair_pure": "fail",
     "test_command": "",
     "test_requires": [],
+    "accelerate": True,
 }
 CACHE = Path("~/.cache/wheelfleet").expanduser()
 
@@ -84,4 +86,7 @@ def plan(
     resolved = [job for job in planned if job["status"] == "build"]
     for job in resolved:
         shutil.copyfile(keys[job["id"]], workdir / f"requirements-{job['requirements_key']}.tar")
+    for key in accelerator.wanted_archives(resolved):
+        made = accelerator.ensure(key, CACHE)
+        shutil.copyfile(made["archive"], workdir / f"toolchain-{key}.tar.gz")
     return resolved

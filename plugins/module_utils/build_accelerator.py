@@ -1,0 +1,195 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""An accelerated job's build, on the build host: the host-native toolchain in the
+emulated build container, the build steps with its compilers, and the fallback.
+
+The job's ``accelerator`` (planned by wheelfleet.accelerator on the controller) names
+the toolchain archive the engine's action copied into the work directory, the wrapper
+scripts and the build environment. The archive is unpacked into each build container
+once (``/opt/wheelfleet-toolchain``) and checked by running the compiler there. Before
+the accelerated build the job's source tree is copied aside; when that build fails,
+the tree is put back, the job's dist directory emptied, and the job is built again
+under plain emulation. The result's ``accelerator`` says which mode made the wheels
+and, after a fallback, why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import tarfile
+import threading
+from typing import Any, Callable
+
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
+    BuildContainer,
+    HostFailure,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir import (
+    toolchain_archive,
+)
+
+SRC = "/work/src"
+SOURCE_ASIDE = "/work/src.wheelfleet-plain"
+FACT = "accelerator"
+"""The container fact naming the toolchain installed in it (or why it could not be)."""
+REASON_CHARS = 600
+
+_unpacked_lock = threading.Lock()
+
+
+def unpacked_archive(workdir: str, key: str) -> str:
+    """The toolchain as a plain tar in the work directory, decompressed once for every
+    container of the run (the engine unpacks a plain tar faster than a gzip one)."""
+    packed = os.path.join(workdir, toolchain_archive(key))
+    plain = packed.removesuffix(".gz")
+    with _unpacked_lock:
+        if not os.path.isfile(plain):
+            with gzip.open(packed, "rb") as source, open(plain + ".tmp", "wb") as dest:
+                shutil.copyfileobj(source, dest, 1 << 20)
+            os.replace(plain + ".tmp", plain)
+    return plain
+
+
+def files_archive(files: dict) -> bytes:
+    """A tar of the wrapper scripts (executable), to unpack into the toolchain directory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folders = sorted({name.rsplit("/", 1)[0] for name in files if "/" in name})
+        for folder in folders:
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, text in sorted(files.items()):
+            data = str(text).encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def install(container: BuildContainer, workdir: str, accelerator: dict) -> str | None:
+    """The toolchain and wrappers in the container, checked; None when ready, else why not.
+    Done once per container (its facts remember it)."""
+    key = accelerator["key"]
+    known = container.facts.get(FACT)
+    if known is not None:
+        return None if known == key else known
+    try:
+        container.put_file(unpacked_archive(workdir, key), "/opt")
+        container.put_archive(accelerator["dir"], files_archive(accelerator.get("files") or {}))
+    except (OSError, gzip.BadGzipFile, EOFError) as exc:
+        container.facts[FACT] = f"the toolchain archive {key} cannot be read: {exc}"
+        return container.facts[FACT]
+    compiler = (accelerator.get("env") or {}).get("CC") or f"{accelerator['dir']}/bin/cc"
+    rc, out, err = container.run([compiler, "--version"])
+    if rc != 0:
+        reason = (
+            f"{compiler} --version exited {rc} in {container.describe()}: {(err or out)[-300:]}"
+        )
+        container.facts[FACT] = reason
+        return reason
+    container.facts[FACT] = key
+    return None
+
+
+# The interpreter's own compiler and link commands (sysconfig), printed as JSON.
+SYSCONFIG = (
+    "import json, sysconfig; print(json.dumps({k: sysconfig.get_config_var(k) or ''"
+    " for k in ('CC', 'CXX', 'LDSHARED', 'LDCXXSHARED')}))"
+)
+
+
+def linker_commands(config: dict, env: dict) -> dict:
+    """LDSHARED and LDCXXSHARED with the interpreter's link flags kept (``-Wl,-O1
+    -Wl,-Bsymbolic-functions`` on Debian, ``-pthread`` on manylinux) and its compiler
+    replaced by the accelerator's; setuptools itself does that for LDSHARED only, when CC
+    is set and LDSHARED is not. Empty when the interpreter's commands do not start with
+    its compilers (the environment's plain ``<cc> -shared`` then stays)."""
+    found = {}
+    for link, compiler, wrapper in (("LDSHARED", "CC", "CC"), ("LDCXXSHARED", "CXX", "CXX")):
+        command = str(config.get(link) or "").strip()
+        # The compiler program only: "gcc -pthread" keeps -pthread in the link command.
+        plain = (str(config.get(compiler) or "").split() or [""])[0]
+        if plain and env.get(wrapper) and command.startswith(plain + " "):
+            found[link] = " ".join([env[wrapper], *command[len(plain) :].split()])
+    return found
+
+
+def linker_environment(container: BuildContainer, python: str, env: dict) -> dict:
+    """:func:`linker_commands` for the job's interpreter, asked once per container."""
+    key = f"{FACT}:sysconfig:{python}"
+    if key not in container.facts:
+        rc, out, _ = container.run([python, "-c", SYSCONFIG])
+        try:
+            container.facts[key] = json.loads(out) if rc == 0 else {}
+        except ValueError:
+            container.facts[key] = {}
+    return linker_commands(container.facts[key], env)
+
+
+def set_aside_source(container: BuildContainer) -> str | None:
+    """A copy of the source tree (before_all's changes included) for a fallback build."""
+    rc, out, err = container.run(
+        ["sh", "-c", 'rm -rf -- "$2" && cp -a -- "$1" "$2"', "aside", SRC, SOURCE_ASIDE]
+    )
+    return None if rc == 0 else f"cannot copy the source aside: {(err or out)[-300:]}"
+
+
+def restore_source(container: BuildContainer, dist: str) -> None:
+    """The source tree as it was before the accelerated build, and an empty dist dir."""
+    script = 'rm -rf -- "$1" "$3" && mv -- "$2" "$1"'
+    rc, out, err = container.run(["sh", "-c", script, "restore", SRC, SOURCE_ASIDE, dist])
+    if rc != 0:
+        raise HostFailure(f"cannot restore the source in {container.describe()}: {err or out}")
+
+
+def drop_aside(container: BuildContainer) -> None:
+    container.run(["rm", "-rf", "--", SOURCE_ASIDE])
+
+
+def build(
+    container: BuildContainer,
+    workdir: str,
+    job: dict,
+    run: Any,
+    build_steps: Callable[[dict], list],
+) -> list:
+    """The job's built wheels: ``build_steps(extra_env)`` runs the job's build steps with
+    ``extra_env`` added to their environment and returns the wheels, or raises the job's
+    failure. Accelerated when the job has an accelerator and its toolchain works in the
+    container; rebuilt plainly when the accelerated build fails. ``run.accelerator``
+    records the outcome."""
+    accelerator = job.get("accelerator")
+    if not accelerator:
+        return build_steps({})
+    record = {"toolchain": accelerator["toolchain"], "target": accelerator["target"]}
+    run.accelerator = record
+    with run.step("accelerator"):
+        problem = install(container, workdir, accelerator)
+        if problem is None:
+            problem = set_aside_source(container)
+        env = dict(accelerator.get("env") or {})
+        if problem is None and job.get("python"):
+            env.update(linker_environment(container, job["python"], env))
+    if problem is not None:
+        record.update(mode="fallback", step="accelerator", reason=problem[-REASON_CHARS:])
+        return build_steps({})
+    try:
+        built = build_steps(env)
+    except HostFailure:
+        raise
+    except Exception as exc:  # the job's failure (its step, its message): build plainly
+        record.update(
+            mode="fallback",
+            step=getattr(exc, "step", None) or "build",
+            reason=str(getattr(exc, "message", None) or exc)[-REASON_CHARS:],
+        )
+        restore_source(container, job["dist"])
+        return build_steps({})
+    drop_aside(container)
+    record["mode"] = "accelerated"
+    return built

@@ -1,0 +1,292 @@
+"""Accelerated emulated builds: a host-native compiler inside emulated build containers.
+
+An aarch64 job on an x86_64 host runs its Python, pip and build backend under QEMU;
+with the accelerator its compiler and linker run natively. The toolchain is PyPI's
+``ziglang`` wheel for the host: a static x86_64 ``zig`` that embeds clang and lld.
+The kernel runs that binary directly in the emulated container (binfmt_misc only
+sends foreign ELF files to QEMU). Wrapper scripts call ``zig clang`` for the job's
+target triple with the container's root as sysroot, so clang picks the container's
+own GCC installation: its headers, glibc, crt files, libgcc and libstdc++ (the
+image's glibc is the target and the policy auditwheel finds is unchanged). Only
+``zig`` and clang's builtin headers are shipped, not zig's own libc.
+
+This module decides which jobs are accelerated, what goes into their containers and
+their build environment, and prepares the toolchain archive on the controller (the
+containers reach no package index): ``<cache>/toolchains/<id>-<host arch>.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+TOOLCHAIN = "ziglang"
+TOOLCHAIN_VERSION = "0.17.1"
+TOOLCHAIN_ID = f"{TOOLCHAIN}-{TOOLCHAIN_VERSION}"
+"""What an accelerated job's settings hash and manifest entry name."""
+
+TOOLCHAIN_WHEELS: dict[str, tuple[str, str]] = {
+    "x86_64": (
+        "manylinux_2_12_x86_64",
+        "ea6cc5d87b033cf0aedfbc8f9549a908cae6c50ac31f1698188fa48a74524b54",
+    ),
+}
+"""Per host architecture: the platform tag pip downloads the wheel for, and its sha256
+(a compiler put into every build is pinned, not taken on trust)."""
+
+INSTALL_DIR = "/opt/wheelfleet-toolchain"
+ARCHIVE_TOP = INSTALL_DIR.rsplit("/", 1)[1]
+"""The archive's single top directory; unpacked into ``/opt``."""
+
+TARGETS: dict[str, str] = {
+    "aarch64": "aarch64-linux-gnu",
+    "ppc64le": "powerpc64le-linux-gnu",
+    "s390x": "s390x-linux-gnu",
+    "riscv64": "riscv64-linux-gnu",
+}
+"""Emulated architectures the accelerator builds for: clang's target triple, which is
+also the Debian multiarch name of the image's GCC installation (/usr/lib/gcc/<triple>).
+clang's default CPU for each is no newer than Debian's baseline. aarch64 is the one
+tested; armv7l is left out (clang's default ARM architecture for the triple is older
+than armhf's v7, and the tests do not cover it)."""
+
+MODES = ("accelerated", "fallback", "emulated", "native")
+REPORTED_MODES = {
+    "native": "native",
+    "emulated": "emulated",
+    "accelerated": "emulated, accelerated",
+    "fallback": "emulated, accelerated build failed, rebuilt plain",
+}
+"""How the release report names each mode."""
+"""A job's build mode as its manifest entry records it: ``fallback`` is an accelerated
+build that failed and was rebuilt under plain emulation."""
+
+_CLANG_FLAGS = (
+    "--sysroot=/",
+    f"-resource-dir {INSTALL_DIR}/lib",
+    "-fuse-ld=lld",
+    f"--ld-path={INSTALL_DIR}/bin/ld.lld",
+    # gcc ignores unused link flags at compile time; clang warns, which -Werror makes fatal.
+    "-Qunused-arguments",
+)
+
+
+class ToolchainError(RuntimeError):
+    """The toolchain cannot be prepared; the message says why."""
+
+
+def requested(arch: str, project_setting: Any, role_setting: Any) -> str | None:
+    """The toolchain a job of ``arch`` asks for (``TOOLCHAIN_ID``), or None: the project's
+    ``accelerate`` or the role's ``wheel_build_accelerate`` is false, or the architecture
+    is not a target. Whether the job is emulated is the host's business (:func:`for_job`)."""
+    if arch not in TARGETS or project_setting is False or not _enabled(role_setting):
+        return None
+    return TOOLCHAIN_ID
+
+
+def _enabled(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+def for_job(
+    arch: str, toolchain: str | None, emulated: bool, host_arch: str
+) -> dict[str, Any] | None:
+    """What the host's engine needs to accelerate a job, or None when it runs without:
+    ``toolchain``, ``key`` (its archive's), ``target``, ``dir``, ``files`` (wrapper scripts
+    by path under ``dir``) and ``env`` (added to the build steps' environment)."""
+    if not toolchain or not emulated or arch not in TARGETS or host_arch not in TOOLCHAIN_WHEELS:
+        return None
+    target = TARGETS[arch]
+    return {
+        "toolchain": toolchain,
+        "key": archive_key(toolchain, host_arch),
+        "target": target,
+        "dir": INSTALL_DIR,
+        "files": wrapper_files(target),
+        "env": build_environment(toolchain),
+    }
+
+
+def archive_key(toolchain: str, host_arch: str) -> str:
+    return f"{toolchain}-{host_arch}"
+
+
+def wrapper_files(target: str) -> dict[str, str]:
+    """The compiler and linker commands, as shell scripts under ``INSTALL_DIR``."""
+    flags = " ".join(_CLANG_FLAGS)
+    zig = f"{INSTALL_DIR}/zig"
+
+    def script(command: str) -> str:
+        return f'#!/bin/sh\n# wheelfleet accelerator ({target})\nexec {command} "$@"\n'
+
+    return {
+        "bin/cc": script(f"{zig} clang --target={target} {flags}"),
+        "bin/c++": script(f"{zig} clang --driver-mode=g++ --target={target} {flags}"),
+        "bin/ld.lld": script(f"{zig} ld.lld"),
+    }
+
+
+def build_environment(toolchain: str) -> dict[str, str]:
+    """The build's compilers: setuptools reads CC, CXX, LDSHARED and LDCXXSHARED; CMake
+    and meson read CC and CXX. The project's own ``environment`` is applied after these."""
+    return {
+        "CC": f"{INSTALL_DIR}/bin/cc",
+        "CXX": f"{INSTALL_DIR}/bin/c++",
+        "LDSHARED": f"{INSTALL_DIR}/bin/cc -shared",
+        "LDCXXSHARED": f"{INSTALL_DIR}/bin/c++ -shared",
+        "WHEELFLEET_ACCELERATOR": toolchain,
+    }
+
+
+def wanted_archives(jobs: list[Mapping[str, Any]]) -> list[str]:
+    """The toolchain archive keys the jobs to build need, in order, each once."""
+    keys = [
+        (job.get("accelerator") or {}).get("key")
+        for job in jobs
+        if job.get("status", "build") == "build"
+    ]
+    return list(dict.fromkeys(key for key in keys if key))
+
+
+def build_mode(emulated: bool, accelerator: Mapping[str, Any] | None) -> str:
+    """The manifest's ``mode`` of a job from its engine result's ``accelerator``."""
+    if not emulated:
+        return "native"
+    mode = (accelerator or {}).get("mode")
+    return mode if mode in ("accelerated", "fallback") else "emulated"
+
+
+def accelerated_toolchain(record: Mapping[str, Any] | None) -> dict[str, str]:
+    """The manifest's ``toolchain_mode`` of a job whose wheel the accelerator compiled
+    (``accelerated:ziglang-0.17.1``); nothing for other jobs (``native`` or ``emulated``,
+    fallbacks included, stay as the plan says)."""
+    if (record or {}).get("mode") != "accelerated":
+        return {}
+    return {"toolchain_mode": f"accelerated:{(record or {}).get('toolchain')}"}
+
+
+def describe(emulated: bool, record: Mapping[str, Any] | None) -> str:
+    """How a built job ran, for the build summary: ``native``, ``emulated``, ``emulated,
+    accelerated by ziglang-0.17.1``, or the fallback with the failed step and why."""
+    mode = build_mode(emulated, record)
+    if mode in ("native", "emulated"):
+        return mode
+    toolchain = (record or {}).get("toolchain")
+    if mode == "accelerated":
+        return f"emulated, accelerated by {toolchain}"
+    reason = str((record or {}).get("reason") or "").strip().splitlines()
+    why = f": {reason[0][:200]}" if reason else ""
+    return (
+        f"emulated; the build accelerated by {toolchain} failed at"
+        f" {(record or {}).get('step') or 'build'}{why}; rebuilt under plain emulation"
+    )
+
+
+# ------------------------------------------------------------------- the controller
+
+
+def archive_path(cache_dir: str | os.PathLike[str], key: str) -> Path:
+    return Path(cache_dir).expanduser() / "toolchains" / f"{key}.tar.gz"
+
+
+def ensure(
+    key: str,
+    cache_dir: str | os.PathLike[str],
+    *,
+    python: str = sys.executable,
+    pip_args: tuple[str, ...] | list[str] = (),
+    download: bool = True,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    """The toolchain archive of ``key`` (``<toolchain>-<host arch>``) in the cache, downloaded
+    and packed once: ``{"key", "archive", "changed", "seconds"}``."""
+    toolchain, _, host_arch = key.rpartition("-")
+    if toolchain != TOOLCHAIN_ID or host_arch not in TOOLCHAIN_WHEELS:
+        raise ToolchainError(
+            f"no accelerator toolchain {key!r}: this wheelfleet ships {TOOLCHAIN_ID}"
+        )
+    started = time.monotonic()
+    path = archive_path(cache_dir, key)
+    result = {"key": key, "archive": str(path), "changed": False}
+    if path.is_file() or not download:
+        return {**result, "seconds": round(time.monotonic() - started, 3)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_suffix(".lock")):
+        if not path.is_file():
+            with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+                wheel = _download(host_arch, Path(scratch), python, list(pip_args), timeout)
+                partial = Path(scratch) / path.name
+                pack(wheel, partial)
+                partial.replace(path)
+            result["changed"] = True
+    return {**result, "seconds": round(time.monotonic() - started, 3)}
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _download(
+    host_arch: str, directory: Path, python: str, pip_args: list[str], timeout: float
+) -> Path:
+    platform, sha256 = TOOLCHAIN_WHEELS[host_arch]
+    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
+    argv += ["--only-binary=:all:", "--platform", platform, "--python-version", "3.11"]
+    argv += [*pip_args, "-d", str(directory), f"{TOOLCHAIN}=={TOOLCHAIN_VERSION}"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(
+            f"pip download of {TOOLCHAIN_ID} did not finish in {timeout:.0f} s"
+        ) from None
+    wheels = sorted(directory.glob("*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        raise ToolchainError(
+            f"cannot download {TOOLCHAIN_ID} for {host_arch} with pip:\n{done.stderr[-2000:]}"
+        )
+    digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()
+    if digest != sha256:
+        raise ToolchainError(
+            f"{wheels[0].name} has sha256 {digest}, not the pinned {sha256}: refused"
+        )
+    return wheels[0]
+
+
+def pack(wheel: Path, dest: Path) -> None:
+    """The parts of the ziglang wheel a build uses, under ``wheelfleet-toolchain/``: the
+    ``zig`` binary, clang's builtin headers (``lib/include``) and the licence."""
+    prefix = "ziglang/"
+    wanted = ("zig", "LICENSE", "lib/include/")
+    with zipfile.ZipFile(wheel) as archive, tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        for info in archive.infolist():
+            name = info.filename.removeprefix(prefix)
+            if info.is_dir() or not info.filename.startswith(prefix):
+                continue
+            if not (name in wanted[:2] or name.startswith(wanted[2])):
+                continue
+            member = tarfile.TarInfo(f"{ARCHIVE_TOP}/{name}")
+            member.size = info.file_size
+            member.mode = 0o755 if name == "zig" else 0o644
+            member.mtime = 0
+            with archive.open(info) as source:
+                tar.addfile(member, source)
+    if not dest.is_file():
+        raise ToolchainError(f"packing {wheel.name} left no archive")

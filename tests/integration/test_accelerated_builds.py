@@ -1,0 +1,234 @@
+"""Accelerated emulated builds on the real engine, QEMU and auditwheel.
+
+Six aarch64 cp311 jobs on wheelfleet/bookworm, built by the build engine module on
+this x86_64 host, two engine runs at a time (one module-scoped fixture, shared by the
+tests):
+
+- examples/yamlcount (C, setuptools, libyaml from before_all) accelerated, and the
+  same job built plainly (``accelerate: false``);
+- tests/fixtures/cxxwords (C++: std::string, a hash map, exceptions) accelerated, and
+  the same project with ``-fconserve-stack`` in CFLAGS and CXXFLAGS: a GCC flag that
+  clang refuses, so the accelerated build fails and the job is rebuilt under plain
+  emulation, which yields its wheel;
+- the same C++ source built by scikit-build-core with CMake (tests/fixtures/cmakewords)
+  and by meson-python (tests/fixtures/mesonwords), accelerated.
+
+The C++ modules report the compiler that built them (``__clang__``): clang when
+accelerated, gcc after the fallback.
+
+Each wheel is repaired by auditwheel in its build container and installed and exercised
+in a fresh emulated test container (the projects' test commands). ``auditwheel show``
+gives each accelerated wheel the policy of the plain build of the same project. The
+build step's seconds are printed (pytest -s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BIN, REPO, ansible_env
+from tests.integration import engine_jobs
+from wheelfleet import accelerator
+
+pytestmark = [pytest.mark.engine, pytest.mark.emulation]
+
+BOOKWORM = "wheelfleet/bookworm"
+YAMLCOUNT = REPO / "examples" / "yamlcount"
+CXXWORDS = REPO / "tests" / "fixtures" / "cxxwords"
+CMAKEWORDS = REPO / "tests" / "fixtures" / "cmakewords"
+MESONWORDS = REPO / "tests" / "fixtures" / "mesonwords"
+OWNER = f"pytest-accel-{uuid.uuid4().hex[:6]}"
+REJECTED_FLAG = "-fconserve-stack"
+"""Accepted by GCC, refused by clang: the accelerated build of a project using it fails."""
+
+
+def run_engine(jobs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """The engine module run ad hoc on localhost over ``jobs``; their results by id."""
+    args = {
+        "jobs": jobs,
+        "workdir": str(workdir),
+        "slots": 1,
+        "timeout": 900,
+        "owner": OWNER,
+        "host": "localhost",
+    }
+    command = [str(BIN / "ansible"), "localhost", "-m", "wheelfleet.fleet.wheel_build_engine"]
+    completed = subprocess.run(
+        [*command, "-a", json.dumps(args)],
+        cwd=REPO,
+        env=ansible_env(
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    try:
+        report = json.loads(completed.stdout)
+    except ValueError as exc:
+        raise AssertionError(f"no JSON from ansible:\n{completed.stderr[-3000:]}") from exc
+    result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert completed.returncode == 0 and not result.get("failed"), result
+    return result["jobs"]
+
+
+def plan(project: Path, workdir: Path, image: dict[str, Any], **role: Any) -> dict[str, Any]:
+    (job,) = engine_jobs.plan(
+        project,
+        workdir,
+        image_repository=BOOKWORM,
+        python_tags=["cp311"],
+        image_attrs=[image],
+        arch="aarch64",
+        run_id=f"pytest-{uuid.uuid4().hex[:6]}",
+        role=role,
+    )
+    return job
+
+
+@pytest.fixture(scope="module")
+def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
+    """The six jobs, planned and built; each ``{job, result, out}`` by name."""
+    image = docker_client.images.get(f"{BOOKWORM}:aarch64").attrs
+    root = tmp_path_factory.mktemp("accelerated")
+    wanted = {
+        "yamlcount": (YAMLCOUNT, {}),
+        "yamlcount-plain": (YAMLCOUNT, {"accelerate": False}),
+        "cxxwords": (CXXWORDS, {}),
+        "cxxwords-rejected": (
+            CXXWORDS,
+            {"environment": {"CFLAGS": REJECTED_FLAG, "CXXFLAGS": REJECTED_FLAG}},
+        ),
+        "cmakewords": (CMAKEWORDS, {}),
+        "mesonwords": (MESONWORDS, {}),
+    }
+    planned = {
+        name: plan(project, root / name, image, **role) for name, (project, role) in wanted.items()
+    }
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                name: pool.submit(run_engine, [job], root / name) for name, job in planned.items()
+            }
+            results = {
+                name: future.result()[planned[name]["id"]] for name, future in futures.items()
+            }
+    finally:
+        for container in docker_client.containers.list(
+            all=True, filters={"label": f"org.wheelfleet.owner={OWNER}"}
+        ):
+            container.remove(force=True)
+    builds = {}
+    for name, job in planned.items():
+        result = results[name]
+        print(f"\n[accelerated] {name}: {json.dumps(result['timings'])}")
+        builds[name] = {"job": job, "result": result, "out": root / name / "out" / job["id"]}
+    return builds
+
+
+def auditwheel_policy(wheel: Path) -> str:
+    """The policy ``auditwheel show`` finds for a wheel (the controller's auditwheel reads
+    any architecture's ELF files)."""
+    auditwheel = Path(sys.executable).parent / "auditwheel"
+    done = subprocess.run(
+        [str(auditwheel), "show", str(wheel)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    match = re.search(r'consistent with the following platform tag: "?([a-z0-9_]+)', text)
+    assert match, done.stdout
+    return match.group(1)
+
+
+def the_wheel(build: dict[str, Any]) -> Path:
+    (wheel,) = build["result"]["wheels"]
+    path = build["out"] / wheel["file"]
+    assert path.is_file(), path
+    return path
+
+
+def test_the_plan_accelerates_emulated_jobs_unless_turned_off(builds) -> None:
+    job = builds["yamlcount"]["job"]
+    assert job["emulated"] and job["accelerator"]["toolchain"] == accelerator.TOOLCHAIN_ID
+    assert job["accelerator"]["target"] == "aarch64-linux-gnu"
+    plain = builds["yamlcount-plain"]["job"]
+    assert plain["accelerator"] is None
+    assert plain["settings_hash"] != job["settings_hash"]
+
+
+@pytest.mark.parametrize("name", ["yamlcount", "cxxwords", "cmakewords", "mesonwords"])
+def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name) -> None:
+    build = builds[name]
+    result = build["result"]
+    assert result["status"] == "built", result["failure"]
+    assert result["accelerator"]["mode"] == "accelerated", result["accelerator"]
+    assert result["accelerator"]["toolchain"] == accelerator.TOOLCHAIN_ID
+    log = (build["out"] / "build.log").read_text()
+    # The build ran the wrappers (the host-native clang), not the image's gcc.
+    assert f"{accelerator.INSTALL_DIR}/bin/" in log
+    test_log = (build["out"] / "test.log").read_text()
+    if name == "yamlcount":
+        assert "passed" in test_log, test_log[-2000:]
+    else:
+        # The module says which compiler built it.
+        assert f"{name} ok, built by clang " in test_log, test_log[-2000:]
+    wheel = the_wheel(build)
+    # The plain build of the same C++ source is the fallback's.
+    plain = "yamlcount-plain" if name == "yamlcount" else "cxxwords-rejected"
+    assert builds[plain]["result"]["status"] == "built", builds[plain]["result"]["failure"]
+    assert auditwheel_policy(wheel) == auditwheel_policy(the_wheel(builds[plain]))
+    assert (
+        result["wheels"][0]["tags"]["platform"]
+        == builds[plain]["result"]["wheels"][0]["tags"]["platform"]
+    )
+    if name == "yamlcount":
+        with zipfile.ZipFile(wheel) as archive:
+            assert any("libyaml" in member for member in archive.namelist())
+
+
+def test_cxx_wheel_needs_the_images_libstdcxx(builds) -> None:
+    """The C++ runtime is the image's libstdc++ (no libc++ from the toolchain)."""
+    with zipfile.ZipFile(the_wheel(builds["cxxwords"])) as archive:
+        names = archive.namelist()
+        (module,) = [name for name in names if name.endswith(".so")]
+        data = archive.read(module)
+    assert b"libstdc++.so.6" in data
+    assert b"libc++.so" not in data
+    assert not any(".libs/" in name for name in names), names
+
+
+def test_a_failed_accelerated_build_falls_back_to_plain_emulation(builds) -> None:
+    build = builds["cxxwords-rejected"]
+    result = build["result"]
+    assert result["status"] == "built", result["failure"]
+    record = result["accelerator"]
+    assert record["mode"] == "fallback" and record["step"] == "build", record
+    assert "build" in record["reason"]
+    log = (build["out"] / "build.log").read_text()
+    assert REJECTED_FLAG in log and "unknown argument" in log
+    test_log = (build["out"] / "test.log").read_text()
+    assert "cxxwords ok, built by gcc" in test_log, test_log[-2000:]
+    # Two build steps: the accelerated attempt, then the plain one.
+    assert [step["step"] for step in result["steps"]].count("build") == 2
+    described = accelerator.describe(True, record)
+    assert "rebuilt under plain emulation" in described
+
+
+def test_plain_mode_runs_without_the_toolchain(builds) -> None:
+    result = builds["yamlcount-plain"]["result"]
+    assert result["status"] == "built", result["failure"]
+    assert result["accelerator"] is None
+    assert "accelerator" not in result["timings"]
+    log = (builds["yamlcount-plain"]["out"] / "build.log").read_text()
+    assert accelerator.INSTALL_DIR not in log
