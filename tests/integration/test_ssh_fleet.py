@@ -133,7 +133,7 @@ class Fleet:
     directory: Path
     registry: str
     """host:port of the fleet registry, the same on the controller and on every host."""
-    tunnels: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    tunnels: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     pushed: str = ""
     """The builder image's reference in the registry, by digest."""
 
@@ -171,9 +171,11 @@ class Fleet:
         path.write_text(yaml.safe_dump({"all": {"children": {"build_hosts": group}}}))
         return path
 
-    def reverse_forward(self, host: Host) -> subprocess.Popen[bytes]:
+    def reverse_forward(self, host: Host) -> None:
         """The registry's port on the host's loopback, forwarded to this machine's registry
-        over an SSH connection of the controller's (the host's loopback is its own)."""
+        over an SSH connection of the controller's (the host's loopback is its own). Every
+        round's image step asks the registry, so a host whose SSH died needs it again."""
+        self.stop_forward(host)
         port = self.registry.rsplit(":", 1)[1]
         tunnel = subprocess.Popen(
             [
@@ -185,8 +187,22 @@ class Fleet:
             ],
             stdin=subprocess.DEVNULL,
         )
-        self.tunnels.append(tunnel)
-        return tunnel
+        self.tunnels[host.name] = tunnel
+        probe = (
+            f"python3 -c 'import urllib.request as u; u.urlopen(\"http://{self.registry}/v2/\")'"
+        )
+        deadline = time.monotonic() + 30
+        while host.run(probe)[0] != 0:
+            assert tunnel.poll() is None, f"{host.name}: the reverse forward ended"
+            assert time.monotonic() < deadline, f"{host.name}: the registry does not answer"
+            time.sleep(0.5)
+
+    def stop_forward(self, host: Host) -> None:
+        tunnel = self.tunnels.pop(host.name, None)
+        if tunnel is not None:
+            tunnel.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                tunnel.wait(10)
 
 
 def wait_for_ssh(fleet: Fleet, host: Host, seconds: float = 60) -> None:
@@ -258,10 +274,8 @@ def ssh_fleet(docker_client, base_images, registry, tmp_path_factory) -> Iterato
         fleet.pushed = f"{registry.address}/wheelfleet/forky@{digest}"
         yield fleet
     finally:
-        for tunnel in fleet.tunnels:
-            tunnel.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                tunnel.wait(10)
+        for host in fleet.hosts:
+            fleet.stop_forward(host)
         for host in fleet.hosts:
             host.container.remove(force=True, v=True)
         for name in names:
@@ -384,3 +398,89 @@ def test_a_whole_release_builds_on_both_hosts_at_once(released, ssh_fleet, regis
     request = f'"GET /v2/wheelfleet/forky/manifests/{digest} HTTP/1.1" 200'
     served = registry.requests().count(request)
     assert served >= len(ssh_fleet.hosts)
+
+
+# --- a host lost mid-release ---------------------------------------------------------------
+
+
+def lose_a_host_mid_release(ssh_fleet: Fleet, name: str, fault: str) -> dict[str, Any]:
+    """A release whose host a meets ``fault`` while its round-1 job builds: that job moves
+    to host b in round 2, b's own job is built once in round 1, and the report names a."""
+    a, b = ssh_fleet.hosts
+    faulty = FaultWhenBuilding(a, f"{RUN}-{name}-r1", fault)
+    faulty.start()
+    try:
+        run, result, wheelhouse = release(
+            ssh_fleet, ssh_fleet.inventory(name), name, "--skip-provision"
+        )
+    finally:
+        faulty.done.set()
+        faulty.join(30)
+    assert faulty.at is not None, "host a never built:\n" + run.stderr[-6000:]
+    assert run.returncode == 0, run.stderr[-8000:]
+    assert result["exit_code"] == 0 and result["failures"] == []
+    state = json.loads((wheelhouse / "release.json").read_text())
+    by_job = every_wheel_once(wheelhouse, state)
+    assert {entry["host"] for entry in by_job.values()} == {b.name}
+    [move] = state["moves"]
+    assert (move["from"], move["to"], move["round"]) == (a.name, b.name, 2), state["moves"]
+    moved, stayed = by_job[move["job"]], next(e for j, e in by_job.items() if j != move["job"])
+    assert moved["run_id"] == f"{RUN}-{name}-r2" and stayed["run_id"] == f"{RUN}-{name}-r1"
+    assert list(state["failed_hosts"]) == [a.name]
+    markdown = (wheelhouse / "report.md").read_text()
+    assert f"Host {a.name} failed" in markdown
+    assert f"moved from {a.name} to {b.name} in round 2" in markdown.replace("\\_", "_")
+    assert result["release"]["report"]["complete"]
+    return {"run": run, "result": result, "state": state, "wheelhouse": wheelhouse}
+
+
+def test_a_hosts_sshd_stopped_mid_release_still_gives_every_wheel_once(released, ssh_fleet) -> None:
+    a = ssh_fleet.hosts[0]
+    try:
+        lost = lose_a_host_mid_release(ssh_fleet, "sshd", "stop_sshd")
+        # SSH, not the build, failed.
+        reason = lost["state"]["failed_hosts"][a.name]
+        assert reason.startswith("the host stopped answering: ") and "ssh" in reason, reason
+    finally:
+        a.start_sshd()
+        wait_for_ssh(ssh_fleet, a)
+        ssh_fleet.reverse_forward(a)
+
+
+def test_a_hosts_engine_killed_mid_release_still_gives_every_wheel_once(
+    released, ssh_fleet
+) -> None:
+    a = ssh_fleet.hosts[0]
+    try:
+        lost = lose_a_host_mid_release(ssh_fleet, "engine", "kill_engine")
+        # The host answered over SSH; its engine did not.
+        assert "engine" in json.dumps(lost["state"]["failed_hosts"][a.name]).lower()
+    finally:
+        a.start_engine()
+
+
+def test_a_host_unreachable_from_the_start_is_left_out_with_the_reason(released, ssh_fleet) -> None:
+    gone = f"wf-ssh-{RUN}-gone"
+    # A port of this machine's loopback with nothing behind it: refused at once.
+    port = test_registry.free_port()
+    inventory = ssh_fleet.inventory(
+        "gone", {gone: {"ansible_port": port, "wheelfleet_capacity": 4}}
+    )
+    run, result, wheelhouse = release(ssh_fleet, inventory, "gone", "--skip-provision")
+    assert run.returncode == 0, run.stderr[-8000:]
+    # The plan says so...
+    assert f"{gone} is left out: unreachable" in run.stderr
+    state = json.loads((wheelhouse / "release.json").read_text())
+    planned = state["initial_plan"]["hosts"][gone]
+    assert not planned["healthy"] and planned["jobs"] == []
+    assert planned["note"].startswith("unreachable: ") and "Connection refused" in planned["note"]
+    # ...the two others build every wheel, once each...
+    by_job = every_wheel_once(wheelhouse, state)
+    assert {entry["host"] for entry in by_job.values()} == {h.name for h in ssh_fleet.hosts}
+    assert state["moves"] == [] and state["failed_hosts"] == {}
+    # ...and the report names the host left out, with the reason.
+    left_out = result["release"]["report"]["left_out"]
+    assert list(left_out) == [gone] and left_out[gone] == planned["note"]
+    markdown = (wheelhouse / "report.md").read_text()
+    assert f"Host {gone} was left out of the plan: unreachable: " in markdown
+    assert f"host {gone} left out of the plan: unreachable" in run.stderr
