@@ -56,7 +56,7 @@ IMAGE = "wheelfleet/forky:x86_64"
 """The builder image of cp313..cp315 on x86_64: every job of these releases uses it."""
 PYTHONS = ("--python", "cp313", "--python", "cp314")
 JOBS = ("cp313-manylinux_x86_64", "cp314-manylinux_x86_64")
-BUILD_WAIT = 20
+BUILD_WAIT = 12
 """Seconds each job's before-build waits: long enough for a fault to land inside it."""
 # The molecule provision scenario's capability set: every capability but
 # SYS_RESOURCE, which this machine's root lacks (so --privileged is refused).
@@ -118,6 +118,11 @@ class Host:
 
     def start_engine(self) -> None:
         self.must("/usr/local/sbin/wheelfleet-dockerd start")
+        deadline = time.monotonic() + 60
+        while self.run("docker version")[0] != 0:
+            log = "tail -n 30 /var/log/wheelfleet/dockerd.log"
+            assert time.monotonic() < deadline, self.must(log)
+            time.sleep(0.5)
 
     def build_containers(self, run_label: str) -> list[str]:
         code, output = self.run(
@@ -223,6 +228,9 @@ def start_host(docker_client: Any, name: str, public_key: str) -> Host:
         name=name,
         hostname=name,
         detach=True,
+        # An init that reaps, as on a machine: a killed dockerd must not stay a zombie
+        # whose PID still holds its pidfile.
+        init=True,
         labels=LABEL,
         cap_add=CAPABILITIES,
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
@@ -286,13 +294,18 @@ def ssh_fleet(docker_client, base_images, registry, tmp_path_factory) -> Iterato
 
 
 def release(
-    fleet: Fleet, inventory: Path, name: str, *more: str, timeout: float = 900
+    fleet: Fleet, inventory: Path, name: str, *more: str, wait: int = BUILD_WAIT
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], Path]:
+    """The example's cp313 and cp314 x86_64 jobs; each job's before-build waits ``wait``
+    seconds, and its test is skipped (the tests prove the fleet, not the project)."""
     wheelhouse = fleet.directory / f"wheelhouse-{name}"
+    options: dict[str, str] = {"test-skip": "*"}
+    if wait:
+        options["before-build"] = f"sleep {wait}"
     extra = {
         "wheelfleet_release_id": f"{RUN}-{name}",
         "builder_image_registry": fleet.registry,
-        "wheelfleet_options": {"before-build": f"sleep {BUILD_WAIT}", "test-skip": "*"},
+        "wheelfleet_options": options,
     }
     started = time.monotonic()
     run = wheelfleet(
@@ -303,9 +316,9 @@ def release(
         *("-e", json.dumps(extra)),
         *more,
         cwd=fleet.directory,
-        timeout=timeout,
     )
     timed(f"release {name}", started)
+    (fleet.directory / f"release-{name}.stderr").write_text(run.stderr)
     return run, document(run), wheelhouse
 
 
@@ -466,7 +479,7 @@ def test_a_host_unreachable_from_the_start_is_left_out_with_the_reason(released,
     inventory = ssh_fleet.inventory(
         "gone", {gone: {"ansible_port": port, "wheelfleet_capacity": 4}}
     )
-    run, result, wheelhouse = release(ssh_fleet, inventory, "gone", "--skip-provision")
+    run, result, wheelhouse = release(ssh_fleet, inventory, "gone", "--skip-provision", wait=0)
     assert run.returncode == 0, run.stderr[-8000:]
     # The plan says so...
     assert f"{gone} is left out: unreachable" in run.stderr
