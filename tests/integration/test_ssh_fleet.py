@@ -43,6 +43,7 @@ import yaml
 
 from tests.conftest import REPO, document, wheelfleet
 from tests.integration import test_registry
+from wheelfleet.report import Report
 
 pytestmark = [pytest.mark.engine]
 
@@ -394,16 +395,28 @@ def test_a_whole_release_builds_on_both_hosts_at_once(released, ssh_fleet, regis
     by_job = {entry["identifier"]: entry for entry in manifest(wheelhouse).values()}
     assert sorted(by_job) == sorted(JOBS)
     assert {entry["host"] for entry in by_job.values()} == names
-    # Both hosts built at once: the jobs' build intervals overlap.
+    # Both hosts built at once: the jobs' build intervals overlap...
     (a_start, a_end), (b_start, b_end) = (build_interval(e) for e in by_job.values())
     assert min(a_end, b_end) - max(a_start, b_start) > BUILD_WAIT / 2, by_job
+    # ...and so do their bars on the report's timeline, one row per host.
+    bars = Report.from_wheelhouse(wheelhouse).timeline().bars
+    assert sorted(bar.host for bar in bars) == sorted(names)
+    first, second = bars
+    assert first.y != second.y
+    assert min(first.x + first.width, second.x + second.width) > max(first.x, second.x)
     # Each host's own engine came from the provisioning roles, under their supervisor.
     for host in ssh_fleet.hosts:
         status = host.must("/usr/local/sbin/wheelfleet-dockerd status")
         assert "running (pid" in status
     # Every host pulled the image by digest from the fleet registry; none bootstrapped it.
-    assert "Bootstrap the Debian rootfs" not in output
     pushed = ssh_fleet.pushed
+    for host in ssh_fleet.hosts:
+        assert f"changed      {host.name}  builder_image : Pull {pushed}" in output
+    assert not [
+        line
+        for line in output.splitlines()
+        if "Bootstrap the Debian rootfs" in line and line.startswith(("changed", "ok"))
+    ]
     digest = pushed.split("@", 1)[1]
     for host in ssh_fleet.hosts:
         digests = host.must(f"docker image inspect --format '{{{{json .RepoDigests}}}}' {IMAGE}")
