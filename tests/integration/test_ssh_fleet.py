@@ -19,8 +19,10 @@ The releases build cp313 and cp314 for x86_64 (one forky image, one job per host
 slot): the whole release, then one host's sshd stopped, one host's engine killed, and
 one host unreachable from the start. Every case ends with both wheels, each built once,
 and the report naming the lost host. All hosts are shared by the module and removed,
-with their volumes, at its end. Runtime on the development machine: see the timings
-printed with pytest -s.
+with their volumes, at its end. Runtime on the development machine (2 cores, shared):
+324 s for the module (registry 12 s, hosts 10 s, push 30 s, the whole release 71 s, sshd
+stopped 57 s, engine killed 98 s, unreachable 44 s); 490 s under heavier load. pytest -s
+prints each.
 """
 
 from __future__ import annotations
@@ -168,8 +170,6 @@ class Fleet:
                 "ansible_ssh_private_key_file": str(self.key),
                 "ansible_ssh_common_args": SSH_TEST_OPTIONS,
                 "ansible_python_interpreter": "/usr/bin/python3",
-                # The engine of each host: its own, installed by the provisioning roles.
-                "docker_engine_daemon_options": {"log-driver": "json-file"},
             },
             "hosts": hosts,
         }
