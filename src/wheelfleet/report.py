@@ -128,6 +128,8 @@ class Report:
     wheels: tuple[Wheel, ...]
     moves: tuple[Mapping[str, Any], ...] = ()
     failed_hosts: Mapping[str, str] = field(default_factory=dict)
+    left_out: Mapping[str, str] = field(default_factory=dict)
+    """Hosts the release's first plan left out (unreachable, no engine...), with its reason."""
     generated_at: str = ""
     not_built: tuple[Mapping[str, Any], ...] = ()
     """Selected by the project's configuration, not buildable on the fleet: subject, reason."""
@@ -274,6 +276,7 @@ class Report:
             wheels=tuple(wheels),
             moves=tuple(state.get("moves") or ()),
             failed_hosts=dict(state.get("failed_hosts") or {}),
+            left_out=_left_out(state),
             generated_at=_now(),
             not_built=tuple(state.get("not_built") or ()),
             runs=tuple(runs),
@@ -353,6 +356,7 @@ class Report:
             "wheels": [_wheel_json(wheel) for wheel in self.wheels],
             "moves": [dict(move) for move in self.moves],
             "failed_hosts": dict(self.failed_hosts),
+            "left_out": dict(self.left_out),
             "failures": [_cell_json(cell) for cell in self.failures],
             "not_built": [dict(item) for item in self.not_built],
             "timeline": {
@@ -490,6 +494,17 @@ def _fleet(state: Mapping[str, Any]) -> dict[str, int]:
     return fleet
 
 
+def _left_out(state: Mapping[str, Any]) -> dict[str, str]:
+    """The hosts of the release's first plan that were not healthy, with the plan's note."""
+    plan = state.get("initial_plan")
+    hosts = plan.get("hosts") if isinstance(plan, Mapping) else None
+    return {
+        str(name): str(host.get("note") or "unavailable")
+        for name, host in (hosts or {}).items()
+        if isinstance(host, Mapping) and not host.get("healthy", True)
+    }
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -618,6 +633,8 @@ def text_summary(document: Mapping[str, Any], paths: Mapping[str, str] | None = 
     if not_built:
         held = sum(max(1, len(item.get("identifiers") or [])) for item in not_built)
         lines.append(f"selected but not built on this fleet: {held} (see the report)")
+    for host, reason in sorted((document.get("left_out") or {}).items()):
+        lines.append(f"host {host} left out of the plan: {one_line(str(reason))}")
     for host, reason in sorted((document.get("failed_hosts") or {}).items()):
         lines.append(f"host {host} failed: {one_line(str(reason))}")
     for move in document.get("moves") or []:

@@ -68,16 +68,16 @@ class Registry:
     supervisor: Path
     log: Path
 
-    def push(self, docker_client: Any, image: str, repository: str) -> str:
-        """Push ``image`` as <address>/<repository>; the pushed manifest's digest."""
+    def push(self, docker_client: Any, image: str, repository: str, tag: str = "latest") -> str:
+        """Push ``image`` as <address>/<repository>:<tag>; the pushed manifest's digest."""
         target = f"{self.address}/{repository}"
-        docker_client.images.get(image).tag(target, "latest")
+        docker_client.images.get(image).tag(target, tag)
         digest = None
-        for line in docker_client.images.push(target, "latest", stream=True, decode=True):
+        for line in docker_client.images.push(target, tag, stream=True, decode=True):
             assert "error" not in line, line
             digest = (line.get("aux") or {}).get("Digest") or digest
         # Only the registry holds it now: the release's pull is a real pull.
-        docker_client.images.remove(f"{target}:latest")
+        docker_client.images.remove(f"{target}:{tag}")
         assert digest and digest.startswith("sha256:")
         return digest
 

@@ -450,3 +450,35 @@ def test_hostile_names_in_the_timeline_are_escaped() -> None:
     # A reason holding a fence is kept whole inside a longer fence; a code span too.
     assert "\n````\n```\n<img src=x onerror=alert(1)>\n```\n````\n" in text
     assert "- Wheelhouse: `` /srv/`wh` ``\n" in text
+
+
+def test_a_host_the_first_plan_left_out_is_named_with_its_reason() -> None:
+    state, document = finished_release()
+    reason = "unreachable: ssh: connect to host 127.0.0.1 port 40803: Connection refused <x>"
+    state["initial_plan"]["hosts"]["gone"] = {
+        "architecture": None,
+        "capacity": 4,
+        "healthy": False,
+        "jobs": [],
+        "note": reason,
+    }
+    built = report.Report.build(document, state, "/srv/wh")
+    assert built.left_out == {"gone": reason}
+    assert "gone" not in built.fleet  # not a timeline row: it had no slot in the release
+    data = built.to_json()
+    assert data["left_out"] == {"gone": reason}
+    text = built.markdown()
+    assert "## Hosts left out" in text
+    assert "- Host gone was left out of the plan: unreachable: ssh: connect to host" in text
+    assert "\\<x\\>" in text  # escaped for Markdown like every other value
+    assert "Host gone was left out of the plan: unreachable" in built.html()
+    assert "&lt;x&gt;" in built.html()
+    summary = report.text_summary(data)
+    assert "host gone left out of the plan: unreachable: ssh: connect" in summary
+
+
+def test_a_release_whose_hosts_were_all_planned_names_none_left_out() -> None:
+    state, document = finished_release()
+    built = report.Report.build(document, state, "/srv/wh")
+    assert built.left_out == {}
+    assert "Hosts left out" not in built.markdown() and "Hosts left out" not in built.html()
