@@ -68,9 +68,9 @@ def test_ctrl_c_cancels_the_run(tmp_path: Path) -> None:
     )
     assert process.stderr is not None
     seen = []
-    for line in process.stderr:  # wait until the second play is under way
+    for line in process.stderr:  # wait until the provisioning play is under way
         seen.append(line)
-        if "Gathering Facts" in line:
+        if "PLAY [Provision build hosts]" in line:
             break
     process.send_signal(signal.SIGINT)
     sent = time.monotonic()
