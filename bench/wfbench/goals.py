@@ -396,19 +396,24 @@ def rerelease(b: Bench) -> dict[str, Any]:
     project = sections.example(b)
     architectures = ["x86_64"]
     images = sections._image_ids(architectures)
+
+    def release(name: str, wheelhouse: Path, extravars: Mapping[str, Any] | None = None) -> Any:
+        """A release with provisioning and images (no --skip flags), never forced."""
+        return sections.release(
+            b,
+            name,
+            project,
+            architectures,
+            wheelhouse=wheelhouse,
+            extravars=extravars,
+            force=False,
+            skip_provision=False,
+            skip_images=False,
+            expect=1,
+        )
+
     # The warm pair first: its cold release finds the builder image in place.
-    warm_wheelhouse = b.ctx.scratch / "wheelhouse-rerelease-warm"
-    warm = sections.release(
-        b,
-        "rerelease-warm",
-        project,
-        architectures,
-        wheelhouse=warm_wheelhouse,
-        force=False,
-        skip_provision=False,
-        skip_images=False,
-        expect=1,
-    )
+    warm = release("rerelease-warm", b.ctx.scratch / "wheelhouse-rerelease-warm")
     fresh_image = {
         "wheel_build_image_repository": COLD_REPOSITORY,
         "builder_image_repository": COLD_REPOSITORY,
@@ -417,30 +422,8 @@ def rerelease(b: Bench) -> dict[str, Any]:
     wheelhouse = b.ctx.scratch / "wheelhouse-rerelease-cold"
     _remove_cold_images()
     try:
-        cold = sections.release(
-            b,
-            "rerelease-cold",
-            project,
-            architectures,
-            wheelhouse=wheelhouse,
-            extravars=fresh_image,
-            force=False,
-            skip_provision=False,
-            skip_images=False,
-            expect=1,
-        )
-        again = sections.release(
-            b,
-            "rerelease-unchanged",
-            project,
-            architectures,
-            wheelhouse=wheelhouse,
-            extravars=fresh_image,
-            force=False,
-            skip_provision=False,
-            skip_images=False,
-            expect=1,
-        )
+        cold = release("rerelease-cold", wheelhouse, fresh_image)
+        again = release("rerelease-unchanged", wheelhouse, fresh_image)
     finally:
         _remove_cold_images()
     counts = sections.release_counts(again)
