@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,30 @@ class ToolchainError(RuntimeError):
     """The toolchain cannot be prepared; the message says why."""
 
 
-def requested(arch: str, project_setting: Any, role_setting: Any) -> str | None:
+COMPILER_VARIABLES = ("CC", "CXX", "LDSHARED", "LDCXXSHARED")
+"""The variables the accelerator sets; a project that sets one chose its own compiler."""
+
+
+def requested(
+    arch: str, project_setting: Any, role_setting: Any, project_variables: Iterable[str] = ()
+) -> str | None:
     """The toolchain a job of ``arch`` asks for (``TOOLCHAIN_ID``), or None: the project's
-    ``accelerate`` or the role's ``wheel_build_accelerate`` is false, or the architecture
-    is not a target. Whether the job is emulated is the host's business (:func:`for_job`)."""
+    ``accelerate`` or the role's ``wheel_build_accelerate`` is false, the architecture is
+    not a target, or the project's environment names its own compiler (one of
+    ``COMPILER_VARIABLES`` among ``project_variables``): the accelerator would not compile
+    that build, so the job is not called accelerated. Whether the job is emulated is the
+    host's business (:func:`for_job`)."""
     if arch not in TARGETS or project_setting is False or not _enabled(role_setting):
         return None
+    if own_compiler(project_variables):
+        return None
     return TOOLCHAIN_ID
+
+
+def own_compiler(project_variables: Iterable[str]) -> list[str]:
+    """The compiler variables a project's environment sets itself, in COMPILER_VARIABLES order."""
+    names = set(project_variables)
+    return [name for name in COMPILER_VARIABLES if name in names]
 
 
 def _enabled(value: Any) -> bool:

@@ -230,7 +230,16 @@ def for_job(
     settings["index_url"] = requirements.redact_url(settings.get("index_url"))
     # The compiler an emulated job asks for: the host-native toolchain unless the project's
     # accelerate or the role's wheel_build_accelerate is false (None: never accelerated).
-    wanted = accelerator.requested(identifier.arch, resolved.accelerate, role.get("accelerate"))
+    own_variables = [item.name for item in resolved.environment] + list(passed)
+    wanted = accelerator.requested(
+        identifier.arch, resolved.accelerate, role.get("accelerate"), own_variables
+    )
+    own_compiler = accelerator.own_compiler(own_variables)
+    if own_compiler and identifier.arch in accelerator.TARGETS and resolved.accelerate is not False:
+        notes.append(
+            f"not accelerated: the project's environment sets {', '.join(own_compiler)}, so its"
+            " own compiler builds under plain emulation"
+        )
     settings["accelerator"] = wanted
     build_mode = (wanted or "plain") if identifier.arch in accelerator.TARGETS else None
     settings["settings_hash"] = settings_hash(option_settings, role, build_mode)

@@ -117,6 +117,24 @@ def test_accelerate_in_overrides_and_bad_values():
     assert config.settings(Identifier.parse("cp311-manylinux_aarch64")).accelerate is None
 
 
+def test_a_project_that_sets_its_own_compiler_is_not_accelerated():
+    # The accelerator's wrappers would be overridden by the project's CC: the job must
+    # not be called accelerated (manifest, settings hash), and the plan says why.
+    own = {"tool": {"cibuildwheel": {"environment": "CFLAGS=-O1 CC=gcc-12"}}}
+    settings = settings_of(own, "cp311-manylinux_aarch64")
+    assert settings["accelerator"] is None
+    assert any("sets CC" in note and "plain emulation" in note for note in settings["notes"])
+    plain = settings_of(own, "cp311-manylinux_aarch64", {"accelerate": False})
+    assert settings["settings_hash"] == plain["settings_hash"]
+    passed = {"tool": {"cibuildwheel": {"environment-pass": ["CXX"]}}}
+    assert settings_of(passed, "cp311-manylinux_aarch64")["accelerator"] is None
+    # Flags alone leave the compiler to the accelerator; native jobs get no note.
+    flags = {"tool": {"cibuildwheel": {"environment": {"CFLAGS": "-O1"}}}}
+    assert settings_of(flags, "cp311-manylinux_aarch64")["accelerator"] == ZIG
+    assert not settings_of(own, "cp311-manylinux_x86_64")["notes"]
+    assert accelerator.own_compiler(["LDSHARED", "CFLAGS", "CC"]) == ["CC", "LDSHARED"]
+
+
 def test_manifest_mode_and_description():
     record = {"toolchain": ZIG, "target": "aarch64-linux-gnu", "mode": "accelerated"}
     assert accelerator.build_mode(False, None) == "native"
