@@ -192,4 +192,21 @@ def build(
         return build_steps({})
     drop_aside(container)
     record["mode"] = "accelerated"
+    record["installer"] = installer_used(container, job)
     return built
+
+
+INSTALLER_MARK = "wheelfleet-installer"
+"""The file the frontend launcher (wheelfleet.jobs.STABLE_NAMES) writes into the build
+step's TMPDIR: ``uv``, or why pip installed the isolated build environment."""
+
+
+def installer_used(container: BuildContainer, job: dict) -> str:
+    """What installed the build's isolated environment, as the launcher recorded it (pip
+    when it recorded nothing: a frontend other than build)."""
+    tmpdirs = [(step.get("env") or {}).get("TMPDIR") for step in job.get("steps") or []]
+    tmpdir = next((path for path in tmpdirs if path), None)
+    if not tmpdir:
+        return "pip"
+    rc, out, _ = container.run(["cat", f"{tmpdir}/{INSTALLER_MARK}"])
+    return out.strip()[:200] if rc == 0 and out.strip() else "pip"

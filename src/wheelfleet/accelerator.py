@@ -10,6 +10,11 @@ own GCC installation: its headers, glibc, crt files, libgcc and libstdc++ (the
 image's glibc is the target and the policy auditwheel finds is unchanged). Only
 ``zig`` and clang's builtin headers are shipped, not zig's own libc.
 
+The isolated build environment is the other large cost of an emulated build: pip,
+run under QEMU, takes 7 s to install setuptools and Cython there (1.3 s natively).
+The static x86_64 ``uv`` of PyPI's musllinux wheel installs it natively instead
+(``build --installer uv``), when nothing in the project's settings asks for pip.
+
 This module decides which jobs are accelerated, what goes into their containers and
 their build environment, and prepares the toolchain archive on the controller (the
 containers reach no package index): ``<cache>/toolchains/<id>-<host arch>.tar.gz``.
@@ -21,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -33,20 +39,32 @@ from typing import Any
 
 TOOLCHAIN = "ziglang"
 TOOLCHAIN_VERSION = "0.17.1"
-TOOLCHAIN_ID = f"{TOOLCHAIN}-{TOOLCHAIN_VERSION}"
-"""What an accelerated job's settings hash and manifest entry name."""
+INSTALLER = "uv"
+INSTALLER_VERSION = "0.13.9"
+TOOLCHAIN_ID = f"{TOOLCHAIN}-{TOOLCHAIN_VERSION}+{INSTALLER}-{INSTALLER_VERSION}"
+"""What an accelerated job's settings hash and manifest entry name: the compiler and the
+installer of its isolated build environment."""
 
-TOOLCHAIN_WHEELS: dict[str, tuple[str, str]] = {
-    "x86_64": (
-        "manylinux_2_12_x86_64",
-        "ea6cc5d87b033cf0aedfbc8f9549a908cae6c50ac31f1698188fa48a74524b54",
-    ),
+TOOLCHAIN_WHEELS: dict[str, dict[str, tuple[str, str]]] = {
+    "x86_64": {
+        TOOLCHAIN: (
+            "manylinux_2_12_x86_64",
+            "ea6cc5d87b033cf0aedfbc8f9549a908cae6c50ac31f1698188fa48a74524b54",
+        ),
+        # The musl build: a static binary, which runs in any container of any glibc.
+        INSTALLER: (
+            "musllinux_1_1_x86_64",
+            "2c45530751517d6c3bbc69a19473f6effe47cce047bede01ffd8af7ea7b36b25",
+        ),
+    },
 }
-"""Per host architecture: the platform tag pip downloads the wheel for, and its sha256
-(a compiler put into every build is pinned, not taken on trust)."""
+"""Per host architecture and project: the platform tag pip downloads the wheel for, and its
+sha256 (a tool put into every build is pinned, not taken on trust)."""
 
 INSTALL_DIR = "/opt/wheelfleet-toolchain"
 ARCHIVE_TOP = INSTALL_DIR.rsplit("/", 1)[1]
+INSTALLER_DIR = f"{INSTALL_DIR}/installer"
+"""uv alone in a directory, so that putting it on PATH puts no compiler there."""
 """The archive's single top directory; unpacked into ``/opt``."""
 
 TARGETS: dict[str, str] = {
@@ -121,21 +139,82 @@ def _enabled(value: Any) -> bool:
 
 
 def for_job(
-    arch: str, toolchain: str | None, emulated: bool, host_arch: str
+    arch: str,
+    toolchain: str | None,
+    emulated: bool,
+    host_arch: str,
+    settings: Mapping[str, Any] | None = None,
+    wheelhouse: str | None = None,
 ) -> dict[str, Any] | None:
     """What the host's engine needs to accelerate a job, or None when it runs without:
     ``toolchain``, ``key`` (its archive's), ``target``, ``dir``, ``files`` (wrapper scripts
-    by path under ``dir``) and ``env`` (added to the build steps' environment)."""
+    by path under ``dir``), ``env`` (added to the build steps' environment) and
+    ``installer`` (``uv``, or why pip installs the build environment). ``wheelhouse`` is
+    where the container holds the build requirements (none: pip installs them)."""
     if not toolchain or not emulated or arch not in TARGETS or host_arch not in TOOLCHAIN_WHEELS:
         return None
     target = TARGETS[arch]
+    env = build_environment(toolchain)
+    why_pip = pip_needed(settings or {}) if wheelhouse else "no wheelhouse in the container"
+    if why_pip is None and wheelhouse:
+        env.update(installer_environment(wheelhouse))
     return {
         "toolchain": toolchain,
         "key": archive_key(toolchain, host_arch),
         "target": target,
         "dir": INSTALL_DIR,
         "files": wrapper_files(target),
-        "env": build_environment(toolchain),
+        "env": env,
+        "installer": INSTALLER if why_pip is None else f"pip: {why_pip}",
+    }
+
+
+PIP_SETTINGS_PREFIXES = ("PIP_", "UV_")
+"""Variables that configure an installer: a project that sets one gets pip, which it
+configured (uv reads no PIP_ variable, and its own UV_ ones are wheelfleet's here)."""
+
+
+def pip_needed(settings: Mapping[str, Any]) -> str | None:
+    """Why a job's isolated build environment must be installed by pip, or None when uv
+    can install it: the frontend is ``build`` without an ``--installer`` of its own, the
+    build requirements come from the wheelhouse wheelfleet copied in (no index: nothing
+    of pip's index configuration to translate), and the project's environment sets no
+    installer variable."""
+    if settings.get("frontend", "build") != "build":
+        return f"the frontend is {settings.get('frontend')}"
+    if any(str(arg).startswith("--installer") for arg in settings.get("frontend_args") or []):
+        return "the frontend's arguments choose the installer"
+    if settings.get("requirements_source", "wheelhouse") != "wheelhouse":
+        return "the build requirements come from an index"
+    names = environment_names(str(settings.get("environment") or ""))
+    names += list(settings.get("environment_pass") or [])
+    configured = sorted(n for n in names if n.upper().startswith(PIP_SETTINGS_PREFIXES))
+    if configured:
+        return f"the project's environment sets {', '.join(configured)}"
+    return None
+
+
+_EXPORT_RE = re.compile(r"^export ([A-Za-z_][A-Za-z0-9_]*)=", re.MULTILINE)
+
+
+def environment_names(shell_env: str) -> list[str]:
+    """The names the job's ``export`` lines (environment.to_shell) assign."""
+    return _EXPORT_RE.findall(shell_env)
+
+
+def installer_environment(wheelhouse: str) -> dict[str, str]:
+    """uv's settings for the isolated build environment: the wheelhouse in the container,
+    never the network, no configuration file of the image's. ``WHEELFLEET_UV`` tells the
+    frontend launcher (jobs.STABLE_NAMES) to pass ``--installer uv`` to build."""
+    return {
+        "WHEELFLEET_UV": f"{INSTALLER_DIR}/uv",
+        "UV_NO_INDEX": "1",
+        "UV_FIND_LINKS": wheelhouse,
+        "UV_OFFLINE": "1",
+        "UV_NO_CONFIG": "1",
+        "UV_LINK_MODE": "copy",
+        "UV_NO_PROGRESS": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
     }
 
 
@@ -205,7 +284,9 @@ def describe(emulated: bool, record: Mapping[str, Any] | None) -> str:
         return mode
     toolchain = (record or {}).get("toolchain")
     if mode == "accelerated":
-        return f"emulated, accelerated by {toolchain}"
+        installer = str((record or {}).get("installer") or "").split(":")[0]
+        by = f" (build environment installed by {installer})" if installer else ""
+        return f"emulated, accelerated by {toolchain}{by}"
     reason = str((record or {}).get("reason") or "").strip().splitlines()
     why = f": {reason[0][:200]}" if reason else ""
     return (
@@ -246,9 +327,14 @@ def ensure(
     with _locked(path.with_suffix(".lock")):
         if not path.is_file():
             with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-                wheel = _download(host_arch, Path(scratch), python, list(pip_args), timeout)
+                wheels = {
+                    project: _download(
+                        host_arch, project, Path(scratch), python, list(pip_args), timeout
+                    )
+                    for project in (TOOLCHAIN, INSTALLER)
+                }
                 partial = Path(scratch) / path.name
-                pack(wheel, partial)
+                pack(wheels, partial)
                 partial.replace(path)
             result["changed"] = True
     return {**result, "seconds": round(time.monotonic() - started, 3)}
@@ -262,22 +348,24 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _download(
-    host_arch: str, directory: Path, python: str, pip_args: list[str], timeout: float
+    host_arch: str, project: str, directory: Path, python: str, pip_args: list[str], timeout: float
 ) -> Path:
-    platform, sha256 = TOOLCHAIN_WHEELS[host_arch]
+    version = {TOOLCHAIN: TOOLCHAIN_VERSION, INSTALLER: INSTALLER_VERSION}[project]
+    platform, sha256 = TOOLCHAIN_WHEELS[host_arch][project]
+    target = directory / project
     argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
     argv += ["--only-binary=:all:", "--platform", platform, "--python-version", "3.11"]
-    argv += [*pip_args, "-d", str(directory), f"{TOOLCHAIN}=={TOOLCHAIN_VERSION}"]
+    argv += [*pip_args, "-d", str(target), f"{project}=={version}"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise ToolchainError(
-            f"pip download of {TOOLCHAIN_ID} did not finish in {timeout:.0f} s"
+            f"pip download of {project} {version} did not finish in {timeout:.0f} s"
         ) from None
-    wheels = sorted(directory.glob("*.whl"))
+    wheels = sorted(target.glob("*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
         raise ToolchainError(
-            f"cannot download {TOOLCHAIN_ID} for {host_arch} with pip:\n{done.stderr[-2000:]}"
+            f"cannot download {project} {version} for {host_arch} with pip:\n{done.stderr[-2000:]}"
         )
     digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()
     if digest != sha256:
@@ -287,23 +375,41 @@ def _download(
     return wheels[0]
 
 
-def pack(wheel: Path, dest: Path) -> None:
-    """The parts of the ziglang wheel a build uses, under ``wheelfleet-toolchain/``: the
-    ``zig`` binary, clang's builtin headers (``lib/include``) and the licence."""
-    prefix = "ziglang/"
-    wanted = ("zig", "LICENSE", "lib/include/")
-    with zipfile.ZipFile(wheel) as archive, tarfile.open(dest, "w:gz", compresslevel=1) as tar:
-        for info in archive.infolist():
-            name = info.filename.removeprefix(prefix)
-            if info.is_dir() or not info.filename.startswith(prefix):
-                continue
-            if not (name in wanted[:2] or name.startswith(wanted[2])):
-                continue
-            member = tarfile.TarInfo(f"{ARCHIVE_TOP}/{name}")
-            member.size = info.file_size
-            member.mode = 0o755 if name == "zig" else 0o644
-            member.mtime = 0
-            with archive.open(info) as source:
-                tar.addfile(member, source)
+def _wanted(project: str, name: str) -> tuple[str, int] | None:
+    """Where a wheel member goes under the archive's top directory, and its mode; None for
+    members a build does not use. From ziglang: ``zig``, clang's builtin headers
+    (``lib/include``) and the licence; from uv: the ``uv`` binary and its licences."""
+    if project == TOOLCHAIN:
+        inner = name.removeprefix("ziglang/")
+        if inner == name:
+            return None
+        if inner == "zig":
+            return inner, 0o755
+        if inner == "LICENSE" or inner.startswith("lib/include/"):
+            return inner, 0o644
+        return None
+    if name.endswith(".data/scripts/uv"):
+        return "installer/uv", 0o755
+    if ".dist-info/licenses/" in name:
+        return f"installer/{name.rsplit('/', 1)[1]}", 0o644
+    return None
+
+
+def pack(wheels: Mapping[str, Path], dest: Path) -> None:
+    """The parts of the toolchain's wheels a build uses (:func:`_wanted`), under
+    ``wheelfleet-toolchain/``."""
+    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        for project, wheel in wheels.items():
+            with zipfile.ZipFile(wheel) as archive:
+                for info in archive.infolist():
+                    place = None if info.is_dir() else _wanted(project, info.filename)
+                    if place is None:
+                        continue
+                    member = tarfile.TarInfo(f"{ARCHIVE_TOP}/{place[0]}")
+                    member.size, member.mode, member.mtime = info.file_size, place[1], 0
+                    with archive.open(info) as source:
+                        tar.addfile(member, source)
     if not dest.is_file():
-        raise ToolchainError(f"packing {wheel.name} left no archive")
+        raise ToolchainError(
+            f"packing {', '.join(w.name for w in wheels.values())} left no archive"
+        )

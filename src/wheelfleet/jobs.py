@@ -283,7 +283,12 @@ def plan(
                 "entries": [],
             }
             job["accelerator"] = accelerator.for_job(
-                arch.name, settings.get("accelerator"), job["emulated"], host_canonical
+                arch.name,
+                settings.get("accelerator"),
+                job["emulated"],
+                host_canonical,
+                settings,
+                WHEELHOUSE,
             )
             if not facts:
                 job["status"] = "failed"
@@ -538,12 +543,36 @@ if os.environ.get("TMPDIR"):
     os.makedirs(os.environ["TMPDIR"], exist_ok=True)
     tempfile.tempdir = None
 sys.argv = sys.argv[1:]
+# wheelfleet: an accelerated emulated job's isolated build environment is installed by
+# the host-native uv (WHEELFLEET_UV) when build can use it and no pip configuration
+# file of the image's would be ignored by it.
+uv = os.environ.pop("WHEELFLEET_UV", "")
+if uv and sys.argv[0] == "build" and not any(a.startswith("--installer") for a in sys.argv):
+    from importlib.metadata import version
+    try:
+        usable = tuple(int(p) for p in version("build").split(".")[:2]) >= (1, 2)
+    except (ValueError, ImportError):
+        usable = False
+    homes = [os.path.expanduser(p) for p in ("~/.config/pip/pip.conf", "~/.pip/pip.conf")]
+    found = [p for p in ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", *homes] if os.path.exists(p)]
+    if os.environ.get("PIP_CONFIG_FILE"):
+        found.append(os.environ["PIP_CONFIG_FILE"])
+    if usable and os.access(uv, os.X_OK) and not found:
+        os.environ.setdefault("UV_CACHE_DIR", os.path.join(tempfile.gettempdir(), "uv-cache"))
+        os.environ["PATH"] = os.path.dirname(uv) + os.pathsep + os.environ.get("PATH", "")
+        sys.argv[1:1] = ["--installer", "uv"]
+        chosen = "uv"
+    else:
+        chosen = "pip: " + (", ".join(found) + " would be ignored" if found else "build < 1.2")
+    with open(os.path.join(tempfile.gettempdir(), "wheelfleet-installer"), "w") as mark:
+        mark.write(chosen)
+    print("wheelfleet: the build environment is installed by", chosen, flush=True)
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 """Runs a frontend module (``build``, ``pip``) as ``python -m`` would, with temporary names
 from a fixed seed: the random name of an isolated build environment otherwise reaches
 the wheel through debug information (-g) of code compiled against a build requirement's
-headers (pybind11, numpy)."""
+headers (pybind11, numpy). In an accelerated job, it hands build the host-native uv."""
 
 
 def frontend_argv(python: str, settings: Mapping[str, Any], outdir: str = DIST) -> list[str]:

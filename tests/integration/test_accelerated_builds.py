@@ -177,6 +177,9 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
     log = (build["out"] / "build.log").read_text()
     # The build ran the wrappers (the host-native clang), not the image's gcc.
     assert f"{accelerator.INSTALL_DIR}/bin/" in log
+    # The host-native uv installed the isolated build environment, not pip under QEMU.
+    assert result["accelerator"]["installer"] == "uv", result["accelerator"]
+    assert "Creating isolated environment: venv+uv" in log, log[-3000:]
     test_log = (build["out"] / "test.log").read_text()
     if name == "yamlcount":
         assert "passed" in test_log, test_log[-2000:]

@@ -179,25 +179,120 @@ def test_wanted_archives_once_for_jobs_to_build():
     assert accelerator.wanted_archives(jobs[2:]) == []
 
 
-def test_pack_keeps_the_binary_headers_and_licence(tmp_path: Path):
-    wheel = tmp_path / "ziglang-0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
+def test_pack_keeps_the_binaries_headers_and_licences(tmp_path: Path):
+    zig = tmp_path / "ziglang-0-py3-none-any.whl"
+    with zipfile.ZipFile(zig, "w") as archive:
         archive.writestr("ziglang/zig", b"\x7fELF binary")
         archive.writestr("ziglang/LICENSE", "MIT")
         archive.writestr("ziglang/lib/include/stddef.h", "/* clang */")
         archive.writestr("ziglang/lib/libc/glibc/abilists", "not shipped")
         archive.writestr("ziglang/__init__.py", "")
         archive.writestr("ziglang-0.dist-info/RECORD", "")
+    uv = tmp_path / "uv-0-py3-none-musllinux_1_1_x86_64.whl"
+    with zipfile.ZipFile(uv, "w") as archive:
+        archive.writestr("uv-0.data/scripts/uv", b"\x7fELF static")
+        archive.writestr("uv-0.data/scripts/uvx", b"\x7fELF not shipped")
+        archive.writestr("uv-0.dist-info/licenses/LICENSE-MIT", "MIT")
+        archive.writestr("uv/__init__.py", "")
     dest = tmp_path / "toolchain.tar.gz"
-    accelerator.pack(wheel, dest)
+    accelerator.pack({accelerator.TOOLCHAIN: zig, accelerator.INSTALLER: uv}, dest)
     with tarfile.open(dest) as tar:
         members = {member.name: member for member in tar.getmembers()}
     assert set(members) == {
         "wheelfleet-toolchain/zig",
         "wheelfleet-toolchain/LICENSE",
         "wheelfleet-toolchain/lib/include/stddef.h",
+        "wheelfleet-toolchain/installer/uv",
+        "wheelfleet-toolchain/installer/LICENSE-MIT",
     }
     assert members["wheelfleet-toolchain/zig"].mode == 0o755
+    assert members["wheelfleet-toolchain/installer/uv"].mode == 0o755
+    assert accelerator.INSTALLER_DIR.endswith("/installer")
+
+
+def test_uv_installs_the_build_environment_unless_the_project_configures_pip():
+    wheelhouse = "/work/wheelhouse"
+
+    def installer(**settings):
+        job = accelerator.for_job("aarch64", ZIG, True, "x86_64", settings, wheelhouse)
+        assert job is not None
+        return job["installer"], job["env"]
+
+    chosen, env = installer(frontend="build", environment="export CFLAGS=-O1\n")
+    assert chosen == "uv"
+    assert env["WHEELFLEET_UV"] == f"{accelerator.INSTALLER_DIR}/uv"
+    assert env["UV_FIND_LINKS"] == wheelhouse and env["UV_NO_INDEX"] == "1"
+    assert env["UV_OFFLINE"] == "1" and env["UV_NO_CONFIG"] == "1"
+    refusals = {
+        "the frontend is pip": {"frontend": "pip"},
+        "choose the installer": {"frontend_args": ["--installer=pip"]},
+        "from an index": {"requirements_source": "index"},
+        "sets PIP_CONSTRAINT": {"environment": "export PIP_CONSTRAINT=/c.txt\n"},
+        "sets UV_INDEX_URL": {"environment_pass": ["UV_INDEX_URL"]},
+    }
+    for reason, settings in refusals.items():
+        chosen, env = installer(**settings)
+        assert chosen.startswith("pip: ") and reason in chosen, (reason, chosen)
+        assert not any(name.startswith(("UV_", "WHEELFLEET_UV")) for name in env)
+    # Without a wheelhouse in the container, pip.
+    job = accelerator.for_job("aarch64", ZIG, True, "x86_64", {"frontend": "build"})
+    assert job is not None and job["installer"].startswith("pip: ")
+
+
+def test_the_frontend_launcher_passes_uv_to_build_only_when_asked(tmp_path: Path):
+    # The launcher itself, run by this machine's Python with a stand-in "build" module
+    # that prints the arguments and PATH it was given.
+    import subprocess
+    import sys
+
+    from wheelfleet import jobs
+
+    (tmp_path / "build.py").write_text(
+        "import os, sys\nprint('ARGV', sys.argv[1:])\nprint('PATH', os.environ['PATH'])\n"
+    )
+    uv = tmp_path / "installer" / "uv"
+    uv.parent.mkdir()
+    uv.write_text("#!/bin/sh\n")
+    uv.chmod(0o755)
+
+    def launch(*argv: str, **env: str) -> str:
+        environ = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(tmp_path),
+            "HOME": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", jobs.STABLE_NAMES, "build", *argv],
+            env={**environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    out = launch("--wheel", WHEELFLEET_UV=str(uv))
+    # The stand-in has no distribution metadata: build's version is unknown, pip stays.
+    assert "ARGV ['--wheel']" in out and "installed by pip: " in out
+    (tmp_path / "build-1.2.0.dist-info").mkdir()
+    (tmp_path / "build-1.2.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: build\nVersion: 1.2.0\n"
+    )
+    out = launch("--wheel", WHEELFLEET_UV=str(uv))
+    system = [p for p in ("/etc/pip.conf", "/etc/xdg/pip/pip.conf") if Path(p).exists()]
+    if system:  # this machine's own pip configuration would be ignored by uv: pip stays
+        assert "ARGV ['--wheel']" in out and all(p in out for p in system)
+        assert (tmp_path / "wheelfleet-installer").read_text().startswith("pip: ")
+    else:
+        assert "ARGV ['--installer', 'uv', '--wheel']" in out
+        assert f"PATH {uv.parent}:/usr/bin:/bin" in out
+        assert (tmp_path / "wheelfleet-installer").read_text() == "uv"
+    assert "ARGV ['--wheel']" in launch("--wheel")
+    assert "'--installer=pip'" in launch("--installer=pip", WHEELFLEET_UV=str(uv))
+    (tmp_path / ".pip").mkdir()
+    (tmp_path / ".pip" / "pip.conf").write_text("[global]\n")
+    out = launch("--wheel", WHEELFLEET_UV=str(uv))
+    assert "ARGV ['--wheel']" in out and "pip.conf" in out
 
 
 def test_ensure_uses_the_cache_and_refuses_unknown_toolchains(tmp_path: Path):
@@ -215,7 +310,7 @@ def test_ensure_uses_the_cache_and_refuses_unknown_toolchains(tmp_path: Path):
 
 
 def test_the_pinned_digest_is_a_sha256():
-    for platform, digest in accelerator.TOOLCHAIN_WHEELS.values():
+    for platform, digest in accelerator.TOOLCHAIN_WHEELS["x86_64"].values():
         assert platform.endswith("_x86_64")
         assert len(digest) == len(hashlib.sha256().hexdigest())
         int(digest, 16)
