@@ -42,9 +42,10 @@ class ActionModule(ActionBase):
         for wheelhouse in args.pop("requirement_archives", None) or []:
             name = requirements_archive(str(wheelhouse.get("request_key")))
             files.append({"src": wheelhouse.get("archive"), "name": name})
-        for toolchain in args.pop("toolchain_archives", None) or []:
-            name = toolchain_archive(str(toolchain.get("key")))
-            files.append({"src": toolchain.get("archive"), "name": name})
+        toolchains = [
+            {"src": item.get("archive"), "name": toolchain_archive(str(item.get("key")))}
+            for item in args.pop("toolchain_archives", None) or []
+        ]
         parent = args.pop("workdir_parent", None)
         prefix = args.pop("workdir_prefix", None) or "wheelfleet-"
         if not args.get("workdir"):
@@ -57,6 +58,8 @@ class ActionModule(ActionBase):
         result["workdir"] = args["workdir"]
         if not self._task.check_mode:
             try:
+                if toolchains:
+                    result["toolchains"] = self._put_toolchains(toolchains, args)
                 for item in files:
                     self._put(item, args["workdir"])
             except Exception:
@@ -93,6 +96,50 @@ class ActionModule(ActionBase):
                 f"{(made.get('stderr') or made.get('stdout') or '').strip() or 'no output'}"
             )
         return path
+
+    def _put_toolchains(self, toolchains: list[dict[str, Any]], args: dict) -> dict[str, str]:
+        """Each toolchain archive in the host's toolchain directory, copied there only when
+        missing (``cached`` or ``copied`` per archive); in the work directory (``workdir``)
+        when there is no toolchain directory or it is not this user's alone, since the
+        engine puts what it holds into build containers as their compiler."""
+        directory = args.get("toolchain_dir")
+        if directory and not self._private_directory(directory):
+            args.pop("toolchain_dir")
+            directory = None
+        where = {}
+        for item in toolchains:
+            key = item["name"].removeprefix("toolchain-").removesuffix(".tar.gz")
+            kept = f"{directory}/{item['name']}" if directory else ""
+            if not directory:
+                self._put(item, args["workdir"])
+                where[key] = "workdir"
+            elif self._remote_ok(f"test -f {shlex.quote(kept)}"):
+                where[key] = "cached"
+            else:
+                # Under a name of this run, renamed when whole: another run may look.
+                partial = f"{item['name']}.{os.path.basename(args['workdir'])}.part"
+                quoted = shlex.quote(f"{directory}/{partial}")
+                try:
+                    self._put({"src": item["src"], "name": partial}, directory)
+                    if not self._remote_ok(f"mv -f {quoted} {shlex.quote(kept)}"):
+                        raise AnsibleActionFail(f"cannot keep {item['name']} in {directory}")
+                except Exception:
+                    self._remote_ok(f"rm -f {quoted}")
+                    raise
+                where[key] = "copied"
+        return where
+
+    def _private_directory(self, directory: str) -> bool:
+        """Whether ``directory`` exists or was made, is no symlink, belongs to this user and
+        only this user can write to it (mode 0700)."""
+        quoted = shlex.quote(directory)
+        return self._remote_ok(
+            f"mkdir -p -m 0700 {quoted} && test -d {quoted} && test ! -L {quoted}"
+            f' && test -O {quoted} && test "$(stat -c %a {quoted})" = 700'
+        )
+
+    def _remote_ok(self, command: str) -> bool:
+        return self._low_level_execute_command(command, sudoable=False).get("rc") == 0
 
     def _put(self, item: dict[str, Any], workdir: str) -> None:
         source = os.path.expanduser(str(item.get("src") or ""))

@@ -41,16 +41,23 @@ REASON_CHARS = 600
 _unpacked_lock = threading.Lock()
 
 
-def unpacked_archive(workdir: str, key: str) -> str:
-    """The toolchain as a plain tar in the work directory, decompressed once for every
-    container of the run (the engine unpacks a plain tar faster than a gzip one)."""
-    packed = os.path.join(workdir, toolchain_archive(key))
+def unpacked_archive(directory: str, key: str) -> str:
+    """The toolchain as a plain tar beside its .tar.gz (the run's work directory, or the
+    host's toolchain directory kept between runs), decompressed once: the engine unpacks a
+    plain tar into a container faster than a gzip one. Other runs may share the
+    directory, so the tar is written under a name of this process and renamed."""
+    packed = os.path.join(directory, toolchain_archive(key))
     plain = packed.removesuffix(".gz")
     with _unpacked_lock:
         if not os.path.isfile(plain):
-            with gzip.open(packed, "rb") as source, open(plain + ".tmp", "wb") as dest:
-                shutil.copyfileobj(source, dest, 1 << 20)
-            os.replace(plain + ".tmp", plain)
+            partial = f"{plain}.{os.getpid()}.part"
+            try:
+                with gzip.open(packed, "rb") as source, open(partial, "wb") as dest:
+                    shutil.copyfileobj(source, dest, 1 << 20)
+                os.replace(partial, plain)
+            finally:
+                if os.path.exists(partial):
+                    os.unlink(partial)
     return plain
 
 
@@ -71,15 +78,16 @@ def files_archive(files: dict) -> bytes:
     return buffer.getvalue()
 
 
-def install(container: BuildContainer, workdir: str, accelerator: dict) -> str | None:
-    """The toolchain and wrappers in the container, checked; None when ready, else why not.
-    Done once per container (its facts remember it)."""
+def install(container: BuildContainer, toolchains: str, accelerator: dict) -> str | None:
+    """The toolchain (its archive in the directory ``toolchains``) and wrappers in the
+    container, checked; None when ready, else why not. Done once per container (its facts
+    remember it)."""
     key = accelerator["key"]
     known = container.facts.get(FACT)
     if known is not None:
         return None if known == key else known
     try:
-        container.put_file(unpacked_archive(workdir, key), "/opt")
+        container.put_file(unpacked_archive(toolchains, key), "/opt")
         container.put_archive(accelerator["dir"], files_archive(accelerator.get("files") or {}))
     except (OSError, gzip.BadGzipFile, EOFError) as exc:
         container.facts[FACT] = f"the toolchain archive {key} cannot be read: {exc}"
@@ -153,12 +161,13 @@ def drop_aside(container: BuildContainer) -> None:
 
 def build(
     container: BuildContainer,
-    workdir: str,
+    toolchains: str,
     job: dict,
     run: Any,
     build_steps: Callable[[dict], list],
 ) -> list:
-    """The job's built wheels: ``build_steps(extra_env)`` runs the job's build steps with
+    """The job's built wheels (the toolchain archive in the directory ``toolchains``):
+    ``build_steps(extra_env)`` runs the job's build steps with
     ``extra_env`` added to their environment and returns the wheels, or raises the job's
     failure. Accelerated when the job has an accelerator and its toolchain works in the
     container; rebuilt plainly when the accelerated build fails. ``run.accelerator``
@@ -169,7 +178,7 @@ def build(
     record = {"toolchain": accelerator["toolchain"], "target": accelerator["target"]}
     run.accelerator = record
     with run.step("accelerator"):
-        problem = install(container, workdir, accelerator)
+        problem = install(container, toolchains, accelerator)
         if problem is None:
             problem = set_aside_source(container)
         env = dict(accelerator.get("env") or {})

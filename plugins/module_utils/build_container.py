@@ -72,6 +72,8 @@ class BuildContainer:
         self._env: dict | None = None
         # What callers learnt about this container and reuse (auditwheel's interpreter).
         self.facts: dict = {}
+        # Environment every command gets, under its own (the emulated CPU model).
+        self.exec_env: dict = {}
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -201,8 +203,9 @@ class BuildContainer:
         """Run a command; its exit status and output. HostFailure if the engine fails or the
         container is gone afterwards; StepTimeout when the engine's answer does not come."""
         try:
+            environment = {**self.exec_env, **(env or {})}
             result = self.container.exec_run(
-                argv, environment=env or None, workdir=workdir, demux=True
+                argv, environment=environment or None, workdir=workdir, demux=True
             )
         except ReadTimeout:
             raise StepTimeout(f"{argv[0]} in {self.describe()} did not return in time") from None

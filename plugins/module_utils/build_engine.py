@@ -57,6 +57,12 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_tools impor
     container_tools,
     requirement_wheels,
 )
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.emulated_cpu import (
+    FACT as CPU_MODEL_FACT,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.emulated_cpu import (
+    apply as apply_cpu_model,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir import (
     SOURCE_ARCHIVE,
     requirements_archive,
@@ -92,6 +98,8 @@ class EngineSettings:
     docker_host: str | None = None
     passed_env: dict = field(default_factory=dict)
     log_tail_lines: int = 40
+    toolchain_dir: str | None = None
+    """Where the toolchain archives are kept between runs (else in the work directory)."""
 
 
 class JobFailure(Exception):
@@ -150,6 +158,7 @@ class JobRun:
         self.wheels: list = []
         self.logs: list = []
         self.accelerator: dict | None = None
+        self.qemu_cpu: str | None = None
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -187,6 +196,7 @@ class JobRun:
             "wheels": list(self.wheels),
             "logs": list(self.logs),
             "accelerator": self.accelerator,
+            "qemu_cpu": self.qemu_cpu,
         }
 
 
@@ -229,6 +239,8 @@ class Engine:
         if stopped:
             self.remove(container)
             raise HostFailure(self.host_failure or "the host failed")
+        # An emulated job's commands run on its planned CPU model when QEMU takes it.
+        apply_cpu_model(container, job.get("qemu_cpu"))
         return container
 
     def remove(self, container: BuildContainer | None) -> None:
@@ -394,6 +406,7 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
     job = run.job
     log = f"{LOGS}/{job['id']}/build.log"
     out = engine.out_dir(job)
+    run.qemu_cpu = container.facts.get(CPU_MODEL_FACT) or None
     try:
 
         def build_steps(extra_env: dict) -> list:
@@ -411,7 +424,8 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
             return built
 
         # An accelerated job (a host-native compiler) is rebuilt plainly when that fails.
-        built = accelerated_build(container, settings.workdir, job, run, build_steps)
+        toolchains = settings.toolchain_dir or settings.workdir
+        built = accelerated_build(container, toolchains, job, run, build_steps)
         with run.step("repair"):
             repaired = repair_wheels(container, job, built)
         tools = build_inputs(engine, container, job)

@@ -48,6 +48,16 @@ options:
   workdir_parent:
     description: Where a new work directory is made when O(workdir) is not given.
     type: path
+  toolchain_dir:
+    description:
+      - A directory of this host that keeps the accelerator's toolchain archives between
+        runs (made with mode 0700; it must belong to the connection's user). The action
+        copies an archive there only when it is missing, and the engine decompresses it
+        there once (C(toolchain-<key>.tar)), so a re-release neither transfers nor unpacks
+        the toolchain again.
+      - Without it, or when the directory is not the user's alone, each run copies the
+        archives into its work directory.
+    type: path
   workdir_prefix:
     description: The new work directory's name starts with this.
     type: str
@@ -70,7 +80,8 @@ options:
     description:
       - The accelerator's toolchain archives on the controller (the C(toolchains) that
         C(wheelfleet.fleet.wheel_toolchain) returns), each with C(key) (a job's
-        C(accelerator.key)) and C(archive); each is copied in as C(toolchain-<key>.tar.gz).
+        C(accelerator.key)) and C(archive); each is copied in as C(toolchain-<key>.tar.gz),
+        into O(toolchain_dir) when that is given.
     type: list
     elements: dict
     default: []
@@ -136,6 +147,14 @@ workdir:
   returned: always
   type: str
   sample: /var/tmp/wheelfleet-20261207T0301-ab12-3kq9x0aZ
+toolchains:
+  description:
+    - Per toolchain key, where the action found its archive on the host - V(cached) (in
+      O(toolchain_dir) from an earlier run), V(copied) (into O(toolchain_dir) now) or
+      V(workdir) (copied into the work directory, no usable O(toolchain_dir)).
+  returned: when toolchain archives were given
+  type: dict
+  sample: {"ziglang-0.17.1+uv-0.13.9-x86_64": cached}
 jobs:
   description:
     - Per job id, its result (the same document as C(out/<id>/result.json)).
@@ -200,6 +219,7 @@ def main() -> None:
             "passed_env": {"type": "dict", "default": {}, "no_log": True},
             "log_tail_lines": {"type": "int", "default": 40},
             "host": {"type": "str", "required": True},
+            "toolchain_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -217,6 +237,7 @@ def main() -> None:
         docker_host=params["docker_host"],
         passed_env=params["passed_env"] or {},
         log_tail_lines=params["log_tail_lines"],
+        toolchain_dir=params["toolchain_dir"],
     )
     if module.check_mode:
         module.exit_json(msg="check mode: nothing ran", **describe_plan(settings, params["jobs"]))

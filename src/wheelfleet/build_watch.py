@@ -142,6 +142,8 @@ def manifest_entries(
             job, wheel, host=host, timings=timings, accelerator=result.get("accelerator")
         )
         entry.update(slot=result.get("slot"), steps=steps)
+        if result.get("qemu_cpu"):  # the CPU model QEMU emulated for the job's commands
+            entry["qemu_cpu"] = result["qemu_cpu"]
         entries.append(entry)
     return entries
 

@@ -28,6 +28,7 @@ from wheelfleet import (
     manylinux,
     options,
     placeholders,
+    qemu_cpu,
     requirements,
 )
 from wheelfleet.identifiers import Identifier, IdentifierError, split_tag
@@ -282,6 +283,7 @@ def plan(
                 "status": "build",
                 "entries": [],
             }
+            job["qemu_cpu"] = qemu_cpu.for_job(arch.name, job["emulated"], role.get("qemu_cpu"))
             job["accelerator"] = accelerator.for_job(
                 arch.name,
                 settings.get("accelerator"),

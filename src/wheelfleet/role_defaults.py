@@ -35,6 +35,7 @@ SETTINGS = (
     "repair_pure",
     "extra_build_requires",
     "accelerate",
+    "qemu_cpu",
     "environment_pass_allow",
     "environment_pass_deny",
     "source_max_bytes",

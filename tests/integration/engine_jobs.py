@@ -49,9 +49,11 @@ def plan(
     run_id: str,
     role: dict[str, Any] | None = None,
     arch: str = "x86_64",
+    toolchains_in_workdir: bool = True,
 ) -> list[dict[str, Any]]:
     """Resolved jobs of a project for one architecture (on this x86_64 host), with
-    ``workdir`` holding what the engine copies in."""
+    ``workdir`` holding what the engine copies in (the accelerator's toolchain too, unless
+    ``toolchains_in_workdir`` is false: the caller hands the archives to the action)."""
     workdir.mkdir(parents=True, exist_ok=True)
     prepared = source.prepare(project_dir, CACHE)
     shutil.copyfile(prepared["archive"], workdir / "source.tar.gz")
@@ -88,5 +90,6 @@ def plan(
         shutil.copyfile(keys[job["id"]], workdir / f"requirements-{job['requirements_key']}.tar")
     for key in accelerator.wanted_archives(resolved):
         made = accelerator.ensure(key, CACHE)
-        shutil.copyfile(made["archive"], workdir / f"toolchain-{key}.tar.gz")
+        if toolchains_in_workdir:
+            shutil.copyfile(made["archive"], workdir / f"toolchain-{key}.tar.gz")
     return resolved

@@ -38,7 +38,7 @@ import pytest
 
 from tests.conftest import BIN, REPO, ansible_env
 from tests.integration import engine_jobs
-from wheelfleet import accelerator
+from wheelfleet import accelerator, qemu_cpu
 
 pytestmark = [pytest.mark.engine, pytest.mark.emulation]
 
@@ -52,8 +52,14 @@ REJECTED_FLAG = "-fconserve-stack"
 """Accepted by GCC, refused by clang: the accelerated build of a project using it fails."""
 
 
-def run_engine(jobs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
-    """The engine module run ad hoc on localhost over ``jobs``; their results by id."""
+def run_engine(jobs: list[dict[str, Any]], workdir: Path, toolchain_dir: Path) -> dict[str, Any]:
+    """The engine module run ad hoc on localhost over ``jobs`` (its action copying the
+    toolchain archives into ``toolchain_dir`` when missing); the jobs' results by id, and
+    the action's ``toolchains`` (cached or copied, per key) under ``"toolchains"``."""
+    archives = [
+        {"key": key, "archive": accelerator.ensure(key, engine_jobs.CACHE)["archive"]}
+        for key in accelerator.wanted_archives(jobs)
+    ]
     args = {
         "jobs": jobs,
         "workdir": str(workdir),
@@ -61,6 +67,8 @@ def run_engine(jobs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
         "timeout": 900,
         "owner": OWNER,
         "host": "localhost",
+        "toolchain_archives": archives,
+        "toolchain_dir": str(toolchain_dir),
     }
     command = [str(BIN / "ansible"), "localhost", "-m", "wheelfleet.fleet.wheel_build_engine"]
     completed = subprocess.run(
@@ -80,7 +88,7 @@ def run_engine(jobs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
         raise AssertionError(f"no JSON from ansible:\n{completed.stderr[-3000:]}") from exc
     result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert completed.returncode == 0 and not result.get("failed"), result
-    return result["jobs"]
+    return {**result["jobs"], "toolchains": result.get("toolchains") or {}}
 
 
 def plan(project: Path, workdir: Path, image: dict[str, Any], **role: Any) -> dict[str, Any]:
@@ -93,6 +101,7 @@ def plan(project: Path, workdir: Path, image: dict[str, Any], **role: Any) -> di
         arch="aarch64",
         run_id=f"pytest-{uuid.uuid4().hex[:6]}",
         role=role,
+        toolchains_in_workdir=False,
     )
     return job
 
@@ -116,14 +125,15 @@ def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
     planned = {
         name: plan(project, root / name, image, **role) for name, (project, role) in wanted.items()
     }
+    toolchain_dir = root / "toolchains"  # the host's, kept between the six runs
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {
-                name: pool.submit(run_engine, [job], root / name) for name, job in planned.items()
+                name: pool.submit(run_engine, [job], root / name, toolchain_dir)
+                for name, job in planned.items()
             }
-            results = {
-                name: future.result()[planned[name]["id"]] for name, future in futures.items()
-            }
+            ran = {name: future.result() for name, future in futures.items()}
+            results = {name: ran[name][planned[name]["id"]] for name in planned}
     finally:
         for container in docker_client.containers.list(
             all=True, filters={"label": f"org.wheelfleet.owner={OWNER}"}
@@ -134,6 +144,8 @@ def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
         result = results[name]
         print(f"\n[accelerated] {name}: {json.dumps(result['timings'])}")
         builds[name] = {"job": job, "result": result, "out": root / name / "out" / job["id"]}
+        builds[name]["toolchains"] = ran[name]["toolchains"]
+        builds[name]["toolchain_dir"] = toolchain_dir
     return builds
 
 
@@ -177,6 +189,8 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
     log = (build["out"] / "build.log").read_text()
     # The build ran the wrappers (the host-native clang), not the image's gcc.
     assert f"{accelerator.INSTALL_DIR}/bin/" in log
+    # QEMU ran every command of the job on the planned CPU model.
+    assert result["qemu_cpu"] == qemu_cpu.MODELS["aarch64"], result
     # The host-native uv installed the isolated build environment, not pip under QEMU.
     assert result["accelerator"]["installer"] == "uv", result["accelerator"]
     assert "Creating isolated environment: venv+uv" in log, log[-3000:]
@@ -198,6 +212,26 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
     if name == "yamlcount":
         with zipfile.ZipFile(wheel) as archive:
             assert any("libyaml" in member for member in archive.namelist())
+
+
+def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) -> None:
+    # Six runs, two at a time, share the host's toolchain directory: the first runs
+    # copy the archive there, the later ones find it; the engine decompressed it once.
+    key = builds["yamlcount"]["job"]["accelerator"]["key"]
+    found = [build["toolchains"] for build in builds.values()]
+    assert builds["yamlcount-plain"]["toolchains"] == {}
+    accelerated = [item[key] for item in found if item]
+    assert len(accelerated) == 5 and set(accelerated) <= {"copied", "cached"}, accelerated
+    assert accelerated.count("copied") <= 2 and "cached" in accelerated, accelerated
+    directory = builds["yamlcount"]["toolchain_dir"]
+    assert sorted(path.name for path in directory.iterdir()) == [
+        f"toolchain-{key}.tar",
+        f"toolchain-{key}.tar.gz",
+    ]
+    assert directory.stat().st_mode & 0o777 == 0o700
+    # No run's work directory got a copy.
+    for build in builds.values():
+        assert not list(build["out"].parent.parent.glob("toolchain-*")), build["out"]
 
 
 def test_cxx_wheel_needs_the_images_libstdcxx(builds) -> None:
