@@ -86,6 +86,7 @@ class ActionModule(ActionBase):
                 source_excludes=settings.get("source_excludes") or [],
                 wheelhouse=settings.get("wheelhouse"),
                 pack=pack,
+                qemu_cpu_models=settings.get("qemu_cpu"),
             )
         except release.ReleaseInputError as exc:
             raise AnsibleActionFail(
@@ -115,6 +116,5 @@ class ActionModule(ActionBase):
             defaults = role_defaults.load_defaults(role_defaults.defaults_path(root))
         except role_defaults.RoleDefaultsError as exc:
             raise AnsibleActionFail(str(exc)) from None
-        return role_defaults.build_settings(
-            defaults, task_vars, self._templar.template, role_defaults.SOURCE_SETTINGS
-        )
+        names = (*role_defaults.SOURCE_SETTINGS, "qemu_cpu")
+        return role_defaults.build_settings(defaults, task_vars, self._templar.template, names)

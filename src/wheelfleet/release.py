@@ -57,6 +57,7 @@ from wheelfleet import (
     manylinux,
     official_images,
     options,
+    qemu_cpu,
     release_matrix,
     requirements,
     source,
@@ -140,6 +141,7 @@ def check_inputs(
     wheelhouse: str | None = None,
     pack: bool = False,
     project_snapshot: Mapping[str, Any] | None = None,
+    qemu_cpu_models: Any = None,
 ) -> dict[str, Any]:
     """Check a release's inputs and return them normalised; raise naming every problem.
 
@@ -182,6 +184,11 @@ def check_inputs(
         try:
             floor = manylinux.check_policy_floor(policy_floor, "wheelfleet_policy_floor")
         except manylinux.PolicyError as exc:
+            setting_problems.append(str(exc))
+    if qemu_cpu_models is not None:  # the role's wheel_build_qemu_cpu
+        try:
+            qemu_cpu.checked(qemu_cpu_models)
+        except qemu_cpu.QemuCpuError as exc:
             setting_problems.append(str(exc))
     base = Path(cwd) if cwd is not None else Path.cwd()
 
