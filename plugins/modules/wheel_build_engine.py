@@ -164,7 +164,9 @@ jobs:
       reported them, with the sha256 and size of the normalized archive and
       C(reproducibility) (C(source_date_epoch), C(normalized), C(tools) with auditwheel,
       patchelf, zlib, the build backend, its wheel and the requirement wheels); C(logs) the
-      log files in the job's out directory.
+      log files in the job's out directory; C(accelerator) the accelerated build's record
+      (toolchain, mode, the installer of its build environment); C(qemu_cpu) the CPU model
+      QEMU emulated for an emulated job's commands (null when none was applied).
   returned: always
   type: dict
   sample:
