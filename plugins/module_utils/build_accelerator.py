@@ -61,6 +61,55 @@ def unpacked_archive(directory: str, key: str) -> str:
     return plain
 
 
+def installer_archive(directory: str, key: str, accelerator: dict) -> str:
+    """uv alone (the toolchain's ``installer`` directory) as a small tar beside the
+    toolchain's plain tar, made once: a test container needs nothing else of it."""
+    plain = unpacked_archive(directory, key)
+    small = f"{plain.removesuffix('.tar')}-installer.tar"
+    parent = os.path.dirname(accelerator["dir"])
+    prefix = os.path.relpath(accelerator["installer_dir"], parent).strip("/") + "/"
+    with _unpacked_lock:
+        if not os.path.isfile(small):
+            partial = f"{small}.{os.getpid()}.part"
+            try:
+                with tarfile.open(plain) as source, tarfile.open(partial, "w") as dest:
+                    for member in source:
+                        if member.name.startswith(prefix) or member.name == prefix.rstrip("/"):
+                            dest.addfile(member, source.extractfile(member))
+                os.replace(partial, small)
+            finally:
+                if os.path.exists(partial):
+                    os.unlink(partial)
+    return small
+
+
+def install_installer(container: BuildContainer, toolchains: str, accelerator: dict) -> str | None:
+    """uv in a test container (its directory from the archive in ``toolchains``); None when
+    it is there, else why not (the test install then runs pip)."""
+    try:
+        container.put_file(
+            installer_archive(toolchains, accelerator["key"], accelerator),
+            os.path.dirname(accelerator["dir"]),
+        )
+    except (OSError, KeyError, tarfile.TarError, gzip.BadGzipFile, EOFError) as exc:
+        return f"uv cannot be copied into {container.describe()}: {exc}"
+    return None
+
+
+def test_installer_used(container: BuildContainer, job: dict) -> str | None:
+    """What installed the test environment, as the test launcher recorded it; None when
+    the job's test install does not record it or did not run."""
+    marks = [
+        (step.get("env") or {}).get("WHEELFLEET_INSTALLER_MARK")
+        for step in job.get("test_steps") or []
+    ]
+    mark = next((path for path in marks if path), None)
+    if not mark:
+        return None
+    rc, out, _ = container.run(["cat", mark])
+    return out.strip()[:200] if rc == 0 and out.strip() else None
+
+
 def files_archive(files: dict) -> bytes:
     """A tar of the wrapper scripts (executable), to unpack into the toolchain directory."""
     buffer = io.BytesIO()
@@ -206,7 +255,7 @@ def build(
 
 
 INSTALLER_MARK = "wheelfleet-installer"
-"""The file the frontend launcher (wheelfleet.jobs.STABLE_NAMES) writes into the build
+"""The file the frontend launcher (wheelfleet.launchers.STABLE_NAMES) writes into the build
 step's TMPDIR: ``uv``, or why pip installed the isolated build environment."""
 
 

@@ -40,6 +40,10 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
     build as accelerated_build,
 )
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
+    install_installer,
+    test_installer_used,
+)
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
     HostFailure,
@@ -100,6 +104,11 @@ class EngineSettings:
     log_tail_lines: int = 40
     toolchain_dir: str | None = None
     """Where the toolchain archives are kept between runs (else in the work directory)."""
+
+    @property
+    def toolchains(self) -> str:
+        """The directory holding the accelerator's toolchain archives for this run."""
+        return self.toolchain_dir or self.workdir
 
 
 class JobFailure(Exception):
@@ -424,8 +433,7 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
             return built
 
         # An accelerated job (a host-native compiler) is rebuilt plainly when that fails.
-        toolchains = settings.toolchain_dir or settings.workdir
-        built = accelerated_build(container, toolchains, job, run, build_steps)
+        built = accelerated_build(container, settings.toolchains, job, run, build_steps)
         with run.step("repair"):
             repaired = repair_wheels(container, job, built)
         tools = build_inputs(engine, container, job)
@@ -519,11 +527,16 @@ def test_job(engine: Engine, run: JobRun, wheels: list) -> None:
     job = run.job
     network = job.get("network") or {}
     container = None
+    accelerator = job.get("accelerator") or {}
     try:
         with run.step("test_start"):
             container = engine.start_container(job, "test", network.get("test_network_mode"))
             inside = container.put_files(wheels, TEST_WHEELS)
             engine.copy_in(container, [job])
+            # uv for the test install (launchers.TEST_INSTALL); pip installs when it is missing.
+            missing = None
+            if accelerator.get("test_installer") == "uv":
+                missing = install_installer(container, settings.toolchains, accelerator)
         with run.step("test"):
             ran = run_steps(
                 container,
@@ -532,6 +545,10 @@ def test_job(engine: Engine, run: JobRun, wheels: list) -> None:
                 settings.passed_env,
                 settings.timeout,
             )
+        if run.accelerator is not None and accelerator.get("test_installer") == "uv":
+            used = f"pip: {missing}" if missing else test_installer_used(container, job)
+            if used:
+                run.accelerator["test_installer"] = used
         got = container.get_file(f"{LOGS}/test.log", engine.out_dir(job))
         if got:
             run.logs.append("test.log")

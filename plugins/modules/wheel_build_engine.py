@@ -165,7 +165,8 @@ jobs:
       C(reproducibility) (C(source_date_epoch), C(normalized), C(tools) with auditwheel,
       patchelf, zlib, the build backend, its wheel and the requirement wheels); C(logs) the
       log files in the job's out directory; C(accelerator) the accelerated build's record
-      (toolchain, mode, the installer of its build environment); C(qemu_cpu) the CPU model
+      (toolchain, mode, C(installer) of its build environment and C(test_installer) of its
+      test environment, V(uv) or why pip); C(qemu_cpu) the CPU model
       QEMU emulated for an emulated job's commands (null when none was applied).
   returned: always
   type: dict

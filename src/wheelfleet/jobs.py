@@ -24,6 +24,7 @@ from wheelfleet import (
     architectures,
     confinement,
     job_settings,
+    launchers,
     manifest,
     manylinux,
     options,
@@ -42,6 +43,8 @@ LOGS = f"{WORK}/logs"
 BUILD_LOG = f"{LOGS}/build.log"
 TEST_LOG = f"{LOGS}/test.log"
 TEST_CWD = f"{WORK}/test-cwd"
+TEST_INSTALLER_MARK = f"{LOGS}/test-installer"
+"""Where the test install records what installed the test environment (launchers)."""
 TMP = f"{WORK}/tmp"
 """A job's TMPDIR is ``<TMP>/<job id>``: the same path in every run and on every host."""
 WHEELS_TOKEN = "{wheels}"
@@ -528,65 +531,17 @@ def _step(
     }
 
 
-STABLE_NAMES = r"""
-import os, random, runpy, sys, tempfile
-# wheelfleet: the frontend's temporary names (its isolated build environment,
-# /tmp/build-env-XXXXXXXX) come from a fixed seed, in a fresh TMPDIR per job, so
-# that paths compiled into debug information are the same in every build.
-class FixedNames(getattr(tempfile, "_RandomNameSequence", object)):
-    @property
-    def rng(self):
-        if not hasattr(self, "fixed"):
-            self.fixed = random.Random(0)
-        return self.fixed
-if hasattr(tempfile, "_name_sequence"):
-    tempfile._name_sequence = FixedNames()
-if os.environ.get("TMPDIR"):
-    os.makedirs(os.environ["TMPDIR"], exist_ok=True)
-    tempfile.tempdir = None
-sys.argv = sys.argv[1:]
-# wheelfleet: an accelerated emulated job's isolated build environment is installed by
-# the host-native uv (WHEELFLEET_UV) when build can use it and no pip configuration
-# file of the image's would be ignored by it.
-uv = os.environ.pop("WHEELFLEET_UV", "")
-if uv and sys.argv[0] == "build" and not any(a.startswith("--installer") for a in sys.argv):
-    from importlib.metadata import version
-    try:
-        usable = tuple(int(p) for p in version("build").split(".")[:2]) >= (1, 2)
-    except (ValueError, ImportError):
-        usable = False
-    homes = [os.path.expanduser(p) for p in ("~/.config/pip/pip.conf", "~/.pip/pip.conf")]
-    found = [p for p in ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", *homes] if os.path.exists(p)]
-    if os.environ.get("PIP_CONFIG_FILE"):
-        found.append(os.environ["PIP_CONFIG_FILE"])
-    if usable and os.access(uv, os.X_OK) and not found:
-        os.environ.setdefault("UV_CACHE_DIR", os.path.join(tempfile.gettempdir(), "uv-cache"))
-        os.environ["PATH"] = os.path.dirname(uv) + os.pathsep + os.environ.get("PATH", "")
-        sys.argv[1:1] = ["--installer", "uv"]
-        chosen = "uv"
-    else:
-        chosen = "pip: " + (", ".join(found) + " would be ignored" if found else "build < 1.2")
-    with open(os.path.join(tempfile.gettempdir(), "wheelfleet-installer"), "w") as mark:
-        mark.write(chosen)
-    print("wheelfleet: the build environment is installed by", chosen, flush=True)
-runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-"""
-"""Runs a frontend module (``build``, ``pip``) as ``python -m`` would, with temporary names
-from a fixed seed: the random name of an isolated build environment otherwise reaches
-the wheel through debug information (-g) of code compiled against a build requirement's
-headers (pybind11, numpy). In an accelerated job, it hands build the host-native uv."""
-
-
 def frontend_argv(python: str, settings: Mapping[str, Any], outdir: str = DIST) -> list[str]:
     """The PEP 517 build into ``outdir``: ``python -m build`` or ``pip wheel`` (each run
-    through :data:`STABLE_NAMES`), with config-settings and the frontend's own arguments."""
+    through :data:`launchers.STABLE_NAMES`), with config-settings and the frontend's own
+    arguments."""
     config = [f"{key}={value}" for key, value in settings.get("config_settings") or []]
     extra = list(settings.get("frontend_args") or [])
     if settings.get("frontend", "build") == "build":
-        argv = [python, "-c", STABLE_NAMES, "build", "--wheel", "--outdir", outdir]
+        argv = [python, "-c", launchers.STABLE_NAMES, "build", "--wheel", "--outdir", outdir]
         argv += [f"--config-setting={item}" for item in config]
         return [*argv, *extra, SRC]
-    argv = [python, "-c", STABLE_NAMES, "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
+    argv = [python, "-c", launchers.STABLE_NAMES, "pip", "wheel", "--no-deps", "--use-pep517", "-v"]
     argv += [f"--config-settings={item}" for item in config]
     return [*argv, *extra, "--wheel-dir", outdir, SRC]
 
@@ -648,15 +603,16 @@ def test_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
         steps.append(_step("before_test", argv, env, TEST_CWD, bindir, shell_env))
     extras = ",".join(settings.get("test_extras") or [])
     # The engine puts each repaired wheel where the token is (with the extras after it).
-    install = [
-        python,
-        "-m",
-        "pip",
-        "install",
-        f"{WHEELS_TOKEN}[{extras}]" if extras else WHEELS_TOKEN,
-    ]
-    install += list(settings.get("test_requires") or [])
-    steps.append(_step("install", install, env, TEST_CWD, bindir, shell_env))
+    wanted = [f"{WHEELS_TOKEN}[{extras}]" if extras else WHEELS_TOKEN]
+    wanted += list(settings.get("test_requires") or [])
+    if (job.get("accelerator") or {}).get("test_installer") == accelerator.INSTALLER:
+        # The host-native uv installs them (pip when it cannot): launchers.TEST_INSTALL.
+        install = [python, "-c", launchers.TEST_INSTALL, "install", *wanted]
+        uv_env = accelerator.installer_environment(WHEELHOUSE)
+        install_env = {**env, **uv_env, "WHEELFLEET_INSTALLER_MARK": TEST_INSTALLER_MARK}
+    else:
+        install, install_env = [python, "-m", "pip", "install", *wanted], env
+    steps.append(_step("install", install, install_env, TEST_CWD, bindir, shell_env))
     argv = ["sh", "-c", substitute(settings["test_command"])]
     steps.append(_step("test", argv, env, TEST_CWD, bindir, shell_env))
     return steps

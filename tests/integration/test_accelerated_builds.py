@@ -195,6 +195,9 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
     assert result["accelerator"]["installer"] == "uv", result["accelerator"]
     assert "Creating isolated environment: venv+uv" in log, log[-3000:]
     test_log = (build["out"] / "test.log").read_text()
+    # uv, too, installed the repaired wheel and the test requirements in the test container.
+    assert result["accelerator"]["test_installer"] == "uv", result["accelerator"]
+    assert "the test environment is installed by uv" in test_log, test_log[-2000:]
     if name == "yamlcount":
         assert "passed" in test_log, test_log[-2000:]
     else:
@@ -216,7 +219,8 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
 
 def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) -> None:
     # Six runs, two at a time, share the host's toolchain directory: the first runs
-    # copy the archive there, the later ones find it; the engine decompressed it once.
+    # copy the archive there, the later ones find it; the engine decompressed it once and
+    # took uv alone out of it once, for the test containers.
     key = builds["yamlcount"]["job"]["accelerator"]["key"]
     found = [build["toolchains"] for build in builds.values()]
     assert builds["yamlcount-plain"]["toolchains"] == {}
@@ -225,6 +229,7 @@ def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) 
     assert accelerated.count("copied") <= 2 and "cached" in accelerated, accelerated
     directory = builds["yamlcount"]["toolchain_dir"]
     assert sorted(path.name for path in directory.iterdir()) == [
+        f"toolchain-{key}-installer.tar",
         f"toolchain-{key}.tar",
         f"toolchain-{key}.tar.gz",
     ]

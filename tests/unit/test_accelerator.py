@@ -239,62 +239,6 @@ def test_uv_installs_the_build_environment_unless_the_project_configures_pip():
     assert job is not None and job["installer"].startswith("pip: ")
 
 
-def test_the_frontend_launcher_passes_uv_to_build_only_when_asked(tmp_path: Path):
-    # The launcher itself, run by this machine's Python with a stand-in "build" module
-    # that prints the arguments and PATH it was given.
-    import subprocess
-    import sys
-
-    from wheelfleet import jobs
-
-    (tmp_path / "build.py").write_text(
-        "import os, sys\nprint('ARGV', sys.argv[1:])\nprint('PATH', os.environ['PATH'])\n"
-    )
-    uv = tmp_path / "installer" / "uv"
-    uv.parent.mkdir()
-    uv.write_text("#!/bin/sh\n")
-    uv.chmod(0o755)
-
-    def launch(*argv: str, **env: str) -> str:
-        environ = {
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(tmp_path),
-            "HOME": str(tmp_path),
-            "TMPDIR": str(tmp_path),
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", jobs.STABLE_NAMES, "build", *argv],
-            env={**environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout
-
-    out = launch("--wheel", WHEELFLEET_UV=str(uv))
-    # The stand-in has no distribution metadata: build's version is unknown, pip stays.
-    assert "ARGV ['--wheel']" in out and "installed by pip: " in out
-    (tmp_path / "build-1.2.0.dist-info").mkdir()
-    (tmp_path / "build-1.2.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: build\nVersion: 1.2.0\n"
-    )
-    out = launch("--wheel", WHEELFLEET_UV=str(uv))
-    system = [p for p in ("/etc/pip.conf", "/etc/xdg/pip/pip.conf") if Path(p).exists()]
-    if system:  # this machine's own pip configuration would be ignored by uv: pip stays
-        assert "ARGV ['--wheel']" in out and all(p in out for p in system)
-        assert (tmp_path / "wheelfleet-installer").read_text().startswith("pip: ")
-    else:
-        assert "ARGV ['--installer', 'uv', '--wheel']" in out
-        assert f"PATH {uv.parent}:/usr/bin:/bin" in out
-        assert (tmp_path / "wheelfleet-installer").read_text() == "uv"
-    assert "ARGV ['--wheel']" in launch("--wheel")
-    assert "'--installer=pip'" in launch("--installer=pip", WHEELFLEET_UV=str(uv))
-    (tmp_path / ".pip").mkdir()
-    (tmp_path / ".pip" / "pip.conf").write_text("[global]\n")
-    out = launch("--wheel", WHEELFLEET_UV=str(uv))
-    assert "ARGV ['--wheel']" in out and "pip.conf" in out
-
-
 def test_ensure_uses_the_cache_and_refuses_unknown_toolchains(tmp_path: Path):
     key = f"{ZIG}-x86_64"
     cached = accelerator.archive_path(tmp_path, key)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelfleet import job_settings, jobs, manifest
+from wheelfleet import job_settings, jobs, launchers, manifest
 
 PROJECT = {
     "name": "YAML_count",
@@ -231,7 +231,7 @@ def test_build_steps_are_offline_and_in_order(tmp_path: Path) -> None:
     build = steps[-1]
     python, option, launcher, *frontend = build["argv"]
     assert python == "/opt/python/cp311-cp311/bin/python"
-    assert (option, launcher) == ("-c", jobs.STABLE_NAMES)
+    assert (option, launcher) == ("-c", launchers.STABLE_NAMES)
     assert frontend[:2] == ["pip", "wheel"]
     assert build["env"]["TMPDIR"] == f"/work/tmp/{job['id']}"
     assert job["dist"] == f"/work/dist/{job['id']}"
@@ -255,7 +255,7 @@ def test_the_frontend_launcher_gives_the_same_temporary_names_every_time(tmp_pat
     for run in ("one", "two"):
         env = dict(os.environ, PYTHONPATH=str(tmp_path), TMPDIR=str(tmp_path / run / "job"))
         done = subprocess.run(
-            [sys.executable, "-c", jobs.STABLE_NAMES, "fakefrontend", "--wheel", "x"],
+            [sys.executable, "-c", launchers.STABLE_NAMES, "fakefrontend", "--wheel", "x"],
             env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         outputs.append(done.stdout.replace(run, "RUN"))
