@@ -75,6 +75,8 @@ class Auditwheel:
         self.check_mode = check_mode
         self.target = target
         self.python = self.params["python"] or self._auditwheel_python()
+        self.version: str | None = None
+        """auditwheel's version (its distribution's), once :meth:`run` has looked."""
 
     def fail(self, msg: str, **extra: object) -> NoReturn:
         raise RepairError(msg, target=self.target.describe(), **extra)
@@ -139,6 +141,7 @@ class Auditwheel:
         )
         if not found["exists"]:
             self.fail(f"wheel {self.params['wheel']} does not exist in {self.target.describe()}")
+        self.version = found.get("auditwheel_version")
         if self.params["state"] == "analyzed":
             return {"changed": False, "analysis": self.analyse(), "input_sha256": found["sha256"]}
         if found["record"]:

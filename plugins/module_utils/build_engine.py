@@ -57,6 +57,7 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress im
     write_engine_file,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_tools import (
+    AUDITWHEEL_VERSION_FACT,
     backend_wheel,
     container_tools,
     requirement_wheels,
@@ -472,6 +473,8 @@ def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
             repair = Auditwheel(params, container)
             container.facts["auditwheel_python"] = repair.python
             result = repair.run()
+            if repair.version:  # for build_inputs: no `auditwheel --version` process
+                container.facts.setdefault(AUDITWHEEL_VERSION_FACT, repair.version)
         except AuditwheelFailure as failure:
             raise JobFailure("repair", f"auditwheel ({failure.kind}): {failure.message}") from None
         except RepairError as exc:

@@ -2,10 +2,11 @@
 # Apache License 2.0
 """What made a wheel's bytes, besides its source and image: the tools' versions.
 
-auditwheel's and patchelf's versions are read once per build container; the
-build backend and its resolved requirements are the file names of the
-requirements wheelhouse the controller prepared for the job (a tar on this
-host), with the backend's own wheel picked out by its distribution name.
+auditwheel's and patchelf's versions are read once per build container
+(auditwheel's as the repair found it); the build backend and its resolved
+requirements are the file names of the requirements wheelhouse the controller
+prepared for the job (a tar on this host), with the backend's own wheel picked
+out by its distribution name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import tarfile
 from typing import Any
 
 _VERSION = re.compile(r"^(\S+)\s+(\d[^\s]*)")
-_SCRIPT = "auditwheel --version 2>&1 | head -n 1; patchelf --version 2>&1 | head -n 1"
+_PATCHELF = "patchelf --version 2>&1 | head -n 1"
+_SCRIPT = f"auditwheel --version 2>&1 | head -n 1; {_PATCHELF}"
+AUDITWHEEL_VERSION_FACT = "auditwheel_version"
+"""The container fact a repair leaves: the auditwheel version it ran (wheel_files.HELPER)."""
 
 
 def parse_versions(text: str) -> dict:
@@ -30,10 +34,16 @@ def parse_versions(text: str) -> dict:
 
 def container_tools(container: Any) -> dict:
     """The versions of auditwheel and patchelf in a build container (one exec, cached in
-    the container's facts); a tool that does not answer is missing from the result."""
+    the container's facts); a tool that does not answer is missing from the result.
+    auditwheel's comes from the repair when it recorded one: ``auditwheel --version``
+    starts Python and imports auditwheel, a second under emulation."""
     if "tool_versions" not in container.facts:
-        _, out, _ = container.run(["sh", "-c", _SCRIPT])
-        container.facts["tool_versions"] = parse_versions(out)
+        known = container.facts.get(AUDITWHEEL_VERSION_FACT)
+        _, out, _ = container.run(["sh", "-c", _PATCHELF if known else _SCRIPT])
+        versions = parse_versions(out)
+        if known:
+            versions["auditwheel"] = str(known)
+        container.facts["tool_versions"] = versions
     return dict(container.facts["tool_versions"])
 
 

@@ -10,7 +10,10 @@ document comes back on stdout for each command:
             whether the wheel exists, its sha256, the record key for these
             options, and the record of an earlier repair when the wheel it
             names is still there with the recorded sha256; with SCRATCH_IN and
-            no such record, also a new scratch directory inside SCRATCH_IN
+            no such record, also a new scratch directory inside SCRATCH_IN;
+            and the version of the auditwheel distribution this interpreter
+            finds first on its path (from its .dist-info name, without an
+            import: ``auditwheel --version`` takes a second under emulation)
   policy PLAT
             auditwheel's policy entry for a platform tag, and its arch
   mkdtemp DIR
@@ -70,6 +73,19 @@ def read_record(path):
         return record
     return None
 
+def distribution_version(name):
+    for entry in sys.path:
+        try:
+            found = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for item in found:
+            stem, dot, suffix = item.rpartition(".")
+            project, dash, version = stem.partition("-")
+            if suffix == "dist-info" and dash and project.lower() == name:
+                return version
+    return None
+
 def make_scratch(parent):
     os.makedirs(parent, exist_ok=True)
     return tempfile.mkdtemp(prefix=".wheelfleet-repair-", dir=parent)
@@ -83,7 +99,8 @@ def main(command, *args):
         key = record_key(digest, options_json)
         record_path = os.path.join(record_dir, key + ".json")
         found = {"exists": True, "sha256": digest, "record_path": record_path,
-                 "record": read_record(record_path)}
+                 "record": read_record(record_path),
+                 "auditwheel_version": distribution_version("auditwheel")}
         if len(args) > 3 and found["record"] is None:
             found["scratch"] = make_scratch(args[3])
         return found
