@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import shutil
 import tarfile
@@ -153,41 +152,6 @@ def install(container: BuildContainer, toolchains: str, accelerator: dict) -> st
     return None
 
 
-# The interpreter's own compiler and link commands (sysconfig), printed as JSON.
-SYSCONFIG = (
-    "import json, sysconfig; print(json.dumps({k: sysconfig.get_config_var(k) or ''"
-    " for k in ('CC', 'CXX', 'LDSHARED', 'LDCXXSHARED')}))"
-)
-
-
-def linker_commands(config: dict, env: dict) -> dict:
-    """LDSHARED and LDCXXSHARED with the interpreter's link flags kept (``-Wl,-O1
-    -Wl,-Bsymbolic-functions`` on Debian, ``-pthread`` on manylinux) and its compiler
-    replaced by the accelerator's; setuptools itself does that for LDSHARED only, when CC
-    is set and LDSHARED is not. Empty when the interpreter's commands do not start with
-    its compilers (the environment's plain ``<cc> -shared`` then stays)."""
-    found = {}
-    for link, compiler, wrapper in (("LDSHARED", "CC", "CC"), ("LDCXXSHARED", "CXX", "CXX")):
-        command = str(config.get(link) or "").strip()
-        # The compiler program only: "gcc -pthread" keeps -pthread in the link command.
-        plain = (str(config.get(compiler) or "").split() or [""])[0]
-        if plain and env.get(wrapper) and command.startswith(plain + " "):
-            found[link] = " ".join([env[wrapper], *command[len(plain) :].split()])
-    return found
-
-
-def linker_environment(container: BuildContainer, python: str, env: dict) -> dict:
-    """:func:`linker_commands` for the job's interpreter, asked once per container."""
-    key = f"{FACT}:sysconfig:{python}"
-    if key not in container.facts:
-        rc, out, _ = container.run([python, "-c", SYSCONFIG])
-        try:
-            container.facts[key] = json.loads(out) if rc == 0 else {}
-        except ValueError:
-            container.facts[key] = {}
-    return linker_commands(container.facts[key], env)
-
-
 def set_aside_source(container: BuildContainer) -> str | None:
     """A copy of the source tree (before_all's changes included) for a fallback build."""
     rc, out, err = container.run(
@@ -231,8 +195,6 @@ def build(
         if problem is None:
             problem = set_aside_source(container)
         env = dict(accelerator.get("env") or {})
-        if problem is None and job.get("python"):
-            env.update(linker_environment(container, job["python"], env))
     if problem is not None:
         record.update(mode="fallback", step="accelerator", reason=problem[-REASON_CHARS:])
         return build_steps({})

@@ -9,6 +9,8 @@ Each launcher records which installer it chose in a mark file the engine reads b
 
 from __future__ import annotations
 
+import inspect
+
 OWN_PIP_VARIABLES = (
     "PIP_DISABLE_PIP_VERSION_CHECK",
     "PIP_ROOT_USER_ACTION",
@@ -38,8 +40,27 @@ def mark_installer(path, chosen):
         mark.write(chosen)
 """
 
+
+def linker_commands(config: dict, env: dict) -> dict:
+    """LDSHARED and LDCXXSHARED with the interpreter's link flags kept (``-Wl,-O1
+    -Wl,-Bsymbolic-functions`` on Debian, ``-pthread`` on manylinux) and its compiler
+    replaced by the accelerator's (``env``'s CC and CXX); setuptools itself does that for
+    LDSHARED only, when CC is set and LDSHARED is not. Empty when the interpreter's
+    commands (``config``, its sysconfig) do not start with its compilers. Runs in the
+    build container too (:data:`STABLE_NAMES`): plain Python 3, the standard library."""
+    found = {}
+    for link, compiler in (("LDSHARED", "CC"), ("LDCXXSHARED", "CXX")):
+        command = str(config.get(link) or "").strip()
+        # The compiler program only: "gcc -pthread" keeps -pthread in the link command.
+        plain = (str(config.get(compiler) or "").split() or [""])[0]
+        if plain and env.get(compiler) and command.startswith(plain + " "):
+            found[link] = " ".join([env[compiler], *command[len(plain) :].split()])
+    return found
+
+
 STABLE_NAMES = (
     _PIP_CONFIGURATION
+    + inspect.getsource(linker_commands)
     + r"""
 import random, runpy, sys, tempfile
 # wheelfleet: the frontend's temporary names (its isolated build environment,
@@ -57,6 +78,16 @@ if os.environ.get("TMPDIR"):
     os.makedirs(os.environ["TMPDIR"], exist_ok=True)
     tempfile.tempdir = None
 sys.argv = sys.argv[1:]
+# wheelfleet: an accelerated job links with the interpreter's own link flags, its
+# compiler replaced by the accelerator's, unless something set the link commands.
+if os.environ.get("WHEELFLEET_ACCELERATOR"):
+    import sysconfig
+    names = ("CC", "CXX", "LDSHARED", "LDCXXSHARED")
+    config = {name: sysconfig.get_config_var(name) or "" for name in names}
+    for link, command in linker_commands(config, os.environ).items():
+        compiler = os.environ.get("CXX" if link == "LDCXXSHARED" else "CC", "")
+        if os.environ.get(link, "") in ("", compiler + " -shared"):
+            os.environ[link] = command
 # wheelfleet: an accelerated emulated job's isolated build environment is installed by
 # the host-native uv (WHEELFLEET_UV) when build can use it.
 uv = os.environ.pop("WHEELFLEET_UV", "")
@@ -86,7 +117,9 @@ runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """Runs a frontend module (``build``, ``pip``) as ``python -m`` would, with temporary names
 from a fixed seed: the random name of an isolated build environment otherwise reaches
 the wheel through debug information (-g) of code compiled against a build requirement's
-headers (pybind11, numpy). In an accelerated job, it hands build the host-native uv."""
+headers (pybind11, numpy). In an accelerated job, it sets the link commands from the
+interpreter's (:func:`linker_commands`, in the process that builds: no process of its own
+under emulation) and hands build the host-native uv."""
 
 TEST_INSTALL = (
     _PIP_CONFIGURATION

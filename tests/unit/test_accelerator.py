@@ -298,9 +298,7 @@ def test_bench_shows_the_accelerated_ratios_against_their_goals():
 
 
 def test_link_commands_keep_the_interpreters_flags():
-    from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
-        linker_commands,
-    )
+    from wheelfleet.launchers import linker_commands
 
     env = accelerator.build_environment(ZIG)
     debian = {

@@ -103,6 +103,36 @@ def test_the_frontend_launcher_passes_uv_to_build_only_when_asked(tmp_path: Path
     assert "ARGV ['--wheel']" in out and f"pip: {uv} cannot be run" in out
 
 
+def test_the_frontend_launcher_sets_the_accelerated_link_commands(tmp_path: Path) -> None:
+    # A stand-in "build" module that prints the link commands it was given, and the
+    # sysconfig of Debian's aarch64 interpreter (its link flags, its cross compiler names).
+    (tmp_path / "path").mkdir()
+    (tmp_path / "path" / "build.py").write_text(
+        "import os\nfor k in ('LDSHARED', 'LDCXXSHARED'):\n    print(k, os.environ.get(k))\n"
+    )
+    debian = {
+        "CC": "aarch64-linux-gnu-gcc",
+        "CXX": "aarch64-linux-gnu-g++",
+        "LDSHARED": "aarch64-linux-gnu-gcc -shared -Wl,-O1 -Wl,-Bsymbolic-functions",
+        "LDCXXSHARED": "aarch64-linux-gnu-g++ -shared -Wl,-O1",
+    }
+    (tmp_path / "path" / "sysconfig.py").write_text(
+        f"def get_config_var(name):\n    return {debian!r}.get(name)\n"
+    )
+    env = accelerator.build_environment(ZIG)
+
+    def build(**extra: str) -> str:
+        return run_launcher(tmp_path, launchers.STABLE_NAMES, ["build"], {**env, **extra})
+
+    out = build()
+    assert f"LDSHARED {env['CC']} -shared -Wl,-O1 -Wl,-Bsymbolic-functions" in out
+    assert f"LDCXXSHARED {env['CXX']} -shared -Wl,-O1" in out
+    # Link commands that something else set stay, and a job without the accelerator keeps
+    # the environment's.
+    assert "LDSHARED ld -shared" in build(LDSHARED="ld -shared")
+    assert f"LDSHARED {env['LDSHARED']}\n" in build(WHEELFLEET_ACCELERATOR="")
+
+
 def test_uv_installs_into_the_launching_interpreter(tmp_path: Path) -> None:
     uv = stand_ins(tmp_path)
     # PIP_CONFIG_FILE=os.devnull: pip reads no configuration file (this machine's own
