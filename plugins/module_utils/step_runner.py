@@ -37,7 +37,8 @@ if [ -n "$WHEELFLEET_SHELL_ENV" ]; then
     fi
 fi
 unset WHEELFLEET_SHELL_ENV
-printf '=== $ %s\n' "$*" >>"$log"
+printf '=== $ %s\n' "${WHEELFLEET_STEP_COMMAND:-$*}" >>"$log"
+unset WHEELFLEET_STEP_COMMAND
 if [ "$limit" -gt 0 ] 2>/dev/null && command -v timeout >/dev/null 2>&1; then
     timeout -k 10 "$limit" "$@" >>"$log" 2>&1 </dev/null
 else
@@ -79,10 +80,25 @@ class StepsResult:
     disconnected: list = field(default_factory=list)
 
 
+def command_line(argv: list) -> str:
+    """The step's command as its log shows it: a program given on the command line
+    (``python -c``, a wheelfleet launcher) by its first line when that is a comment, and its
+    length, rather than in full."""
+    shown = []
+    for arg in (str(item) for item in argv):
+        lines = arg.strip().splitlines()
+        if len(lines) > 1:
+            first = lines[0].lstrip("# ").strip() if lines[0].startswith("#") else "program"
+            arg = f"<{first}: {len(lines)} lines>"
+        shown.append(arg)
+    return " ".join(shown)
+
+
 def step_environment(step: dict, passed_env: dict | None) -> dict:
     """The exec environment of a step: passed_env, the step's env, and the wrapper's inputs."""
     env = {str(k): str(v) for k, v in (passed_env or {}).items()}
     env.update({str(k): str(v) for k, v in (step.get("env") or {}).items()})
+    env["WHEELFLEET_STEP_COMMAND"] = command_line(step.get("argv") or [])
     if step.get("shell_env"):
         env["WHEELFLEET_SHELL_ENV"] = step["shell_env"]
     if step.get("path_prepend"):

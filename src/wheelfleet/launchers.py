@@ -59,7 +59,8 @@ def linker_commands(config: dict, env: dict) -> dict:
 
 
 STABLE_NAMES = (
-    _PIP_CONFIGURATION
+    "# wheelfleet.launchers.STABLE_NAMES (the build frontend, run as python -m would)\n"
+    + _PIP_CONFIGURATION
     + inspect.getsource(linker_commands)
     + r"""
 import random, runpy, sys, tempfile
@@ -122,7 +123,8 @@ interpreter's (:func:`linker_commands`, in the process that builds: no process o
 under emulation) and hands build the host-native uv."""
 
 TEST_INSTALL = (
-    _PIP_CONFIGURATION
+    "# wheelfleet.launchers.TEST_INSTALL (uv, else pip, installs the tests' requirements)\n"
+    + _PIP_CONFIGURATION
     + r"""
 import runpy, subprocess, sys
 # wheelfleet: the test install (pip's arguments) of an accelerated emulated job, by the

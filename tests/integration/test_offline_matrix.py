@@ -95,9 +95,15 @@ def test_the_main_command_releases_three_cpythons_on_two_architectures(offline_r
         assert entry["grafted"] and entry["grafted"][0].startswith("libyaml-0-")
         assert entry["tested"] is True
         assert entry["emulated"] is (arch == "aarch64")
-        # Tested in a fresh container with the job's own interpreter.
+        # Tested in a fresh container with the job's own interpreter: pip installs a
+        # native job's tests, the host-native uv an accelerated emulated job's.
         log = (wheelhouse / entry["log"]).read_text()
-        assert f"/opt/python/{python}-{python}/bin/python -m pip install" in log, log[-3000:]
+        interpreter = f"/opt/python/{python}-{python}/bin/python"
+        if arch == "aarch64":
+            assert f"$ {interpreter} -c <wheelfleet.launchers.TEST_INSTALL" in log, log[-3000:]
+            assert "the test environment is installed by uv" in log, log[-3000:]
+        else:
+            assert f"$ {interpreter} -m pip install" in log, log[-3000:]
         assert "step test: exit status 0" in log, log[-3000:]
         # forky's wheels (glibc 2.43) are repaired to a policy auditwheel 6.8 knows.
         platforms = name.removesuffix(".whl").split("-")[4].split(".")

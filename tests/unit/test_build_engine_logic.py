@@ -14,8 +14,11 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_engine impo
     plan_groups,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner import (
+    command_line,
     step_environment,
 )
+
+from wheelfleet import launchers
 
 
 def job(name: str, group: str) -> dict:
@@ -78,18 +81,27 @@ def test_wheels_token_becomes_one_argument_per_wheel() -> None:
 
 def test_step_environment_layers_passed_env_step_env_and_wrapper_inputs() -> None:
     step = {
+        "argv": ["python", "-c", launchers.TEST_INSTALL, "install", "{wheels}"],
         "env": {"A": "step", "N": 3},
         "shell_env": 'export X="$(pwd)"',
         "path_prepend": ["/opt/python/cp311-cp311/bin", "/x"],
     }
     env = step_environment(step, {"A": "passed", "TOKEN": "s3cret"})
+    lines = len(launchers.TEST_INSTALL.strip().splitlines())
     assert env == {
         "A": "step",
         "N": "3",
         "TOKEN": "s3cret",
         "WHEELFLEET_SHELL_ENV": 'export X="$(pwd)"',
         "WHEELFLEET_PATH_PREPEND": "/opt/python/cp311-cp311/bin:/x",
+        # The log shows a launcher by its first line, not in full.
+        "WHEELFLEET_STEP_COMMAND": (
+            "python -c <wheelfleet.launchers.TEST_INSTALL (uv, else pip, installs the"
+            f" tests' requirements): {lines} lines> install {{wheels}}"
+        ),
     }
+    assert command_line(["sh", "-c", "make -C x"]) == "sh -c make -C x"
+    assert command_line(["python", "-c", "import x\nx.y()"]) == "python -c <program: 2 lines>"
 
 
 def test_job_steps_have_absolute_times_and_timings(tmp_path: Path) -> None:
