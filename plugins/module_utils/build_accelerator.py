@@ -60,10 +60,10 @@ def unpacked_archive(directory: str, key: str) -> str:
     return plain
 
 
-def installer_archive(directory: str, key: str, accelerator: dict) -> str:
+def installer_archive(directory: str, accelerator: dict) -> str:
     """uv alone (the toolchain's ``installer`` directory) as a small tar beside the
     toolchain's plain tar, made once: a test container needs nothing else of it."""
-    plain = unpacked_archive(directory, key)
+    plain = unpacked_archive(directory, accelerator["key"])
     small = f"{plain.removesuffix('.tar')}-installer.tar"
     parent = os.path.dirname(accelerator["dir"])
     prefix = os.path.relpath(accelerator["installer_dir"], parent).strip("/") + "/"
@@ -87,7 +87,7 @@ def install_installer(container: BuildContainer, toolchains: str, accelerator: d
     it is there, else why not (the test install then runs pip)."""
     try:
         container.put_file(
-            installer_archive(toolchains, accelerator["key"], accelerator),
+            installer_archive(toolchains, accelerator),
             os.path.dirname(accelerator["dir"]),
         )
     except (OSError, KeyError, tarfile.TarError, gzip.BadGzipFile, EOFError) as exc:
@@ -103,10 +103,7 @@ def test_installer_used(container: BuildContainer, job: dict) -> str | None:
         for step in job.get("test_steps") or []
     ]
     mark = next((path for path in marks if path), None)
-    if not mark:
-        return None
-    rc, out, _ = container.run(["cat", mark])
-    return out.strip()[:200] if rc == 0 and out.strip() else None
+    return recorded_installer(container, mark) if mark else None
 
 
 def files_archive(files: dict) -> bytes:
@@ -226,7 +223,12 @@ def installer_used(container: BuildContainer, job: dict) -> str:
     when it recorded nothing: a frontend other than build)."""
     tmpdirs = [(step.get("env") or {}).get("TMPDIR") for step in job.get("steps") or []]
     tmpdir = next((path for path in tmpdirs if path), None)
-    if not tmpdir:
-        return "pip"
-    rc, out, _ = container.run(["cat", f"{tmpdir}/{INSTALLER_MARK}"])
-    return out.strip()[:200] if rc == 0 and out.strip() else "pip"
+    found = recorded_installer(container, f"{tmpdir}/{INSTALLER_MARK}") if tmpdir else None
+    return found or "pip"
+
+
+def recorded_installer(container: BuildContainer, mark: str) -> str | None:
+    """The installer a launcher (wheelfleet.launchers) recorded in the file ``mark``;
+    None when it recorded nothing there."""
+    rc, out, _ = container.run(["cat", mark])
+    return out.strip()[:200] if rc == 0 and out.strip() else None

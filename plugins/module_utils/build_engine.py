@@ -531,6 +531,7 @@ def test_job(engine: Engine, run: JobRun, wheels: list) -> None:
     network = job.get("network") or {}
     container = None
     accelerator = job.get("accelerator") or {}
+    uses_uv = accelerator.get("test_installer") == "uv"
     try:
         with run.step("test_start"):
             container = engine.start_container(job, "test", network.get("test_network_mode"))
@@ -538,7 +539,7 @@ def test_job(engine: Engine, run: JobRun, wheels: list) -> None:
             engine.copy_in(container, [job])
             # uv for the test install (launchers.TEST_INSTALL); pip installs when it is missing.
             missing = None
-            if accelerator.get("test_installer") == "uv":
+            if uses_uv:
                 missing = install_installer(container, settings.toolchains, accelerator)
         with run.step("test"):
             ran = run_steps(
@@ -548,7 +549,7 @@ def test_job(engine: Engine, run: JobRun, wheels: list) -> None:
                 settings.passed_env,
                 settings.timeout,
             )
-        if run.accelerator is not None and accelerator.get("test_installer") == "uv":
+        if run.accelerator is not None and uses_uv:
             used = f"pip: {missing}" if missing else test_installer_used(container, job)
             if used:
                 run.accelerator["test_installer"] = used

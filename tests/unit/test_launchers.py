@@ -227,7 +227,7 @@ def test_the_installer_archive_holds_uv_alone_and_is_made_once(tmp_path: Path) -
     (tmp_path / toolchain_archive(key)).write_bytes(gzip.compress(buffer.getvalue()))
     job = accelerator.for_job("aarch64", ZIG, True, "x86_64", {}, jobs.WHEELHOUSE)
     assert job is not None
-    small = installer_archive(str(tmp_path), key, job)
+    small = installer_archive(str(tmp_path), job)
     with tarfile.open(small) as tar:
         members = {m.name: m for m in tar.getmembers()}
         assert set(members) == {
@@ -238,6 +238,6 @@ def test_the_installer_archive_holds_uv_alone_and_is_made_once(tmp_path: Path) -
         uv = tar.extractfile(members["wheelfleet-toolchain/installer/uv"])
         assert uv is not None and uv.read() == b"uv"
     made = Path(small).stat().st_mtime_ns
-    assert installer_archive(str(tmp_path), key, job) == small
+    assert installer_archive(str(tmp_path), job) == small
     assert Path(small).stat().st_mtime_ns == made
     assert not list(tmp_path.glob("*.part"))
