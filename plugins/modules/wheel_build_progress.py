@@ -69,6 +69,13 @@ finished:
   description: The engine is done (its C(finished) record was read) or its async job ended or died.
   returned: always
   type: bool
+status_written:
+  description:
+    - With C(finished) from the engine's record, whether Ansible's async wrapper had written
+      the job's final status file when the module returned (it waits for it, a bounded
+      time), so the caller can remove that file without the wrapper writing it again after.
+  returned: when the engine's finished record was read
+  type: bool
 async_result:
   description:
     - The async job's result when it ended without the engine's C(finished) record (a crash,
@@ -93,6 +100,12 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_progress im
 # enough (a stat and a read) to not matter beside a build.
 NEWS_CHECK_SECONDS = 0.1
 
+# The engine writes its finished record just before its module returns; Ansible's async
+# wrapper writes the job's status file a moment later. The watch removes that file once it
+# has read the finished record, so it waits for the wrapper first (else the file is written
+# after its removal, and stays). Bounded: a wrapper that never writes costs this much once.
+STATUS_SETTLE_SECONDS = 30.0
+
 
 def async_ended(async_dir: str, jid: str | None) -> dict | None:
     """The async job's result once it has ended, else None (still running or unknown)."""
@@ -106,6 +119,18 @@ def async_ended(async_dir: str, jid: str | None) -> dict | None:
     if result.get("started") and result.get("finished") is False:
         return None
     return result
+
+
+def wait_for_status(async_dir: str, jid: str | None) -> bool:
+    """Whether the async wrapper has written the job's final status (waits a bounded time)."""
+    if not jid:
+        return False
+    deadline = time.monotonic() + STATUS_SETTLE_SECONDS
+    while async_ended(async_dir, jid) is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(NEWS_CHECK_SECONDS / 2)
+    return True
 
 
 def main() -> None:
@@ -131,6 +156,7 @@ def main() -> None:
     result: dict = {"changed": False, "records": records, "offset": offset, "finished": False}
     if any(record.get("state") == "finished" for record in records):
         result["finished"] = True
+        result["status_written"] = wait_for_status(params["async_dir"], params["jid"])
         module.exit_json(**result)
     ended = async_ended(params["async_dir"], params["jid"])
     alive = engine_alive(params["workdir"])

@@ -42,6 +42,7 @@ def test_records_from_an_offset_complete_lines_only(tmp_path: Path) -> None:
     more = run_module(MODULE, {"workdir": str(tmp_path), "offset": run.result["offset"]}).result
     assert [r["state"] for r in more["records"]] == ["built", "finished"]
     assert more["finished"] is True and "async_result" not in more
+    assert more["status_written"] is False  # no async job to wait for
     assert more["offset"] == (tmp_path / "progress.jsonl").stat().st_size
 
 
@@ -67,6 +68,32 @@ def test_an_engine_that_died_or_ended_abnormally_is_finished(tmp_path: Path) -> 
     (async_dir / "j.1").write_text(json.dumps(killed))
     ended = run_module(MODULE, args).result
     assert ended["finished"] is True and ended["async_result"] == killed
+
+
+def test_the_finished_record_waits_for_the_async_wrappers_status(tmp_path: Path) -> None:
+    # The engine's finished record lands before Ansible's async wrapper writes the job's final
+    # status; the watch removes that file next, so the module waits for it to be written
+    # (else the wrapper writes it after the removal and it stays on the host).
+    engine_pid(tmp_path, os.getpid())
+    (tmp_path / "progress.jsonl").write_text(record("built") + record("finished", None))
+    async_dir = tmp_path / "async"
+    async_dir.mkdir()
+    status = async_dir / "j.2"
+    status.write_text(json.dumps({"started": True, "finished": False, "ansible_job_id": "j.2"}))
+    final = {"changed": True, "finished": True, "ansible_job_id": "j.2"}
+    late_write = (
+        "import pathlib, sys, time\n"
+        "time.sleep(2)\n"
+        "pathlib.Path(sys.argv[1]).write_text(sys.argv[2])\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", late_write, str(status), json.dumps(final)])
+    try:
+        args = {"workdir": str(tmp_path), "jid": "j.2", "async_dir": str(async_dir)}
+        run = run_module(MODULE, args).result
+    finally:
+        writer.wait()
+    assert run["finished"] is True and run["status_written"] is True
+    assert json.loads(status.read_text()) == final
 
 
 def test_engine_without_the_docker_sdk_names_the_library(tmp_path: Path) -> None:
