@@ -83,17 +83,20 @@ def test_the_finished_record_waits_for_the_async_wrappers_status(tmp_path: Path)
     final = {"changed": True, "finished": True, "ansible_job_id": "j.2"}
     late_write = (
         "import pathlib, sys, time\n"
-        "time.sleep(2)\n"
+        "time.sleep(6)\n"
         "pathlib.Path(sys.argv[1]).write_text(sys.argv[2])\n"
     )
     writer = subprocess.Popen([sys.executable, "-c", late_write, str(status), json.dumps(final)])
     try:
         args = {"workdir": str(tmp_path), "jid": "j.2", "async_dir": str(async_dir)}
         run = run_module(MODULE, args).result
+        # Read before the writer is waited for: the module itself must have waited (6 s is
+        # longer than a module run through Ansible takes here).
+        written_when_returned = json.loads(status.read_text())
     finally:
         writer.wait()
     assert run["finished"] is True and run["status_written"] is True
-    assert json.loads(status.read_text()) == final
+    assert written_when_returned == final
 
 
 def test_engine_without_the_docker_sdk_names_the_library(tmp_path: Path) -> None:
