@@ -34,7 +34,9 @@ maintainer scripts stay the container's, under QEMU).
 
 Every cross wheel is checked: tagged ``linux_aarch64``, repaired by auditwheel in the
 aarch64 container to the same platform tags as the accelerated wheel, installed and
-imported under emulation. Results: bench/results/<date>-native-userland.json and .md.
+imported under emulation. Each way's repair is timed, and the cross wheel is repaired a
+second time by the x86_64 image's auditwheel run natively (told the target architecture:
+it reads ``platform.machine()``); its files are compared with the emulated repair's. Results: bench/results/<date>-native-userland.json and .md.
 The controller must reach PyPI (the PyYAML sdist, Cython's wheels, the toolchain).
 """
 
@@ -112,14 +114,45 @@ end=$(ms)
 unset PYTHONPATH _PYTHON_HOST_PLATFORM _PYTHON_SYSCONFIGDATA_NAME
 echo "WHEELFLEET-BENCH build_ms=$((end - start))"
 echo "WHEELFLEET-BENCH wheel=$(basename /tmp/dist/*.whl)"
+start=$(ms)
 auditwheel repair -w /tmp/repaired /tmp/dist/*.whl >/tmp/repair.log 2>&1 ||
   { tail -20 /tmp/repair.log; exit 1; }
+end=$(ms)
+echo "WHEELFLEET-BENCH repair_ms=$((end - start))"
 echo "WHEELFLEET-BENCH repaired=$(basename /tmp/repaired/*.whl)"
+if [ $way = cross ]; then
+  # auditwheel of the x86_64 image, run natively. It reads the target architecture
+  # from platform.machine() and has no option for it: the launcher sets it.
+  tools=NATIVE_ROOT/opt/wheelfleet/tools
+  start=$(ms)
+  PATH=$tools/bin:$PATH NATIVE_ROOT/usr/bin/python3.11 -c "$NATIVE_AUDITWHEEL" $tools \
+    repair -w /tmp/repaired-native /tmp/dist/*.whl >/tmp/repair-native.log 2>&1 ||
+    { tail -20 /tmp/repair-native.log; exit 1; }
+  end=$(ms)
+  echo "WHEELFLEET-BENCH native_repair_ms=$((end - start))"
+  mkdir /tmp/emulated-files /tmp/native-files
+  $PY -m zipfile -e /tmp/repaired/*.whl /tmp/emulated-files
+  $PY -m zipfile -e /tmp/repaired-native/*.whl /tmp/native-files
+  same=no; diff -r /tmp/emulated-files /tmp/native-files >/dev/null && same=yes
+  echo "WHEELFLEET-BENCH native_repaired=$(basename /tmp/repaired-native/*.whl) same_files=$same"
+fi
 $PY -m pip install -q --no-index --no-deps /tmp/repaired/*.whl
 cd / && $PY -c "$checker"
 echo "WHEELFLEET-BENCH imported=yes"
 """.replace("LINK_NATIVE", LINK_NATIVE).replace("NATIVE_ROOT", NATIVE_ROOT)
 )
+
+NATIVE_AUDITWHEEL = """
+import glob, platform, sys
+tools = sys.argv.pop(1)
+sys.path[:0] = glob.glob(tools + "/lib/python3*/site-packages")
+platform.machine = lambda: "aarch64"
+sys.argv[0] = "auditwheel"
+from auditwheel.main import main
+sys.exit(main())
+"""
+"""Runs the native auditwheel on an aarch64 wheel (``python -c`` arguments: the tools
+venv, then auditwheel's)."""
 
 APT_SCRIPT = (
     CLOCK
@@ -248,6 +281,8 @@ def docker_run(
         "-e",
         f"PY={PYTHON}",
         "-e",
+        f"NATIVE_AUDITWHEEL={NATIVE_AUDITWHEEL}",
+        "-e",
         f"TC={accelerator.INSTALL_DIR}",
         "-v",
         f"{paths['native']}:{NATIVE_ROOT}:ro",
@@ -286,6 +321,22 @@ def measure(repeat: int) -> dict[str, Any]:
     return summarize(builds, apt, repeat)
 
 
+def repair_row(ways: dict[str, list[dict[str, str]]], seconds: Any) -> dict[str, Any]:
+    """auditwheel repair: native (x86_64 image), emulated (the accelerated way's wheel)
+    and the x86_64 auditwheel run natively on the cross wheel; whether the latter gave
+    the same files as the emulated repair of that wheel in every run."""
+    row = {
+        "native": min(seconds(run["repair_ms"]) for run in ways["native"]),
+        "emulated": min(seconds(run["repair_ms"]) for run in ways["accelerated"]),
+        "native auditwheel": min(seconds(run["native_repair_ms"]) for run in ways["cross"]),
+        "same_files": all(run.get("same_files") == "yes" for run in ways["cross"]),
+    }
+    row["ratio_to_native"] = {
+        way: round(row[way] / row["native"], 2) for way in ("emulated", "native auditwheel")
+    }
+    return row
+
+
 def summarize(
     builds: dict[str, dict[str, list[dict[str, str]]]],
     apt: dict[str, list[dict[str, str]]],
@@ -307,20 +358,17 @@ def summarize(
             "wheels": {way: sorted({run["wheel"] for run in runs}) for way, runs in ways.items()},
             "repaired_tags": policies,
             "same_tags_as_accelerated": policies["cross"] == policies["accelerated"],
+            "repair": repair_row(ways, seconds),
         }
-    apt_best = {
-        way: min((seconds(r["update_ms"]) + seconds(r["install_ms"]), r) for r in runs)
-        for way, runs in apt.items()
-    }
-    apt_rows = {
-        way: {
-            "seconds": round(total, 2),
+    apt_rows = {}
+    for way, runs in apt.items():
+        r = min(runs, key=lambda run: int(run["update_ms"]) + int(run["install_ms"]))
+        apt_rows[way] = {
+            "seconds": round(seconds(r["update_ms"]) + seconds(r["install_ms"]), 2),
             "update": seconds(r["update_ms"]),
             "install": seconds(r["install_ms"]),
             "package": r["package"],
         }
-        for way, (total, r) in apt_best.items()
-    }
     native_apt = apt_rows["native"]["seconds"]
     for row in apt_rows.values():
         row["ratio_to_native"] = round(row["seconds"] / native_apt, 2)
@@ -354,6 +402,22 @@ def markdown(results: dict[str, Any]) -> str:
             f" | {s['cross']} s ({r['cross']}x)"
             f" | {'yes' if row['same_tags_as_accelerated'] else 'NO'}"
             f" ({', '.join(row['repaired_tags']['cross'])}) |"
+        )
+    lines += [
+        "",
+        "## Repair (`auditwheel repair`)",
+        "",
+        "| project | native | emulated | x86_64 auditwheel run natively |"
+        " same files as the emulated repair |",
+        "|---|---|---|---|---|",
+    ]
+    for project, row in results["build"].items():
+        r = row["repair"]
+        lines.append(
+            f"| {project} | {r['native']} s | {r['emulated']} s"
+            f" ({r['ratio_to_native']['emulated']}x) | {r['native auditwheel']} s"
+            f" ({r['ratio_to_native']['native auditwheel']}x)"
+            f" | {'yes' if r['same_files'] else 'NO'} |"
         )
     lines += [
         "",
