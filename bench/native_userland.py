@@ -36,8 +36,9 @@ Every cross wheel is checked: tagged ``linux_aarch64``, repaired by auditwheel i
 aarch64 container to the same platform tags as the accelerated wheel, installed and
 imported under emulation. Each way's repair is timed, and the cross wheel is repaired a
 second time by the x86_64 image's auditwheel run natively (told the target architecture:
-it reads ``platform.machine()``); its files are compared with the emulated repair's. Results: bench/results/<date>-native-userland.json and .md.
-The controller must reach PyPI (the PyYAML sdist, Cython's wheels, the toolchain).
+it reads ``platform.machine()``); its files are compared with the emulated repair's.
+Results: bench/results/<date>-native-userland.json and .md. The controller must reach
+PyPI (the PyYAML sdist, Cython's wheels, the toolchain).
 """
 
 from __future__ import annotations
