@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -55,9 +54,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import accelerator
+from wheelfleet import accelerator, bench
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
 
 IMAGES = {"x86_64": "wheelfleet/bookworm:x86_64", "aarch64": "wheelfleet/bookworm:aarch64"}
 PYTHON = "/opt/python/cp311-cp311/bin/python"
@@ -442,11 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = measure(max(1, args.repeat))
     results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    day = datetime.date.today().isoformat()
-    stem = REPO / "bench" / "results" / f"{day}-native-userland"
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
-    stem.with_suffix(".md").write_text(text)
+    stem = f"{datetime.date.today().isoformat()}-native-userland"
+    bench.write_json_and_markdown(RESULTS, stem, results, text, sort_keys=False)
     print(text)
     return 0
 

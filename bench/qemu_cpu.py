@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wheelfleet import bench
+
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
 PROJECT = REPO / "examples" / "yamlcount"
 WAYS = {"model": {}, "default": {"wheel_build_qemu_cpu": {}}}
@@ -116,11 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = measure(args.python, max(1, args.repeat))
     results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    day = datetime.date.today().isoformat()
-    stem = REPO / "bench" / "results" / f"{day}-qemu-cpu-{args.python}"
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
-    stem.with_suffix(".md").write_text(text)
+    stem = f"{datetime.date.today().isoformat()}-qemu-cpu-{args.python}"
+    bench.write_json_and_markdown(RESULTS, stem, results, text, sort_keys=False)
     print(text)
     return 0
 

@@ -38,7 +38,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wheelfleet import bench
+
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
 IMAGE = "wheelfleet-test/debian:bookworm"
 INSTALL_SSHD = (
@@ -216,10 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = measure((low, high), args.repeat)
     results["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    stem = REPO / "bench" / "results" / f"{datetime.date.today().isoformat()}-ssh-overhead"
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
-    stem.with_suffix(".md").write_text(text)
+    stem = f"{datetime.date.today().isoformat()}-ssh-overhead"
+    bench.write_json_and_markdown(RESULTS, stem, results, text, sort_keys=False)
     print(text)
     return 0
 

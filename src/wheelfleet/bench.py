@@ -1086,16 +1086,33 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def write_json_and_markdown(
+    directory: str | os.PathLike[str],
+    stem: str,
+    results: Mapping[str, Any],
+    markdown: str,
+    *,
+    sort_keys: bool = True,
+) -> tuple[Path, Path]:
+    """Write ``results`` to ``<stem>.json`` and ``markdown`` to ``<stem>.md`` in ``directory``.
+
+    The JSON is indented by 2 and ends with a newline; the Markdown is written as given.
+    Each file is written to a temporary name and renamed into place, so an interrupted
+    run or a reader never finds a half-written results file. Returns both paths.
+    """
+    home = Path(directory)
+    home.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = home / f"{stem}.json", home / f"{stem}.md"
+    _write_atomic(json_path, json.dumps(results, indent=2, sort_keys=sort_keys) + "\n")
+    _write_atomic(md_path, markdown)
+    return json_path, md_path
+
+
 def write_results(
     directory: str | os.PathLike[str], stem: str, results: Mapping[str, Any]
 ) -> tuple[Path, Path]:
     """Write ``<stem>.json`` and ``<stem>.md`` (atomically) and return their paths."""
-    home = Path(directory)
-    home.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = home / f"{stem}.json", home / f"{stem}.md"
-    _write_atomic(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
-    _write_atomic(md_path, render_markdown(results))
-    return json_path, md_path
+    return write_json_and_markdown(directory, stem, results, render_markdown(results))
 
 
 README_START = "<!-- bench:latest:start -->"

@@ -533,6 +533,24 @@ def test_write_results_writes_json_and_markdown(tmp_path) -> None:
     ]
 
 
+def test_write_json_and_markdown_writes_both_files_atomically(tmp_path) -> None:
+    data = {"zeta": [1, 2.5, None], "alpha": {"name": "é", "ok": True}}
+    text = "# Title\n\n| a | b |\n|---|---|\n\nno trailing newline"
+    json_path, md_path = bench.write_json_and_markdown(
+        tmp_path / "results", "2026-12-07-ssh-overhead", data, text, sort_keys=False
+    )
+    assert json_path == tmp_path / "results" / "2026-12-07-ssh-overhead.json"
+    assert md_path == tmp_path / "results" / "2026-12-07-ssh-overhead.md"
+    assert json.loads(json_path.read_text(encoding="utf-8")) == data
+    # As the bench scripts wrote it: indent 2, their key order, a trailing newline.
+    assert json_path.read_text(encoding="utf-8") == json.dumps(data, indent=2) + "\n"
+    assert md_path.read_text(encoding="utf-8") == text
+    assert sorted(p.name for p in json_path.parent.iterdir()) == [
+        "2026-12-07-ssh-overhead.json",
+        "2026-12-07-ssh-overhead.md",
+    ]
+
+
 def test_replace_block_keeps_the_rest_of_the_readme() -> None:
     text = f"# Bench\n\nintro\n{bench.README_START}\nold figures\n{bench.README_END}\nafter\n"
     new = bench.replace_block(text, "new figures\n")
