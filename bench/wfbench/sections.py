@@ -359,6 +359,8 @@ def job_records(measured: Measured, wheelhouse: Path, release_id: str) -> dict[s
             "identifier": entry.get("identifier"),
             "host": entry.get("host"),
             "mode": entry.get("mode"),
+            # accelerated:<toolchain>+host-userland when the host's Python built the wheel.
+            "toolchain_mode": entry.get("toolchain_mode"),
             "wall": bench.rounded(wall, 1),
             "steps": bench.rounded(steps, 1),
             "between_steps": bench.rounded(wall - steps, 1) if wall is not None else None,
@@ -393,8 +395,11 @@ SPLIT_METHOD = (
     " the steps (task dispatch, module transfer, async polling every 3 s). The emulation ratio"
     " is aarch64 / x86_64 of the job wall, of the steps, and of the build step alone."
     " The aarch64 job of that release is accelerated (wheel_build_accelerate, the default:"
-    " the host-native clang and lld of the ziglang wheel compile under emulated Python and"
-    " pip; its set-up in the container, the `accelerator` step, counts in the build). A second"
+    " the host-native clang and lld of the ziglang wheel compile; with"
+    " wheel_build_native_userland, the default, the x86_64 image's Python runs the build and"
+    " its apt runs before_all, natively in the aarch64 container; the job's `toolchain_mode`"
+    " says which ran; its set-up in the container, the `accelerator` step, counts in the"
+    " build). A second"
     " release builds the aarch64 job under plain emulation (`wheel_build_accelerate=false`)"
     " right after, for the plain emulation ratio beside the accelerated one."
 )

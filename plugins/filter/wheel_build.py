@@ -37,10 +37,13 @@ def wheel_build_run_id(_: Any = None) -> str:
 
 
 def wheel_build_image_names(
-    matrix: list, architectures: list, repository: str, image: str
+    matrix: list, architectures: list, repository: str, image: str, host_arch: str = ""
 ) -> list[str]:
-    """The builder images the host's jobs use (to look them up on its engine)."""
-    return _call(jobs.image_names, matrix or [], architectures or [], repository, image)
+    """The builder images the host's jobs use (to look them up on its engine), with their
+    host-architecture counterparts when ``host_arch`` is given."""
+    return _call(
+        jobs.image_names, matrix or [], architectures or [], repository, image, host_arch or None
+    )
 
 
 def wheel_build_passed_env(names: list, index_url: str = "") -> dict:

@@ -23,6 +23,7 @@ import tarfile
 import threading
 from typing import Any, Callable
 
+from ansible_collections.wheelfleet.fleet.plugins.module_utils import native_userland
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
     HostFailure,
@@ -195,6 +196,12 @@ def build(
     if problem is not None:
         record.update(mode="fallback", step="accelerator", reason=problem[-REASON_CHARS:])
         return build_steps({})
+    built = with_native_userland(container, job, record, env, build_steps)
+    if built is not None:
+        drop_aside(container)
+        record["mode"] = "accelerated"
+        record["installer"] = installer_used(container, job)
+        return built
     try:
         built = build_steps(env)
     except HostFailure:
@@ -211,6 +218,40 @@ def build(
     record["mode"] = "accelerated"
     record["installer"] = installer_used(container, job)
     return built
+
+
+def with_native_userland(
+    container: BuildContainer, job: dict, record: dict, env: dict, build_steps: Callable
+) -> list | None:
+    """The wheels of the build with the host's userland (the frontend run by the host's
+    interpreter), or None when the job has none, it is not ready in the container, or the
+    build failed (the source is then put back and set aside again for the next build).
+    ``record["userland"]`` says which and why."""
+    plan = (job.get("accelerator") or {}).get("userland")
+    skipped = (job.get("accelerator") or {}).get("userland_skipped")
+    if not plan:
+        if skipped:
+            record["userland"] = {"mode": "emulated", "reason": skipped}
+        return None
+    problem = native_userland.unavailable(container, plan)
+    record["userland"] = native_userland.record(plan, problem)
+    if problem is not None:
+        return None
+    try:
+        return build_steps({**env, **plan["env"]}, plan["python"])
+    except HostFailure:
+        raise
+    except Exception as exc:  # the job's failure: build again with the compiler alone native
+        record["userland"].update(
+            mode="fallback",
+            step=getattr(exc, "step", None) or "build",
+            reason=str(getattr(exc, "message", None) or exc)[-REASON_CHARS:],
+        )
+    restore_source(container, job["dist"])
+    problem = set_aside_source(container)
+    if problem is not None:
+        raise HostFailure(f"{problem} in {container.describe()}")
+    return None
 
 
 INSTALLER_MARK = "wheelfleet-installer"

@@ -88,9 +88,11 @@ class BuildContainer:
         labels: dict,
         limits: dict | None = None,
         network_mode: str | None = None,
+        mounts: list | None = None,
     ) -> BuildContainer:
         """Create and start ``sleep infinity`` (with an init) in /work, confined: limits, no
-        privileges, no mounts, the given network mode (None: the engine's default)."""
+        privileges, no mounts but the given read-only ones (the host's userland), the given
+        network mode (None: the engine's default)."""
         limits = limits or {}
         options: dict = {
             "image": image,
@@ -105,6 +107,10 @@ class BuildContainer:
             options["platform"] = platform
         if network_mode:
             options["network_mode"] = network_mode
+        if mounts:
+            if not all(getattr(m, "get", lambda _: None)("ReadOnly") for m in mounts):
+                raise HostFailure(f"refused: a writable mount into {name}")
+            options["mounts"] = list(mounts)
         if limits.get("memory"):
             options["mem_limit"] = int(limits["memory"])
         if limits.get("pids_limit"):

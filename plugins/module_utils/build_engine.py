@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ansible_collections.wheelfleet.fleet.plugins.module_utils import native_userland
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_repair import (
     Auditwheel,
     RepairError,
@@ -226,7 +227,9 @@ class Engine:
 
     # --- containers, tracked so that a host failure can stop them all -------------------
 
-    def start_container(self, job: dict, purpose: str, network_mode: str | None) -> BuildContainer:
+    def start_container(
+        self, job: dict, purpose: str, network_mode: str | None, mounts: list | None = None
+    ) -> BuildContainer:
         self.check_going()
         name = job["container"] if purpose == "build" else job["test_container"]
         container = BuildContainer.start(
@@ -242,6 +245,7 @@ class Engine:
             },
             limits=job.get("limits"),
             network_mode=network_mode,
+            mounts=mounts,
         )
         with self._lock:
             self._containers.add(container)
@@ -289,10 +293,20 @@ class Engine:
     def requirements_tar(self, job: dict) -> str:
         return os.path.join(self.settings.workdir, requirements_archive(job["requirements_key"]))
 
+    def requirements_tars(self, job: dict) -> list:
+        """The job's wheelhouse, and the one of the host's interpreter when the job plans
+        the host's userland (its wheels go into the same /work/wheelhouse)."""
+        tars = [self.requirements_tar(job)]
+        userland = (job.get("accelerator") or {}).get("userland")
+        if userland and userland.get("requirements_key"):
+            key = userland["requirements_key"]
+            tars.append(os.path.join(self.settings.workdir, requirements_archive(key)))
+        return tars
+
     def copy_in(self, container: BuildContainer, jobs: list) -> None:
         """The source to /work/src and every needed wheelhouse to /work/wheelhouse."""
         container.put_file(os.path.join(self.settings.workdir, SOURCE_ARCHIVE), "/work")
-        for tar in dict.fromkeys(self.requirements_tar(job) for job in jobs):
+        for tar in dict.fromkeys(tar for job in jobs for tar in self.requirements_tars(job)):
             container.put_file(tar, "/work")
 
     def finish(self, run: JobRun) -> None:
@@ -313,7 +327,7 @@ class Engine:
             missing = [
                 path
                 for path in [os.path.join(self.settings.workdir, SOURCE_ARCHIVE)]
-                + [self.requirements_tar(job) for job in self.jobs]
+                + [tar for job in self.jobs for tar in self.requirements_tars(job)]
                 if not os.path.isfile(path)
             ]
             if missing:
@@ -382,11 +396,18 @@ def build_group(engine: Engine, runs: list) -> None:
     container = None
     try:
         with lead.step("container_start"):
-            container = engine.start_container(first, "build", network.get("build_network_mode"))
+            container = start_build_container(engine, first, network.get("build_network_mode"))
+            # Before any of the project's code runs in the container.
+            give_native_userland(engine, container, [run.job for run in runs])
         with lead.step("copy_in"):
             engine.copy_in(container, [run.job for run in runs])
         before_all = first.get("before_all")
         if before_all:
+            userland = (first.get("accelerator") or {}).get("userland")
+            if userland:  # the host's apt, when the container has it ready
+                first_on_path = native_userland.apt_path(container, userland)
+                first_on_path += list(before_all.get("path_prepend") or [])
+                before_all = dict(before_all, path_prepend=first_on_path)
             with lead.step("before_all"):
                 outcome = run_step(
                     container, before_all, BEFORE_ALL_LOG, settings.passed_env, settings.timeout
@@ -410,6 +431,43 @@ def build_group(engine: Engine, runs: list) -> None:
         engine.remove(container)
 
 
+def start_build_container(engine: Engine, job: dict, network_mode: str | None) -> BuildContainer:
+    """The group's build container; with the host's userland mounted when the job plans it
+    and this host can export it (else the container's facts say why not)."""
+    userland = (job.get("accelerator") or {}).get("userland")
+    why = None
+    if userland:
+        try:
+            root = native_userland.ensure_root(engine.client, userland, engine.settings.toolchains)
+        except (native_userland.NativeUserlandError, OSError) as exc:
+            why = str(exc)
+        else:
+            try:
+                container = engine.start_container(
+                    job, "build", network_mode, native_userland.mounts(userland, root)
+                )
+            except HostFailure as exc:  # the engine may not see this host's files
+                why = f"the container cannot mount the host's userland: {exc}"
+            else:
+                container.facts[native_userland.ROOT_FACT] = root
+                return container
+    container = engine.start_container(job, "build", network_mode)
+    if why:
+        container.facts[native_userland.ROOT_FACT] = None
+        container.facts[native_userland.FACT] = {"*": why}
+    return container
+
+
+def give_native_userland(engine: Engine, container: BuildContainer, jobs: list) -> None:
+    """The host's userland made ready in the container for each job's Python tag that plans
+    it (native_userland.prepare); what failed stays in the container's facts."""
+    root = container.facts.get(native_userland.ROOT_FACT)
+    for job in jobs:
+        userland = (job.get("accelerator") or {}).get("userland")
+        if userland and root:
+            native_userland.prepare(container, userland, root)
+
+
 def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
     """One job in its group's container: before_build + build, repair, copy out, test."""
     settings = engine.settings
@@ -419,9 +477,11 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
     run.qemu_cpu = container.facts.get(CPU_MODEL_FACT) or None
     try:
 
-        def build_steps(extra_env: dict) -> list:
+        def build_steps(extra_env: dict, python: str | None = None) -> list:
             for step in job.get("steps") or []:
                 step = dict(step, env={**extra_env, **(step.get("env") or {})})
+                if python and step.get("frontend"):
+                    step["argv"] = [python, *step["argv"][1:]]
                 with run.step(step["name"]):
                     outcome = run_step(container, step, log, settings.passed_env, settings.timeout)
                 if outcome.rc != 0:

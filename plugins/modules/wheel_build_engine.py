@@ -166,7 +166,8 @@ jobs:
       patchelf, zlib, the build backend, its wheel and the requirement wheels); C(logs) the
       log files in the job's out directory; C(accelerator) the accelerated build's record
       (toolchain, mode, C(installer) of its build environment and C(test_installer) of its
-      test environment, V(uv) or why pip); C(qemu_cpu) the CPU model
+      test environment, V(uv) or why pip; C(userland) whether the host's Python and apt
+      ran the build, V(native), V(fallback) or V(emulated), with why); C(qemu_cpu) the CPU model
       QEMU emulated for an emulated job's commands (null when none was applied).
   returned: always
   type: dict

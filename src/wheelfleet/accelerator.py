@@ -39,6 +39,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from wheelfleet import native_userland
+
 TOOLCHAIN = "ziglang"
 TOOLCHAIN_VERSION = "0.17.1"
 INSTALLER = "uv"
@@ -290,11 +292,15 @@ def build_mode(emulated: bool, accelerator: Mapping[str, Any] | None) -> str:
 
 def accelerated_toolchain(record: Mapping[str, Any] | None) -> dict[str, str]:
     """The manifest's ``toolchain_mode`` of a job whose wheel the accelerator compiled
-    (``accelerated:ziglang-0.17.1``); nothing for other jobs (``native`` or ``emulated``,
+    (``accelerated:ziglang-0.17.1``, with ``+host-userland`` when the host's interpreter
+    ran its build); nothing for other jobs (``native`` or ``emulated``,
     fallbacks included, stay as the plan says)."""
     if (record or {}).get("mode") != "accelerated":
         return {}
-    return {"toolchain_mode": f"accelerated:{(record or {}).get('toolchain')}"}
+    mode = f"accelerated:{(record or {}).get('toolchain')}"
+    if ((record or {}).get("userland") or {}).get("mode") == "native":
+        mode += f"+{native_userland.MODE}"
+    return {"toolchain_mode": mode}
 
 
 def _installers(record: Mapping[str, Any]) -> str:
@@ -317,7 +323,7 @@ def describe(emulated: bool, record: Mapping[str, Any] | None) -> str:
     toolchain = (record or {}).get("toolchain")
     if mode == "accelerated":
         by = _installers(record or {})
-        return f"emulated, accelerated by {toolchain}{by}"
+        return f"emulated, accelerated by {toolchain}{native_userland.describe(record)}{by}"
     reason = str((record or {}).get("reason") or "").strip().splitlines()
     why = f": {reason[0][:200]}" if reason else ""
     return (

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import accelerator, environment, options, requirements
+from wheelfleet import accelerator, environment, native_userland, options, requirements
 from wheelfleet.settings_hash import ROLE_ONLY, SETTINGS_FORMAT, settings_hash
 
 __all__ = ["ROLE_ONLY", "SETTINGS_FORMAT", "settings_hash"]
@@ -241,7 +241,14 @@ def for_job(
             " own compiler builds under plain emulation"
         )
     settings["accelerator"] = wanted
+    # With the host's userland (Python and apt) too, when the role allows it and the host
+    # has what it needs (native_userland.for_job); the request is what is hashed.
+    settings["native_userland"] = bool(wanted) and native_userland.requested(
+        role.get("native_userland")
+    )
     build_mode = (wanted or "plain") if identifier.arch in accelerator.TARGETS else None
+    if build_mode and settings["native_userland"]:
+        build_mode = f"{build_mode}+{native_userland.MODE}"
     settings["settings_hash"] = settings_hash(option_settings, role, build_mode)
     settings["notes"] = notes
     return settings

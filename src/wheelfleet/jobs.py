@@ -27,6 +27,7 @@ from wheelfleet import (
     launchers,
     manifest,
     manylinux,
+    native_userland,
     options,
     placeholders,
     qemu_cpu,
@@ -295,6 +296,8 @@ def plan(
                 settings,
                 WHEELHOUSE,
             )
+            if job["accelerator"] and settings.get("native_userland"):
+                add_native_userland(job, images, image_repository, named, host_canonical)
             if not facts:
                 job["status"] = "failed"
                 job["step"] = "image"
@@ -325,6 +328,38 @@ def plan(
                     job["entries"] = entries
             jobs.append(resolve(job, before_all_network, limits))
     return jobs
+
+
+def add_native_userland(
+    job: dict[str, Any],
+    images: Sequence[Mapping[str, Any]],
+    repository: str,
+    named: Mapping[tuple[str, str], str],
+    host_arch: str,
+) -> None:
+    """An accelerated job's ``accelerator.userland`` (the host-architecture image of the
+    job's repository, whose userland its build runs), or ``userland_skipped``: why not."""
+    tag = job["python_tag"]
+    counterpart = image_reference(repository, named.get((job["arch"], tag)), host_arch)
+    facts = image_facts(find_image(images, counterpart))
+    plan, why = native_userland.for_job(
+        arch=job["arch"],
+        python_tag=tag,
+        host_arch=host_arch,
+        accelerator=job["accelerator"],
+        counterpart=counterpart,
+        counterpart_facts=facts,
+        counterpart_pythons=image_pythons(facts, tag) if facts else [],
+    )
+    if plan:
+        # The host interpreter's build requirements: wheels for the host's platform, put
+        # beside the target's in the container's wheelhouse (uv picks the ones it can run).
+        glibc = facts.get("glibc") or job["glibc"]
+        host_job = {"arch": host_arch, "python_tag": tag, "glibc": glibc}
+        plan.update(glibc=glibc, requirements_key=requirements_key(host_job))
+        job["accelerator"]["userland"] = plan
+    elif why:
+        job["accelerator"]["userland_skipped"] = why
 
 
 def resolve(
@@ -412,11 +447,16 @@ def image_reference(default: str, image: str | None, arch: str) -> str:
 
 
 def image_names(
-    matrix: Sequence[Mapping[str, str]], wanted: Sequence[str], repository: str, image: str
+    matrix: Sequence[Mapping[str, str]],
+    wanted: Sequence[str],
+    repository: str,
+    image: str,
+    host_arch: str | None = None,
 ) -> list[str]:
     """Every builder image the host's jobs may use: the default image of each architecture
     (of ``wheel_build_jobs``, else of ``wheel_build_architectures``) and each image a job
-    names."""
+    names; with ``host_arch``, each of those for the host's architecture too (whose
+    userland accelerated jobs run: :func:`add_native_userland`)."""
     default = f"{repository}/{image}"
     if matrix:
         pairs = explicit_pairs(matrix)
@@ -432,6 +472,10 @@ def image_names(
                 raise PlanError(f"wheel_build_architectures: {exc}") from None
     names = [image_reference(default, None, arch) for arch in dict.fromkeys(arches)]
     names += [image_reference(default, chosen, arch) for (arch, _), chosen in named.items()]
+    if host_arch:
+        host = architectures.resolve(host_arch).name
+        names += [image_reference(default, None, host)] if arches else []
+        names += [image_reference(default, chosen, host) for chosen in named.values()]
     return list(dict.fromkeys(names))
 
 
@@ -471,29 +515,37 @@ def wheelhouse_requests(
     """One requirements wheelhouse per distinct (architecture, Python tag, glibc) to build,
     holding what every such job's build and test need."""
     requests: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for job in jobs:
-        if job.get("status") != "build":
-            continue
-        settings = job["settings"]
-        wanted = list(project.get("build_requires") or [])
-        wanted += list(settings.get("extra_build_requires") or [])
-        if settings.get("test_command"):
-            wanted += list(settings.get("test_requires") or [])
-            wanted += list(project.get("dependencies") or [])
-        key = (job["arch"], job["python_tag"], job["glibc"])
+
+    def add(target: Mapping[str, Any], wanted: list[str], job_id: str, key: str) -> None:
         request = requests.setdefault(
-            key,
+            (target["arch"], target["python_tag"], target["glibc"]),
             {
-                "arch": job["arch"],
-                "python_tag": job["python_tag"],
-                "glibc": job["glibc"],
+                "arch": target["arch"],
+                "python_tag": target["python_tag"],
+                "glibc": target["glibc"],
                 "requirements": [],
                 "jobs": [],
             },
         )
         request["requirements"] = requirements.requirement_set(request["requirements"], wanted)
-        request["jobs"].append(job["id"])
-        request["key"] = job.get("requirements_key") or requirements_key(job)
+        request["jobs"].append(job_id)
+        request["key"] = key
+
+    for job in jobs:
+        if job.get("status") != "build":
+            continue
+        settings = job["settings"]
+        build_requires = list(project.get("build_requires") or [])
+        build_requires += list(settings.get("extra_build_requires") or [])
+        wanted = list(build_requires)
+        if settings.get("test_command"):
+            wanted += list(settings.get("test_requires") or [])
+            wanted += list(project.get("dependencies") or [])
+        add(job, wanted, job["id"], job.get("requirements_key") or requirements_key(job))
+        userland = (job.get("accelerator") or {}).get("userland")
+        if userland:  # the host interpreter's build environment
+            host = {"arch": userland["host_arch"], **userland}
+            add(host, build_requires, job["id"], userland["requirements_key"])
     return list(requests.values())
 
 
@@ -578,7 +630,10 @@ def build_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
         argv = ["sh", "-c", substitute(settings["before_build"])]
         steps.append(_step("before_build", argv, env, SRC, bindir, shell_env))
     argv = frontend_argv(python, settings, job.get("dist") or DIST)
-    steps.append(_step("build", argv, {**env, **tmpdir}, SRC, bindir, shell_env))
+    step = _step("build", argv, {**env, **tmpdir}, SRC, bindir, shell_env)
+    # The step whose interpreter (argv[0]) the engine may replace by the host's own.
+    step["frontend"] = True
+    steps.append(step)
     return steps
 
 

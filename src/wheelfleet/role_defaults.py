@@ -35,6 +35,7 @@ SETTINGS = (
     "repair_pure",
     "extra_build_requires",
     "accelerate",
+    "native_userland",
     "qemu_cpu",
     "environment_pass_allow",
     "environment_pass_deny",

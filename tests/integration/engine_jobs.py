@@ -75,7 +75,6 @@ def plan(
         force=True,
         limits=confinement.container_limits(),
     )
-    keys: dict[str, str] = {}
     for request in jobs.wheelhouse_requests(planned, prepared):
         made = requirements.ensure(
             request["requirements"],
@@ -84,10 +83,10 @@ def plan(
             request["glibc"],
             CACHE,
         )
-        keys.update((identifier, made["archive"]) for identifier in request["jobs"])
+        # As the role does: one archive per request key (a job may need two: its own and
+        # the host interpreter's for the host's userland).
+        shutil.copyfile(made["archive"], workdir / f"requirements-{request['key']}.tar")
     resolved = [job for job in planned if job["status"] == "build"]
-    for job in resolved:
-        shutil.copyfile(keys[job["id"]], workdir / f"requirements-{job['requirements_key']}.tar")
     for key in accelerator.wanted_archives(resolved):
         made = accelerator.ensure(key, CACHE)
         if toolchains_in_workdir:

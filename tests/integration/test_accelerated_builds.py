@@ -1,17 +1,23 @@
 """Accelerated emulated builds on the real engine, QEMU and auditwheel.
 
-Six aarch64 cp311 jobs on wheelfleet/bookworm, built by the build engine module on
+Seven aarch64 cp311 jobs on wheelfleet/bookworm, built by the build engine module on
 this x86_64 host, two engine runs at a time (one module-scoped fixture, shared by the
-tests):
+tests). Jobs planned with both images of the repository on the host get the host's
+userland too (wheelfleet.native_userland: the x86_64 image's Python runs the build,
+its apt runs before_all); jobs planned with the aarch64 image alone get the compiler:
 
-- examples/yamlcount (C, setuptools, libyaml from before_all) accelerated, and the
-  same job built plainly (``accelerate: false``);
-- tests/fixtures/cxxwords (C++: std::string, a hash map, exceptions) accelerated, and
-  the same project with ``-fconserve-stack`` in CFLAGS and CXXFLAGS: a GCC flag that
-  clang refuses, so the accelerated build fails and the job is rebuilt under plain
-  emulation, which yields its wheel;
+- examples/yamlcount (C, setuptools, libyaml from before_all's apt) with the host's
+  userland, and the same job built plainly (``accelerate: false``);
+- tests/fixtures/cxxwords (C++: std::string, a hash map, exceptions) with the host's
+  userland, and the same project, compiler alone, with ``-fconserve-stack`` in CFLAGS
+  and CXXFLAGS: a GCC flag that clang refuses, so the accelerated build fails and the job
+  is rebuilt under plain emulation, which yields its wheel;
 - the same C++ source built by scikit-build-core with CMake (tests/fixtures/cmakewords)
-  and by meson-python (tests/fixtures/mesonwords), accelerated.
+  and by meson-python (tests/fixtures/mesonwords) with the host's userland (CMake and
+  ninja from x86_64 wheels);
+- tests/fixtures/selfimport, whose build loads the extension it has just built: the
+  host's interpreter cannot, so that build fails and the job is rebuilt with the
+  compiler alone native (Python emulated), which yields its wheel.
 
 The C++ modules report the compiler that built them (``__clang__``): clang when
 accelerated, gcc after the fallback.
@@ -35,10 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.native_userland import (
+    root_dir as native_userland_root,
+)
 
 from tests.conftest import BIN, REPO, ansible_env
 from tests.integration import engine_jobs
-from wheelfleet import accelerator, qemu_cpu
+from wheelfleet import accelerator, native_userland, qemu_cpu
 
 pytestmark = [pytest.mark.engine, pytest.mark.emulation]
 
@@ -47,6 +56,7 @@ YAMLCOUNT = REPO / "examples" / "yamlcount"
 CXXWORDS = REPO / "tests" / "fixtures" / "cxxwords"
 CMAKEWORDS = REPO / "tests" / "fixtures" / "cmakewords"
 MESONWORDS = REPO / "tests" / "fixtures" / "mesonwords"
+SELFIMPORT = REPO / "tests" / "fixtures" / "selfimport"
 OWNER = f"pytest-accel-{uuid.uuid4().hex[:6]}"
 REJECTED_FLAG = "-fconserve-stack"
 """Accepted by GCC, refused by clang: the accelerated build of a project using it fails."""
@@ -91,13 +101,13 @@ def run_engine(jobs: list[dict[str, Any]], workdir: Path, toolchain_dir: Path) -
     return {**result["jobs"], "toolchains": result.get("toolchains") or {}}
 
 
-def plan(project: Path, workdir: Path, image: dict[str, Any], **role: Any) -> dict[str, Any]:
+def plan(project: Path, workdir: Path, images: list[dict[str, Any]], **role: Any) -> dict[str, Any]:
     (job,) = engine_jobs.plan(
         project,
         workdir,
         image_repository=BOOKWORM,
         python_tags=["cp311"],
-        image_attrs=[image],
+        image_attrs=images,
         arch="aarch64",
         run_id=f"pytest-{uuid.uuid4().hex[:6]}",
         role=role,
@@ -108,22 +118,26 @@ def plan(project: Path, workdir: Path, image: dict[str, Any], **role: Any) -> di
 
 @pytest.fixture(scope="module")
 def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
-    """The six jobs, planned and built; each ``{job, result, out}`` by name."""
-    image = docker_client.images.get(f"{BOOKWORM}:aarch64").attrs
+    """The seven jobs, planned and built; each ``{job, result, out}`` by name."""
+    target = docker_client.images.get(f"{BOOKWORM}:aarch64").attrs
+    both = [target, docker_client.images.get(f"{BOOKWORM}:x86_64").attrs]
     root = tmp_path_factory.mktemp("accelerated")
     wanted = {
-        "yamlcount": (YAMLCOUNT, {}),
-        "yamlcount-plain": (YAMLCOUNT, {"accelerate": False}),
-        "cxxwords": (CXXWORDS, {}),
+        "yamlcount": (YAMLCOUNT, {}, both),
+        "yamlcount-plain": (YAMLCOUNT, {"accelerate": False}, both),
+        "cxxwords": (CXXWORDS, {}, both),
         "cxxwords-rejected": (
             CXXWORDS,
             {"environment": {"CFLAGS": REJECTED_FLAG, "CXXFLAGS": REJECTED_FLAG}},
+            [target],
         ),
-        "cmakewords": (CMAKEWORDS, {}),
-        "mesonwords": (MESONWORDS, {}),
+        "cmakewords": (CMAKEWORDS, {}, both),
+        "mesonwords": (MESONWORDS, {}, both),
+        "selfimport": (SELFIMPORT, {}, both),
     }
     planned = {
-        name: plan(project, root / name, image, **role) for name, (project, role) in wanted.items()
+        name: plan(project, root / name, images, **role)
+        for name, (project, role, images) in wanted.items()
     }
     toolchain_dir = root / "toolchains"  # the host's, kept between the six runs
     try:
@@ -177,6 +191,13 @@ def test_the_plan_accelerates_emulated_jobs_unless_turned_off(builds) -> None:
     plain = builds["yamlcount-plain"]["job"]
     assert plain["accelerator"] is None
     assert plain["settings_hash"] != job["settings_hash"]
+    # With the x86_64 image on the host, the job runs its userland; without, it cannot.
+    userland = job["accelerator"]["userland"]
+    assert userland["image"] == f"{BOOKWORM}:x86_64"
+    assert userland["requirements_key"] == "x86_64-cp311-cp311-glibc2.36"
+    compiler_only = builds["cxxwords-rejected"]["job"]["accelerator"]
+    assert "userland" not in compiler_only
+    assert f"{BOOKWORM}:x86_64 is not on the host" in compiler_only["userland_skipped"]
 
 
 @pytest.mark.parametrize("name", ["yamlcount", "cxxwords", "cmakewords", "mesonwords"])
@@ -192,6 +213,12 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
     if name == "yamlcount":  # setuptools links with Debian's interpreter's link flags
         link = f"{accelerator.INSTALL_DIR}/bin/cc -shared -Wl,-O1 -Wl,-Bsymbolic-functions"
         assert link in log, log[-3000:]
+    # The x86_64 image's interpreter ran the build, with the target's sysconfig.
+    assert result["accelerator"]["userland"]["mode"] == "native", result["accelerator"]
+    assert f"=== $ {native_userland.VENVS}/cp311-cp311/bin/python -c " in log
+    assert "build/lib.linux-aarch64-cpython-311" in log or name != "yamlcount"
+    if name == "yamlcount":  # before_all's apt was the x86_64 image's
+        assert "wheelfleet: apt-get of the x86_64 image, run natively for arm64" in log
     # QEMU ran every command of the job on the planned CPU model.
     assert result["qemu_cpu"] == qemu_cpu.MODELS["aarch64"], result
     # The host-native uv installed the isolated build environment, not pip under QEMU.
@@ -221,21 +248,28 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
 
 
 def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) -> None:
-    # Six runs, two at a time, share the host's toolchain directory: the first runs
+    # Seven runs, two at a time, share the host's toolchain directory: the first runs
     # copy the archive there, the later ones find it; the engine decompressed it once and
     # took uv alone out of it once, for the test containers.
     key = builds["yamlcount"]["job"]["accelerator"]["key"]
     found = [build["toolchains"] for build in builds.values()]
     assert builds["yamlcount-plain"]["toolchains"] == {}
     accelerated = [item[key] for item in found if item]
-    assert len(accelerated) == 5 and set(accelerated) <= {"copied", "cached"}, accelerated
+    assert len(accelerated) == 6 and set(accelerated) <= {"copied", "cached"}, accelerated
     assert accelerated.count("copied") <= 2 and "cached" in accelerated, accelerated
     directory = builds["yamlcount"]["toolchain_dir"]
+    image_id = builds["yamlcount"]["job"]["accelerator"]["userland"]["image_id"]
+    # The x86_64 image's root, exported once for the five runs that mount it.
+    root = Path(native_userland_root(str(directory), image_id)).name
     assert sorted(path.name for path in directory.iterdir()) == [
+        root,
+        f"{root}.lock",
         f"toolchain-{key}-installer.tar",
         f"toolchain-{key}.tar",
         f"toolchain-{key}.tar.gz",
     ]
+    marker = (directory / root / native_userland.MARKER).read_text()
+    assert marker.strip() == image_id
     assert directory.stat().st_mode & 0o777 == 0o700
     # No run's work directory got a copy.
     for build in builds.values():
@@ -277,3 +311,29 @@ def test_plain_mode_runs_without_the_toolchain(builds) -> None:
     assert "accelerator" not in result["timings"]
     log = (builds["yamlcount-plain"]["out"] / "build.log").read_text()
     assert accelerator.INSTALL_DIR not in log
+
+
+def test_a_build_the_hosts_interpreter_cannot_do_is_rebuilt_with_the_compiler_alone(
+    builds,
+) -> None:
+    build = builds["selfimport"]
+    result = build["result"]
+    assert result["status"] == "built", result["failure"]
+    record = result["accelerator"]
+    # The wheel is the accelerated build's (zig compiled it), with Python emulated.
+    assert record["mode"] == "accelerated", record
+    userland = record["userland"]
+    assert userland["mode"] == "fallback" and userland["step"] == "build", userland
+    assert "cannot open shared object file" in userland["reason"], userland
+    described = accelerator.describe(True, record)
+    assert "failed at build (ImportError: " in described, described
+    assert "rebuilt with the compiler alone native" in described
+    log = (build["out"] / "build.log").read_text()
+    # Two build steps: the host's interpreter, then the emulated one.
+    assert [step["step"] for step in result["steps"]].count("build") == 2
+    assert log.count("=== wheelfleet step build: started") == 2
+    assert "=== $ /opt/python/cp311-cp311/bin/python -c " in log
+    # The repaired wheel has what the build wrote from its own module (the test checks it).
+    with zipfile.ZipFile(the_wheel(build)) as archive:
+        assert archive.read("selfimport_data/answer.txt") == b"42"
+    assert auditwheel_policy(the_wheel(build)).endswith("_aarch64")

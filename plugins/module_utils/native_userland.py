@@ -1,0 +1,221 @@
+# Copyright: wheelfleet developers
+# Apache License 2.0
+"""The host's own userland in an accelerated job's container, on the build host: the
+host-architecture image's root exported once per image id, mounted read-only, made
+usable and checked. The job's ``accelerator.userland`` (planned by
+wheelfleet.native_userland on the controller) carries the paths, the container's setup
+script and the probe.
+
+Every step can fail without failing the job: :func:`prepare` answers why, and the job
+is built with the compiler alone native (build_accelerator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from typing import Any, Iterator
+
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
+    BuildContainer,
+    UnsafeFile,
+)
+
+try:
+    from docker.types import Mount
+except ImportError:  # pragma: no cover - the engine reports the missing SDK
+    Mount = None
+
+FACT = "native_userland"
+"""The container fact: per Python tag (``*``: all of them), None when ready, else why not."""
+ROOT_FACT = "native_userland_root"
+"""The container fact: the exported root mounted in it (None: none is)."""
+EXPORT_TIMEOUT = 900
+
+_export_lock = threading.Lock()
+
+
+class NativeUserlandError(RuntimeError):
+    """The host's userland cannot be given to a container; the message says why."""
+
+
+def root_dir(toolchains: str, image_id: str) -> str:
+    """Where the export of an image (by id) is kept on the host, between runs."""
+    digest = str(image_id).split(":", 1)[-1][:16]
+    return os.path.join(toolchains, f"native-root-{digest}")
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_root(client: Any, plan: dict, toolchains: str) -> str:
+    """The exported root of the plan's image on this host, made once: the image's
+    filesystem (``docker export`` of a created, never started container) without
+    ``/dev``, and :data:`MARKER` naming the image id. Another run may share the directory,
+    so the export is made aside under a lock and renamed."""
+    final = root_dir(toolchains, plan["image_id"])
+    marker = os.path.join(final, plan["marker"])
+    if os.path.isfile(marker):
+        return final
+    os.makedirs(toolchains, exist_ok=True)
+    with _export_lock, _locked(f"{final}.lock"):
+        if os.path.isfile(marker):
+            return final
+        partial = tempfile.mkdtemp(prefix=".native-root-", dir=toolchains)
+        try:
+            _export(client, plan["image_id"], partial)
+            with open(os.path.join(partial, plan["marker"]), "w") as handle:
+                handle.write(f"{plan['image_id']}\n")
+            os.chmod(partial, 0o755)
+            if os.path.isdir(final):  # an export without its marker: unfinished, replaced
+                shutil.rmtree(final)
+            os.replace(partial, final)
+        finally:
+            if os.path.isdir(partial):
+                shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def _export(client: Any, image_id: str, dest: str) -> None:
+    try:
+        created = client.containers.create(image_id, command=["true"], network_disabled=True)
+    except Exception as exc:  # the engine's error, as the reason
+        raise NativeUserlandError(f"cannot create a container of {image_id}: {exc}") from None
+    try:
+        with tempfile.TemporaryFile() as errors:
+            unpack = subprocess.Popen(
+                ["tar", "-x", "-C", dest, "--exclude=dev/*"],
+                stdin=subprocess.PIPE,
+                stderr=errors,
+            )
+            try:
+                for chunk in created.export(chunk_size=1 << 20):
+                    unpack.stdin.write(chunk)
+            except Exception as exc:
+                unpack.kill()
+                raise NativeUserlandError(f"docker export of {image_id} failed: {exc}") from None
+            finally:
+                with contextlib.suppress(OSError):
+                    unpack.stdin.close()
+                rc = unpack.wait(timeout=EXPORT_TIMEOUT)
+            if rc != 0:
+                errors.seek(0)
+                text = errors.read().decode("utf-8", "replace")[-500:]
+                raise NativeUserlandError(f"unpacking the export of {image_id} failed: {text}")
+    finally:
+        with contextlib.suppress(Exception):
+            created.remove(force=True)
+
+
+def mounts(plan: dict, root: str) -> list:
+    """The read-only bind mount of an exported root where the plan's setup expects it."""
+    return [Mount(target=plan["root"], source=root, type="bind", read_only=True)]
+
+
+def prepare(container: BuildContainer, plan: dict, root: str) -> str | None:
+    """The mounted root usable for the plan's Python tag in the container: the target's
+    sysconfigdata module copied from the container into the root's standard library, the
+    links, apt wrappers and venv (setup_script), then the probe. None when ready, else why
+    not; once per container and tag (its facts remember it). Run before any of the
+    project's code runs in the container: the copied module is the image's own."""
+    known = container.facts.setdefault(FACT, {})
+    tag = plan["python_tag"]
+    if tag in known:
+        return known[tag]
+    try:
+        known[tag] = _prepare(container, plan, root)
+    except OSError as exc:  # the host's copy of the root cannot be written
+        known[tag] = f"cannot write into the host's userland at {root}: {exc}"
+    return known[tag]
+
+
+def _prepare(container: BuildContainer, plan: dict, root: str) -> str | None:
+    name = f"{plan['sysconfigdata']}.py"
+    stdlib = os.path.join(root, plan["stdlib"].lstrip("/"))
+    if not os.path.isdir(stdlib):
+        return f"{plan['image']} has no {plan['stdlib']}"
+    # Debian's module of that name is a link to the multiarch one: copy what it names.
+    wanted = f"{plan['stdlib']}/{name}"
+    rc, out, err = container.run(["readlink", "-f", wanted])
+    if rc != 0 or not out.strip():
+        return f"{container.describe()} has no {wanted}: {(err or out).strip()[-200:]}"
+    with tempfile.TemporaryDirectory(dir=stdlib, prefix=".wheelfleet-") as scratch:
+        try:
+            copied = container.get_file(out.strip(), scratch)
+        except UnsafeFile as exc:
+            return str(exc)
+        if copied is None:
+            return f"{container.describe()} has no {out.strip()} ({wanted})"
+        os.replace(copied, os.path.join(stdlib, name))
+    _write_if_changed(os.path.join(stdlib, "sitecustomize.py"), plan["sitecustomize"])
+    rc, out, err = container.run(["sh", "-c", plan["setup"]])
+    if rc != 0:
+        return f"cannot set up the host's userland in {container.describe()}: {(err or out)[-300:]}"
+    rc, out, err = container.run([plan["python"], "-c", plan["probe"]], env=dict(plan["env"]))
+    return probe_problem(plan, rc, out if rc == 0 else (err or out))
+
+
+def probe_problem(plan: dict, rc: int, output: str) -> str | None:
+    """Why the probe's result rules the native userland out; None when the interpreter
+    imports the frontend and builds for the target (its extension suffix and platform)."""
+    if rc != 0:
+        return f"the host's python{plan['python_version']} does not run: {output.strip()[-300:]}"
+    found = output.split()[-2:]
+    wanted = [plan["ext_suffix"], plan["platform"]]
+    if found != wanted:
+        return f"the host's interpreter builds for {' '.join(found)}, not {' '.join(wanted)}"
+    return None
+
+
+def apt_path(container: BuildContainer, plan: dict) -> list:
+    """The directory to put first on before_all's ``PATH`` when the apt wrappers are
+    ready in the container (a tag's setup made them), else nothing."""
+    ready = any(problem is None for problem in (container.facts.get(FACT) or {}).values())
+    return [plan["apt_dir"]] if ready else []
+
+
+def unavailable(container: BuildContainer, plan: dict) -> str | None:
+    """Why the plan's userland is not ready in the container; None when it is."""
+    known = container.facts.get(FACT) or {}
+    if "*" in known:
+        return known["*"]
+    if plan["python_tag"] not in known:
+        return "the container was started without the host's userland"
+    return known[plan["python_tag"]]
+
+
+def record(plan: dict, problem: str | None) -> dict:
+    """The engine result's ``accelerator.userland`` before the build: ``native`` when it
+    is ready (the build may still fall back), else ``emulated`` and why."""
+    found = {"image": plan["image"], "image_id": plan["image_id"], "host_arch": plan["host_arch"]}
+    if problem is None:
+        return {**found, "mode": "native"}
+    return {**found, "mode": "emulated", "reason": problem[-600:]}
+
+
+def _write_if_changed(path: str, text: str) -> None:
+    """A file of the shared root, replaced atomically (other containers may read it)."""
+    try:
+        with open(path) as handle:
+            if handle.read() == text:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    handle, partial = tempfile.mkstemp(prefix=".wheelfleet-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
