@@ -496,7 +496,7 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
         # An accelerated job (a host-native compiler) is rebuilt plainly when that fails.
         built = accelerated_build(container, settings.toolchains, job, run, build_steps)
         with run.step("repair"):
-            repaired = repair_wheels(container, job, built)
+            repaired = repair_with_host_tools(container, job, built, run)
         tools = build_inputs(engine, container, job)
         with run.step("copy_out"):
             try:
@@ -520,18 +520,42 @@ def build_job(engine: Engine, container: BuildContainer, run: JobRun) -> None:
     engine.finish(run)
 
 
-def repair_wheels(container: BuildContainer, job: dict, built: list) -> list:
-    """auditwheel repair of each built wheel into the job's ``repaired`` directory."""
+def repair_with_host_tools(container: BuildContainer, job: dict, built: list, run: JobRun) -> list:
+    """The repair by the host image's auditwheel, run natively, when the job's host
+    userland is ready in the container; by the container's own (emulated) when it is
+    not or when that repair fails (the record says why)."""
+    userland = (job.get("accelerator") or {}).get("userland")
+    record = (run.accelerator or {}).get("userland")
+    if not userland or record is None or native_userland.unavailable(container, userland):
+        return repair_wheels(container, job, built)
+    try:
+        repaired = repair_wheels(container, job, built, userland["repair"])
+    except JobFailure as failure:
+        record["repair"] = f"emulated: the host's auditwheel failed: {failure.message[-400:]}"
+        container.run(["rm", "-rf", "--", job["repaired"]])
+        return repair_wheels(container, job, built)
+    record["repair"] = "native"
+    return repaired
+
+
+def repair_wheels(
+    container: BuildContainer, job: dict, built: list, tools: dict | None = None
+) -> list:
+    """auditwheel repair of each built wheel into the job's ``repaired`` directory, by the
+    container's auditwheel or by ``tools`` (``auditwheel`` and ``python`` commands)."""
     options = dict(job.get("repair") or {})
     repaired = []
     for wheel in built:
         # auditwheel's interpreter is looked up once per container, not once per wheel.
-        python = container.facts.get("auditwheel_python")
+        python = (tools or {}).get("python") or container.facts.get("auditwheel_python")
         params = dict(options, wheel=wheel, dest=job["repaired"], python=python)
         params.update(state="repaired", analyse_first=False)
+        if tools:
+            params["auditwheel"] = tools["auditwheel"]
         try:
             repair = Auditwheel(params, container)
-            container.facts["auditwheel_python"] = repair.python
+            if not tools:
+                container.facts["auditwheel_python"] = repair.python
             result = repair.run()
             if repair.version:  # for build_inputs: no `auditwheel --version` process
                 container.facts.setdefault(AUDITWHEEL_VERSION_FACT, repair.version)

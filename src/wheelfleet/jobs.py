@@ -544,7 +544,7 @@ def wheelhouse_requests(
         add(job, wanted, job["id"], job.get("requirements_key") or requirements_key(job))
         userland = (job.get("accelerator") or {}).get("userland")
         if userland:  # the host interpreter's build environment
-            host = {"arch": userland["host_arch"], **userland}
+            host = {**userland, "arch": userland["host_arch"]}
             add(host, build_requires, job["id"], userland["requirements_key"])
     return list(requests.values())
 

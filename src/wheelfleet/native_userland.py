@@ -39,6 +39,10 @@ VENVS = "/opt/wheelfleet-native-python"
 APT_DIR = "/opt/wheelfleet-native-apt"
 """The apt wrappers, put first on before_all's ``PATH``."""
 APT_COMMANDS = ("apt-get", "apt", "apt-cache")
+REPAIR_DIR = "/opt/wheelfleet-native-auditwheel"
+"""The host image's auditwheel, its Python and patchelf, as commands for the repair."""
+TOOLS_SITE = "/opt/wheelfleet/tools/lib/python3*/site-packages"
+"""Where a wheelfleet builder image keeps auditwheel (its tools venv), in the root."""
 UV_DIR = "/opt/wheelfleet-native-uv"
 """uv's wrapper, alone in its directory (the frontend launcher puts it first on PATH)."""
 MARKER = ".wheelfleet-native-root"
@@ -147,6 +151,8 @@ def for_job(
         "marker": MARKER,
         "apt_dir": APT_DIR,
         "probe": PROBE,
+        "arch": arch,
+        "repair": {"auditwheel": f"{REPAIR_DIR}/auditwheel", "python": f"{REPAIR_DIR}/python"},
         "uv": f"{UV_DIR}/uv",
         "installer_uv": f"{accelerator.get('installer_dir')}/uv",
         "sitecustomize": SITECUSTOMIZE,
@@ -188,6 +194,38 @@ if _target.startswith("linux-"):
 """The native root's ``sitecustomize`` (Debian's, an apport hook, is not needed there)."""
 
 
+AUDITWHEEL_LAUNCHER = """\
+import os, sys
+# wheelfleet native userland: auditwheel takes the architecture of the wheels it repairs
+# from the machine it runs on (platform.machine()), and has no option for it.
+_host = os.uname()
+os.uname = lambda: os.uname_result((*_host[:4], os.environ["WHEELFLEET_TARGET_MACHINE"]))
+sys.argv[0] = "auditwheel"
+from auditwheel.main import main
+sys.exit(main())
+"""
+
+
+def repair_wrappers(arch: str) -> dict[str, str]:
+    """The repair's commands under :data:`REPAIR_DIR`: ``python`` (the host image's
+    interpreter with its auditwheel importable, for the repair's own file operations) and
+    ``auditwheel`` (that auditwheel for ``arch`` wheels, with the host's patchelf first on
+    ``PATH``)."""
+    python = (
+        "#!/bin/sh\n"
+        "# wheelfleet native userland: the host image's Python, with its auditwheel\n"
+        f"for site in {ROOT}{TOOLS_SITE}; do PYTHONPATH=$site; done\n"
+        f'PYTHONPATH=$PYTHONPATH exec {ROOT}/usr/bin/python3 "$@"\n'
+    )
+    auditwheel = (
+        "#!/bin/sh\n"
+        f"# wheelfleet native userland: the host image's auditwheel, for {arch} wheels\n"
+        f"PATH={REPAIR_DIR}:$PATH WHEELFLEET_TARGET_MACHINE={arch} \\\n"
+        f'  exec {REPAIR_DIR}/python -c {shlex.quote(AUDITWHEEL_LAUNCHER)} "$@"\n'
+    )
+    return {f"{REPAIR_DIR}/python": python, f"{REPAIR_DIR}/auditwheel": auditwheel}
+
+
 def apt_wrapper(dpkg_arch: str, command: str, host_arch: str = "x86_64") -> str:
     """A shell script that runs the host's ``command`` (apt-get, apt, apt-cache) for the
     container's Debian architecture, with the host's download methods; it says so on
@@ -196,6 +234,8 @@ def apt_wrapper(dpkg_arch: str, command: str, host_arch: str = "x86_64") -> str:
         f"-o APT::Architecture={dpkg_arch}",
         f"-o APT::Architectures::={dpkg_arch}",
         f"-o Dir::Bin::Methods={ROOT}/usr/lib/apt/methods",
+        # The signature check of apt update, natively too.
+        f"-o APT::Key::gpgvcommand={ROOT}/usr/bin/gpgv",
     ]
     return (
         "#!/bin/sh\n"
@@ -240,7 +280,14 @@ def setup_script(plan: Mapping[str, Any]) -> str:
         for command in APT_COMMANDS
     }
     scripts[plan["uv"]] = uv_wrapper(plan["installer_uv"])
-    lines.append(f"mkdir -p {q(UV_DIR)}")
+    scripts.update(repair_wrappers(plan["arch"]))
+    lines.append(f"mkdir -p {q(UV_DIR)} {q(REPAIR_DIR)}")
+    # The host image's patchelf (wheelfleet's images keep it in /usr/local/bin).
+    patchelf = [f"{ROOT}/usr/local/bin/patchelf", f"{ROOT}/usr/bin/patchelf"]
+    lines.append(
+        f"for p in {' '.join(q(p) for p in patchelf)}; do"
+        f' if [ -x "$p" ]; then ln -sf "$p" {q(REPAIR_DIR + "/patchelf")}; break; fi; done'
+    )
     for path, text in scripts.items():
         lines.append(f"printf '%s' {q(text)} > {q(path)}")
         lines.append(f"chmod 755 {q(path)}")

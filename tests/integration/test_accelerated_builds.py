@@ -215,6 +215,8 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
         assert link in log, log[-3000:]
     # The x86_64 image's interpreter ran the build, with the target's sysconfig.
     assert result["accelerator"]["userland"]["mode"] == "native", result["accelerator"]
+    # ... and its auditwheel repaired the wheel (the policy is checked below).
+    assert result["accelerator"]["userland"]["repair"] == "native", result["accelerator"]
     assert f"=== $ {native_userland.VENVS}/cp311-cp311/bin/python -c " in log
     assert "build/lib.linux-aarch64-cpython-311" in log or name != "yamlcount"
     if name == "yamlcount":  # before_all's apt was the x86_64 image's

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.unit.test_accelerator import ZIG, settings_of
-from tests.unit.test_jobs import IMAGES, config, image, plan
+from tests.unit.test_jobs import IMAGES, PROJECT, config, image, plan
 from wheelfleet import accelerator, jobs, native_userland
 
 UV_ACCELERATOR = {"toolchain": ZIG, "installer": "uv", "installer_dir": "/opt/tc/installer"}
@@ -98,8 +98,21 @@ def test_setup_script_links_apt_and_venv():
     assert wrapper.startswith("#!/bin/sh\n")
     assert (
         f"exec {root}/usr/bin/apt-get -o APT::Architecture=arm64 -o APT::Architectures::=arm64"
-        f' -o Dir::Bin::Methods={root}/usr/lib/apt/methods "$@"' in wrapper
+        f" -o Dir::Bin::Methods={root}/usr/lib/apt/methods"
+        f' -o APT::Key::gpgvcommand={root}/usr/bin/gpgv "$@"' in wrapper
     )
+    assert "echo 'wheelfleet: apt-get of the x86_64 image, run natively for arm64' >&2" in wrapper
+    # The repair: the host image's auditwheel told the target's machine, its patchelf.
+    repair = native_userland.repair_wrappers("aarch64")
+    auditwheel = repair[f"{native_userland.REPAIR_DIR}/auditwheel"]
+    assert (
+        f"PATH={native_userland.REPAIR_DIR}:$PATH WHEELFLEET_TARGET_MACHINE=aarch64" in auditwheel
+    )
+    assert "from auditwheel.main import main" in auditwheel
+    python = repair[f"{native_userland.REPAIR_DIR}/python"]
+    assert f"exec {root}/usr/bin/python3 " in python
+    assert f"{root}/opt/wheelfleet/tools/lib/python3*/site-packages" in python
+    assert f"{native_userland.REPAIR_DIR}/patchelf" in script
 
 
 def test_requested_mode_is_in_the_settings_hash():
@@ -205,3 +218,28 @@ def test_the_reported_reason_is_the_line_that_names_the_error():
     )
     assert native_userland.error_line("just one line\nand more") == "just one line"
     assert native_userland.error_line("") == ""
+
+
+def test_a_job_with_the_host_userland_asks_for_the_hosts_build_requirements(tmp_path: Path):
+    role = {"frontend": "build", "requirements_source": "wheelhouse", "accelerate": True}
+    project = {**PROJECT, "build_requires": ["setuptools>=61", "cython"]}
+    planned = plan(
+        tmp_path,
+        project=project,
+        role=role,
+        config=config(role, project),
+        architectures_wanted=["arm64"],
+        python_tags=["cp311-cp311"],
+    )
+    requests = {request["key"]: request for request in jobs.wheelhouse_requests(planned, project)}
+    (arm,) = planned
+    assert sorted(requests) == ["aarch64-cp311-cp311-glibc2.36", "x86_64-cp311-cp311-glibc2.36"]
+    assert arm["accelerator"]["userland"]["requirements_key"] == "x86_64-cp311-cp311-glibc2.36"
+    host = requests["x86_64-cp311-cp311-glibc2.36"]
+    assert (host["arch"], host["python_tag"], host["glibc"]) == ("x86_64", "cp311-cp311", "2.36")
+    # The build's requirements only: the tests run in the target's container.
+    assert host["requirements"] == ["cython", "setuptools>=61"]
+    assert host["jobs"] == [arm["id"]]
+    target = requests["aarch64-cp311-cp311-glibc2.36"]
+    assert target["arch"] == "aarch64"
+    assert target["requirements"] == ["cython", "setuptools>=61"]
