@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Any, Iterator
 
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
@@ -44,10 +45,16 @@ class NativeUserlandError(RuntimeError):
     """The host's userland cannot be given to a container; the message says why."""
 
 
+ROOT_PREFIX = "native-root-"
+PRUNE_AFTER = 3 * 24 * 3600
+"""Seconds after its last use that the export of an image other than the one a run
+wants is removed."""
+
+
 def root_dir(toolchains: str, image_id: str) -> str:
     """Where the export of an image (by id) is kept on the host, between runs."""
     digest = str(image_id).split(":", 1)[-1][:16]
-    return os.path.join(toolchains, f"native-root-{digest}")
+    return os.path.join(toolchains, f"{ROOT_PREFIX}{digest}")
 
 
 @contextlib.contextmanager
@@ -65,8 +72,10 @@ def ensure_root(client: Any, plan: dict, toolchains: str) -> str:
     final = root_dir(toolchains, plan["image_id"])
     marker = os.path.join(final, plan["marker"])
     if os.path.isfile(marker):
+        os.utime(marker)  # in use: not pruned
         return final
     os.makedirs(toolchains, exist_ok=True)
+    prune_roots(toolchains, keep=final, marker=plan["marker"])
     with _export_lock, _locked(f"{final}.lock"):
         if os.path.isfile(marker):
             return final
@@ -83,6 +92,27 @@ def ensure_root(client: Any, plan: dict, toolchains: str) -> str:
             if os.path.isdir(partial):
                 shutil.rmtree(partial, ignore_errors=True)
     return final
+
+
+def prune_roots(toolchains: str, keep: str, marker: str, now: float | None = None) -> list:
+    """Remove the exports of other images (a rebuilt image has a new id) that no run has
+    used for :data:`PRUNE_AFTER` seconds: each is about 560 MB. A root in use has a fresh
+    marker (every run touches it), so no running build loses its mount's files."""
+    now = time.time() if now is None else now
+    removed = []
+    for name in sorted(os.listdir(toolchains)):
+        path = os.path.join(toolchains, name)
+        if not name.startswith(ROOT_PREFIX) or name.endswith(".lock") or path == keep:
+            continue
+        try:
+            used = os.stat(os.path.join(path, marker)).st_mtime
+        except OSError:
+            continue  # an export under way (its marker comes last), or not a root
+        if now - used > PRUNE_AFTER:
+            with _locked(f"{path}.lock"):
+                shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _export(client: Any, image_id: str, dest: str) -> None:
