@@ -435,13 +435,15 @@ def start_build_container(engine: Engine, job: dict, network_mode: str | None) -
     """The group's build container; with the host's userland mounted when the job plans it
     and this host can export it (else the container's facts say why not)."""
     userland = (job.get("accelerator") or {}).get("userland")
-    why = None
+    why = root = None
     if userland:
+        toolchains = engine.settings.toolchains
         try:
-            root = native_userland.ensure_root(engine.client, userland, engine.settings.toolchains)
+            why = native_userland.engine_sees(engine.client, userland["image_id"], toolchains)
+            root = None if why else native_userland.ensure_root(engine.client, userland, toolchains)
         except (native_userland.NativeUserlandError, OSError) as exc:
             why = str(exc)
-        else:
+        if root:
             try:
                 container = engine.start_container(
                     job, "build", network_mode, native_userland.mounts(userland, root)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -62,6 +63,48 @@ def _locked(path: str) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+_seen: dict = {}
+
+
+def engine_sees(client: Any, image: str, toolchains: str) -> str | None:
+    """None when the Docker engine mounts this host's ``toolchains`` directory as this
+    process sees it, else why not (a remote engine, or an engine reached from inside
+    another container: a directory of the same path there is not this one). Checked
+    once per directory and process, before anything is exported: a file of a random
+    name and text, read back through a mount in a container of ``image`` (the host's
+    architecture, so ``cat`` runs natively)."""
+    with _export_lock:
+        if toolchains in _seen:
+            return _seen[toolchains]
+        os.makedirs(toolchains, exist_ok=True)
+        token = secrets.token_hex(8)
+        name = f".mount-check-{token}"
+        path = os.path.join(toolchains, name)
+        with open(path, "w") as handle:
+            handle.write(token)
+        try:
+            out = client.containers.run(
+                image,
+                ["cat", f"/wheelfleet-check/{name}"],
+                mounts=[
+                    Mount(
+                        target="/wheelfleet-check", source=toolchains, type="bind", read_only=True
+                    )
+                ],
+                network_disabled=True,
+                remove=True,
+            )
+            text = out.decode("utf-8", "replace").strip() if isinstance(out, bytes) else str(out)
+            problem = None if text == token else "the Docker engine does not see this host's files"
+        except Exception as exc:  # the engine's refusal is the reason
+            problem = f"the Docker engine cannot mount {toolchains}: {str(exc)[-300:]}"
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        _seen[toolchains] = problem
+        return problem
 
 
 def ensure_root(client: Any, plan: dict, toolchains: str) -> str:
