@@ -9,8 +9,9 @@ scripts and the build environment. The archive is unpacked into each build conta
 once (``/opt/wheelfleet-toolchain``) and checked by running the compiler there. Before
 the accelerated build the job's source tree is copied aside; when that build fails,
 the tree is put back, the job's dist directory emptied, and the job is built again
-under plain emulation. The result's ``accelerator`` says which mode made the wheels
-and, after a fallback, why.
+under plain emulation. A job with the host's userland (module_utils/native_userland)
+is built with it first, and with the compiler alone when that fails. The result's
+``accelerator`` says which mode made the wheels and, after a fallback, why.
 """
 
 from __future__ import annotations
@@ -175,14 +176,15 @@ def build(
     toolchains: str,
     job: dict,
     run: Any,
-    build_steps: Callable[[dict], list],
+    build_steps: Callable[..., list],
 ) -> list:
     """The job's built wheels (the toolchain archive in the directory ``toolchains``):
-    ``build_steps(extra_env)`` runs the job's build steps with
-    ``extra_env`` added to their environment and returns the wheels, or raises the job's
-    failure. Accelerated when the job has an accelerator and its toolchain works in the
-    container; rebuilt plainly when the accelerated build fails. ``run.accelerator``
-    records the outcome."""
+    ``build_steps(extra_env, python=None)`` runs the job's build steps with ``extra_env``
+    added to their environment (and ``python`` running the frontend) and returns the
+    wheels, or raises the job's failure. Accelerated when the job has an accelerator and
+    its toolchain works in the container: first with the host's userland when the job
+    has it ready (:func:`with_native_userland`), then with the compiler alone; rebuilt
+    plainly when that fails too. ``run.accelerator`` records the outcome."""
     accelerator = job.get("accelerator")
     if not accelerator:
         return build_steps({})
