@@ -236,7 +236,8 @@ def with_native_userland(
             record["userland"] = {"mode": "emulated", "reason": skipped}
         return None
     problem = native_userland.unavailable(container, plan)
-    record["userland"] = native_userland.record(plan, problem)
+    apt = container.facts.get(native_userland.APT_FACT)
+    record["userland"] = native_userland.record(plan, problem, apt)
     if problem is not None:
         return None
     try:

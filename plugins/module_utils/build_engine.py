@@ -74,6 +74,7 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.engine_workdir im
     requirements_archive,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.step_runner import (
+    StepOutcome,
     failure_message,
     list_files,
     log_tail,
@@ -395,23 +396,25 @@ def build_group(engine: Engine, runs: list) -> None:
     network = first.get("network") or {}
     container = None
     try:
-        with lead.step("container_start"):
-            container = start_build_container(engine, first, network.get("build_network_mode"))
-            # Before any of the project's code runs in the container.
-            give_native_userland(engine, container, [run.job for run in runs])
-        with lead.step("copy_in"):
-            engine.copy_in(container, [run.job for run in runs])
+        container = group_container(engine, lead, runs)
         before_all = first.get("before_all")
         if before_all:
-            userland = (first.get("accelerator") or {}).get("userland")
-            if userland:  # the host's apt, when the container has it ready
-                first_on_path = native_userland.apt_path(container, userland)
-                first_on_path += list(before_all.get("path_prepend") or [])
-                before_all = dict(before_all, path_prepend=first_on_path)
+            apt = native_apt_path(container, first)
             with lead.step("before_all"):
-                outcome = run_step(
-                    container, before_all, BEFORE_ALL_LOG, settings.passed_env, settings.timeout
-                )
+                outcome = run_before_all(engine, container, before_all, apt)
+            if outcome.rc != 0 and apt:
+                # The host's apt may be what failed: before_all again, in a fresh container
+                # (nothing half-installed left), with the image's own apt.
+                failed = failure_message(outcome, container.describe(), settings.timeout)
+                failed += tail_text(log_tail(container, BEFORE_ALL_LOG, settings.log_tail_lines))
+                engine.remove(container)
+                container = None
+                container = group_container(engine, lead, runs)
+                container.facts[native_userland.APT_FACT] = f"emulated: {failed[-600:]}"
+                with lead.step("before_all"):
+                    outcome = run_before_all(engine, container, before_all, [])
+            elif apt:
+                container.facts[native_userland.APT_FACT] = "native"
             if outcome.rc != 0:
                 message = failure_message(outcome, container.describe(), settings.timeout)
                 message += tail_text(log_tail(container, BEFORE_ALL_LOG, settings.log_tail_lines))
@@ -429,6 +432,36 @@ def build_group(engine: Engine, runs: list) -> None:
             build_job(engine, container, run)
     finally:
         engine.remove(container)
+
+
+def group_container(engine: Engine, lead: JobRun, runs: list) -> BuildContainer:
+    """The group's build container started, the host's userland made ready in it (before
+    any of the project's code runs there), and the source and wheelhouses copied in."""
+    first = lead.job
+    network = first.get("network") or {}
+    with lead.step("container_start"):
+        container = start_build_container(engine, first, network.get("build_network_mode"))
+        give_native_userland(engine, container, [run.job for run in runs])
+    with lead.step("copy_in"):
+        engine.copy_in(container, [run.job for run in runs])
+    return container
+
+
+def native_apt_path(container: BuildContainer, job: dict) -> list:
+    """The apt wrappers' directory when the job plans the host's userland and the container
+    has it ready, else nothing."""
+    userland = (job.get("accelerator") or {}).get("userland")
+    return native_userland.apt_path(container, userland) if userland else []
+
+
+def run_before_all(
+    engine: Engine, container: BuildContainer, step: dict, first_on_path: list
+) -> StepOutcome:
+    """before_all in the group's container, with ``first_on_path`` before its own PATH."""
+    if first_on_path:
+        step = dict(step, path_prepend=[*first_on_path, *(step.get("path_prepend") or [])])
+    settings = engine.settings
+    return run_step(container, step, BEFORE_ALL_LOG, settings.passed_env, settings.timeout)
 
 
 def start_build_container(engine: Engine, job: dict, network_mode: str | None) -> BuildContainer:

@@ -35,6 +35,9 @@ except ImportError:  # pragma: no cover - the engine reports the missing SDK
 
 FACT = "native_userland"
 """The container fact: per Python tag (``*``: all of them), None when ready, else why not."""
+APT_FACT = "native_userland_apt"
+"""The container fact: ``native`` when before_all ran with the host's apt, ``emulated:
+<why>`` when it ran again with the image's own after that failed."""
 ROOT_FACT = "native_userland_root"
 """The container fact: the exported root mounted in it (None: none is)."""
 EXPORT_TIMEOUT = 900
@@ -266,10 +269,13 @@ def unavailable(container: BuildContainer, plan: dict) -> str | None:
     return known[plan["python_tag"]]
 
 
-def record(plan: dict, problem: str | None) -> dict:
+def record(plan: dict, problem: str | None, apt: str | None = None) -> dict:
     """The engine result's ``accelerator.userland`` before the build: ``native`` when it
-    is ready (the build may still fall back), else ``emulated`` and why."""
+    is ready (the build may still fall back), else ``emulated`` and why; ``apt``, how
+    before_all's apt ran (APT_FACT), when it ran."""
     found = {"image": plan["image"], "image_id": plan["image_id"], "host_arch": plan["host_arch"]}
+    if apt:
+        found["apt"] = apt
     if problem is None:
         return {**found, "mode": "native"}
     return {**found, "mode": "emulated", "reason": problem[-600:]}

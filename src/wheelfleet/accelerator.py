@@ -94,6 +94,18 @@ REPORTED_MODES = {
 """A job's build mode as its manifest entry records it: ``fallback`` is an accelerated
 build that failed and was rebuilt under plain emulation."""
 
+
+def reported_mode(entry: Mapping[str, Any]) -> str:
+    """How the release report names a manifest entry's mode: REPORTED_MODES, with
+    ``host's Python`` when the host's userland built the wheel."""
+    named = REPORTED_MODES.get(str(entry.get("mode")))
+    if named is None:
+        return "emulated" if entry.get("emulated") else "native"
+    if str(entry.get("toolchain_mode") or "").endswith(f"+{native_userland.MODE}"):
+        named += ", host's Python"
+    return named
+
+
 _CLANG_FLAGS = (
     "--sysroot=/",
     f"-resource-dir {INSTALL_DIR}/lib",

@@ -234,14 +234,17 @@ def apt_wrapper(dpkg_arch: str, command: str, host_arch: str = "x86_64") -> str:
         f"-o APT::Architecture={dpkg_arch}",
         f"-o APT::Architectures::={dpkg_arch}",
         f"-o Dir::Bin::Methods={ROOT}/usr/lib/apt/methods",
-        # The signature check of apt update, natively too.
-        f"-o APT::Key::gpgvcommand={ROOT}/usr/bin/gpgv",
     ]
+    gpgv = f"{ROOT}/usr/bin/gpgv"
     return (
         "#!/bin/sh\n"
         f"# wheelfleet native userland: the host's {command}, for {dpkg_arch}\n"
         f"echo 'wheelfleet: {command} of the {host_arch} image, run natively for {dpkg_arch}' >&2\n"
-        f'exec {ROOT}/usr/bin/{command} {" ".join(options)} "$@"\n'
+        # The signature check natively too, where the root has gpgv (forky's apt runs sqv,
+        # the container's then).
+        f'set --{"".join(f" {o}" for o in options)} "$@"\n'
+        f'if [ -x {gpgv} ]; then set -- -o APT::Key::gpgvcommand={gpgv} "$@"; fi\n'
+        f'exec {ROOT}/usr/bin/{command} "$@"\n'
     )
 
 

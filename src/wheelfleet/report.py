@@ -532,9 +532,7 @@ def _wheel(entry: Mapping[str, Any]) -> Wheel:
         size=int(entry.get("size") or 0),
         sha256=str(entry.get("sha256") or ""),
         host=str(entry.get("host") or "?"),
-        mode=accelerator.REPORTED_MODES.get(
-            str(entry.get("mode")), "emulated" if entry.get("emulated") else "native"
-        ),
+        mode=accelerator.reported_mode(entry),
         image=str(entry.get("image") or "?"),
         image_digest=digest,
         grafted=tuple(entry.get("grafted") or ()),

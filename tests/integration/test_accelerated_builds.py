@@ -1,6 +1,6 @@
 """Accelerated emulated builds on the real engine, QEMU and auditwheel.
 
-Seven aarch64 cp311 jobs on wheelfleet/bookworm, built by the build engine module on
+Eight aarch64 cp311 jobs on wheelfleet/bookworm, built by the build engine module on
 this x86_64 host, two engine runs at a time (one module-scoped fixture, shared by the
 tests). Jobs planned with both images of the repository on the host get the host's
 userland too (wheelfleet.native_userland: the x86_64 image's Python runs the build,
@@ -17,7 +17,10 @@ its apt runs before_all); jobs planned with the aarch64 image alone get the comp
   ninja from x86_64 wheels);
 - tests/fixtures/selfimport, whose build loads the extension it has just built: the
   host's interpreter cannot, so that build fails and the job is rebuilt with the
-  compiler alone native (Python emulated), which yields its wheel.
+  compiler alone native (Python emulated), which yields its wheel;
+- cxxwords again, with a before_all that fails when apt-get is not the image's own:
+  it runs again in a fresh container with the image's apt, and the build goes on with
+  the host's Python.
 
 The C++ modules report the compiler that built them (``__clang__``): clang when
 accelerated, gcc after the fallback.
@@ -58,6 +61,7 @@ CMAKEWORDS = REPO / "tests" / "fixtures" / "cmakewords"
 MESONWORDS = REPO / "tests" / "fixtures" / "mesonwords"
 SELFIMPORT = REPO / "tests" / "fixtures" / "selfimport"
 OWNER = f"pytest-accel-{uuid.uuid4().hex[:6]}"
+OWN_APT_ONLY = 'test "$(command -v apt-get)" = /usr/bin/apt-get'
 REJECTED_FLAG = "-fconserve-stack"
 """Accepted by GCC, refused by clang: the accelerated build of a project using it fails."""
 
@@ -118,7 +122,7 @@ def plan(project: Path, workdir: Path, images: list[dict[str, Any]], **role: Any
 
 @pytest.fixture(scope="module")
 def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
-    """The seven jobs, planned and built; each ``{job, result, out}`` by name."""
+    """The eight jobs, planned and built; each ``{job, result, out}`` by name."""
     target = docker_client.images.get(f"{BOOKWORM}:aarch64").attrs
     both = [target, docker_client.images.get(f"{BOOKWORM}:x86_64").attrs]
     root = tmp_path_factory.mktemp("accelerated")
@@ -134,6 +138,9 @@ def builds(docker_client, tmp_path_factory) -> dict[str, dict[str, Any]]:
         "cmakewords": (CMAKEWORDS, {}, both),
         "mesonwords": (MESONWORDS, {}, both),
         "selfimport": (SELFIMPORT, {}, both),
+        # A before_all that insists on the image's own apt: with the host's first on its
+        # PATH it fails, and runs again in a fresh container with the image's.
+        "cxxwords-own-apt": (CXXWORDS, {"before_all": OWN_APT_ONLY}, both),
     }
     planned = {
         name: plan(project, root / name, images, **role)
@@ -250,18 +257,18 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
 
 
 def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) -> None:
-    # Seven runs, two at a time, share the host's toolchain directory: the first runs
+    # Eight runs, two at a time, share the host's toolchain directory: the first runs
     # copy the archive there, the later ones find it; the engine decompressed it once and
     # took uv alone out of it once, for the test containers.
     key = builds["yamlcount"]["job"]["accelerator"]["key"]
     found = [build["toolchains"] for build in builds.values()]
     assert builds["yamlcount-plain"]["toolchains"] == {}
     accelerated = [item[key] for item in found if item]
-    assert len(accelerated) == 6 and set(accelerated) <= {"copied", "cached"}, accelerated
+    assert len(accelerated) == 7 and set(accelerated) <= {"copied", "cached"}, accelerated
     assert accelerated.count("copied") <= 2 and "cached" in accelerated, accelerated
     directory = builds["yamlcount"]["toolchain_dir"]
     image_id = builds["yamlcount"]["job"]["accelerator"]["userland"]["image_id"]
-    # The x86_64 image's root, exported once for the five runs that mount it.
+    # The x86_64 image's root, exported once for the six runs that mount it.
     root = Path(native_userland_root(str(directory), image_id)).name
     assert sorted(path.name for path in directory.iterdir()) == [
         root,
@@ -339,3 +346,19 @@ def test_a_build_the_hosts_interpreter_cannot_do_is_rebuilt_with_the_compiler_al
     with zipfile.ZipFile(the_wheel(build)) as archive:
         assert archive.read("selfimport_data/answer.txt") == b"42"
     assert auditwheel_policy(the_wheel(build)).endswith("_aarch64")
+
+
+def test_a_before_all_that_fails_with_the_hosts_apt_runs_again_with_the_images(builds) -> None:
+    build = builds["cxxwords-own-apt"]
+    result = build["result"]
+    assert result["status"] == "built", result["failure"]
+    userland = result["accelerator"]["userland"]
+    assert userland["apt"].startswith("emulated: "), userland
+    assert "step before_all failed with exit status 1" in userland["apt"], userland
+    # before_all twice, each in its own container; the build still had the host's Python.
+    steps = [step["step"] for step in result["steps"]]
+    assert steps.count("before_all") == 2 and steps.count("container_start") == 2, steps
+    assert userland["mode"] == "native" and userland["repair"] == "native", userland
+    for name in ("yamlcount", "cxxwords"):
+        assert builds[name]["result"]["accelerator"]["userland"].get("apt") in (None, "native")
+    assert builds["yamlcount"]["result"]["accelerator"]["userland"]["apt"] == "native"

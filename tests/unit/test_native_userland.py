@@ -97,10 +97,15 @@ def test_setup_script_links_apt_and_venv():
     wrapper = native_userland.apt_wrapper("arm64", "apt-get")
     assert wrapper.startswith("#!/bin/sh\n")
     assert (
-        f"exec {root}/usr/bin/apt-get -o APT::Architecture=arm64 -o APT::Architectures::=arm64"
-        f" -o Dir::Bin::Methods={root}/usr/lib/apt/methods"
-        f' -o APT::Key::gpgvcommand={root}/usr/bin/gpgv "$@"' in wrapper
+        "set -- -o APT::Architecture=arm64 -o APT::Architectures::=arm64"
+        f' -o Dir::Bin::Methods={root}/usr/lib/apt/methods "$@"\n' in wrapper
     )
+    # gpgv natively where the root has it (bookworm); forky's apt verifies with sqv.
+    assert (
+        f"if [ -x {root}/usr/bin/gpgv ]; then"
+        f' set -- -o APT::Key::gpgvcommand={root}/usr/bin/gpgv "$@"; fi\n' in wrapper
+    )
+    assert wrapper.endswith(f'exec {root}/usr/bin/apt-get "$@"\n')
     assert "echo 'wheelfleet: apt-get of the x86_64 image, run natively for arm64' >&2" in wrapper
     # The repair: the host image's auditwheel told the target's machine, its patchelf.
     repair = native_userland.repair_wrappers("aarch64")
@@ -243,3 +248,12 @@ def test_a_job_with_the_host_userland_asks_for_the_hosts_build_requirements(tmp_
     target = requests["aarch64-cp311-cp311-glibc2.36"]
     assert target["arch"] == "aarch64"
     assert target["requirements"] == ["cython", "setuptools>=61"]
+
+
+def test_the_report_names_the_host_userland():
+    entry = {"mode": "accelerated", "emulated": True, "toolchain_mode": f"accelerated:{ZIG}"}
+    assert accelerator.reported_mode(entry) == "emulated, accelerated"
+    entry["toolchain_mode"] += f"+{native_userland.MODE}"
+    assert accelerator.reported_mode(entry) == "emulated, accelerated, host's Python"
+    assert accelerator.reported_mode({"mode": "native"}) == "native"
+    assert accelerator.reported_mode({"emulated": True}) == "emulated"
