@@ -182,10 +182,14 @@ def _export(client: Any, image_id: str, dest: str) -> None:
             finally:
                 with contextlib.suppress(OSError):
                     unpack.stdin.close()
-                rc = unpack.wait(timeout=EXPORT_TIMEOUT)
+                try:
+                    rc = unpack.wait(timeout=EXPORT_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    unpack.kill()
+                    rc = f"not done in {EXPORT_TIMEOUT} s"
             if rc != 0:
                 errors.seek(0)
-                text = errors.read().decode("utf-8", "replace")[-500:]
+                text = f"tar: {rc}: " + errors.read().decode("utf-8", "replace")[-500:]
                 raise NativeUserlandError(f"unpacking the export of {image_id} failed: {text}")
     finally:
         with contextlib.suppress(Exception):
