@@ -69,6 +69,9 @@ def _locked(path: str) -> Iterator[None]:
 
 
 _seen: dict = {}
+SEEN_NOTE = ".mount-seen"
+"""In a toolchain directory: the ID of the Docker engine that mounted it as this host
+sees it (engine_sees)."""
 
 
 def engine_sees(client: Any, image: str, toolchains: str) -> str | None:
@@ -82,11 +85,20 @@ def engine_sees(client: Any, image: str, toolchains: str) -> str | None:
         if toolchains in _seen:
             return _seen[toolchains]
         os.makedirs(toolchains, exist_ok=True)
+        # A pass is remembered in the directory itself, for the engine that passed it: only
+        # where the engine sees the directory can the note be found there again.
+        engine = _engine_id(client)
+        note = os.path.join(toolchains, SEEN_NOTE)
+        with contextlib.suppress(OSError), open(note) as handle:
+            if engine and handle.read().strip() == engine:
+                _seen[toolchains] = None
+                return None
         token = secrets.token_hex(8)
         name = f".mount-check-{token}"
         path = os.path.join(toolchains, name)
         with open(path, "w") as handle:
-            handle.write(token)
+            # With its newline: the engine's logs may drop an unterminated last line.
+            handle.write(f"{token}\n")
         try:
             out = client.containers.run(
                 image,
@@ -106,8 +118,18 @@ def engine_sees(client: Any, image: str, toolchains: str) -> str | None:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        if problem is None and engine:
+            with contextlib.suppress(OSError):
+                _write_if_changed(note, f"{engine}\n")
         _seen[toolchains] = problem
         return problem
+
+
+def _engine_id(client: Any) -> str | None:
+    try:
+        return str(client.info().get("ID") or "") or None
+    except Exception:  # no ID: checked every run
+        return None
 
 
 def ensure_root(client: Any, plan: dict, toolchains: str) -> str:

@@ -271,6 +271,7 @@ def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) 
     # The x86_64 image's root, exported once for the six runs that mount it.
     root = Path(native_userland_root(str(directory), image_id)).name
     assert sorted(path.name for path in directory.iterdir()) == [
+        ".mount-seen",
         root,
         f"{root}.lock",
         f"toolchain-{key}-installer.tar",
