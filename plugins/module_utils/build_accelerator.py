@@ -108,10 +108,15 @@ def test_installer_used(container: BuildContainer, job: dict) -> str | None:
     return recorded_installer(container, mark) if mark else None
 
 
-def files_archive(files: dict) -> bytes:
-    """A tar of the wrapper scripts (executable), to unpack into the toolchain directory."""
+def files_archive(files: dict, symlinks: dict | None = None) -> bytes:
+    """A tar of the wrapper scripts (executable), and of ``symlinks`` (name: target), to
+    unpack into the toolchain directory."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, target in sorted((symlinks or {}).items()):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
         folders = sorted({name.rsplit("/", 1)[0] for name in files if "/" in name})
         for folder in folders:
             info = tarfile.TarInfo(folder)
@@ -125,17 +130,65 @@ def files_archive(files: dict) -> bytes:
     return buffer.getvalue()
 
 
+MOUNTED = "/opt/wheelfleet-toolchain-files"
+"""Where a build container gets the toolchain unpacked on the host, read-only, when the
+engine mounts the host's files (module_utils/native_userland.engine_sees)."""
+MOUNT_FACT = "toolchain_mount"
+"""The container fact: the key of the toolchain mounted at MOUNTED."""
+
+
+def unpacked_dir(toolchains: str, key: str) -> str:
+    """The toolchain unpacked once in the host's directory ``toolchains`` (from its plain
+    tar), for the build containers to mount: ``toolchain-<key>.d``. Made aside under a
+    lock and renamed; other runs may share the directory."""
+    plain = unpacked_archive(toolchains, key)
+    final = plain.removesuffix(".tar") + ".d"
+    with _unpacked_lock:
+        if not os.path.isdir(final):
+            partial = f"{final}.{os.getpid()}.part"
+            shutil.rmtree(partial, ignore_errors=True)
+            try:
+                with tarfile.open(plain) as archive:
+                    archive.extractall(partial, filter="tar")
+                os.chmod(partial, 0o755)
+                os.replace(partial, final)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def mounts(toolchains: str, key: str) -> list:
+    """The read-only mount of the unpacked toolchain at MOUNTED."""
+    from docker.types import Mount
+
+    return [
+        Mount(target=MOUNTED, source=unpacked_dir(toolchains, key), type="bind", read_only=True)
+    ]
+
+
+def links(accelerator: dict) -> dict:
+    """The toolchain directory's entries of a container that mounts the toolchain: links
+    to the mounted files (zig finds its own files from where it really is)."""
+    top = os.path.basename(accelerator["dir"])
+    return {name: f"{MOUNTED}/{top}/{name}" for name in ("zig", "lib", "installer", "LICENSE")}
+
+
 def install(container: BuildContainer, toolchains: str, accelerator: dict) -> str | None:
-    """The toolchain (its archive in the directory ``toolchains``) and wrappers in the
-    container, checked; None when ready, else why not. Done once per container (its facts
-    remember it)."""
+    """The toolchain (its archive in the directory ``toolchains``, or mounted) and wrappers
+    in the container, checked; None when ready, else why not. Done once per container (its
+    facts remember it)."""
     key = accelerator["key"]
     known = container.facts.get(FACT)
     if known is not None:
         return None if known == key else known
     try:
-        container.put_file(unpacked_archive(toolchains, key), "/opt")
-        container.put_archive(accelerator["dir"], files_archive(accelerator.get("files") or {}))
+        files = accelerator.get("files") or {}
+        if container.facts.get(MOUNT_FACT) == key:
+            container.run(["mkdir", "-p", accelerator["dir"]])
+            container.put_archive(accelerator["dir"], files_archive(files, links(accelerator)))
+        else:
+            container.put_file(unpacked_archive(toolchains, key), "/opt")
+            container.put_archive(accelerator["dir"], files_archive(files))
     except (OSError, gzip.BadGzipFile, EOFError) as exc:
         container.facts[FACT] = f"the toolchain archive {key} cannot be read: {exc}"
         return container.facts[FACT]
@@ -151,12 +204,32 @@ def install(container: BuildContainer, toolchains: str, accelerator: dict) -> st
     return None
 
 
-def set_aside_source(container: BuildContainer) -> str | None:
-    """A copy of the source tree (before_all's changes included) for a fallback build."""
-    rc, out, err = container.run(
-        ["sh", "-c", 'rm -rf -- "$2" && cp -a -- "$1" "$2"', "aside", SRC, SOURCE_ASIDE]
-    )
-    return None if rc == 0 else f"cannot copy the source aside: {(err or out)[-300:]}"
+def set_aside_source(container: BuildContainer, native_bin: str | None = None) -> str | None:
+    """A copy of the source tree (before_all's changes included) for a fallback build; by
+    the host's ``rm`` and ``cp`` in ``native_bin`` when the container has the host's
+    userland (a cp under QEMU takes a third of a second)."""
+    if native_bin:
+        commands = [
+            [f"{native_bin}/rm", "-rf", "--", SOURCE_ASIDE],
+            [f"{native_bin}/cp", "-a", "--", SRC, SOURCE_ASIDE],
+        ]
+    else:
+        commands = [
+            ["sh", "-c", 'rm -rf -- "$2" && cp -a -- "$1" "$2"', "aside", SRC, SOURCE_ASIDE]
+        ]
+    for argv in commands:
+        rc, out, err = container.run(argv)
+        if rc != 0:
+            return f"cannot copy the source aside: {(err or out)[-300:]}"
+    return None
+
+
+def native_bin(container: BuildContainer, job: dict) -> str | None:
+    """The host's ``/usr/bin`` in the container when the job's host userland is ready."""
+    plan = (job.get("accelerator") or {}).get("userland")
+    if not plan or native_userland.unavailable(container, plan) is not None:
+        return None
+    return f"{plan['root']}/usr/bin"
 
 
 def restore_source(container: BuildContainer, dist: str) -> None:
@@ -193,7 +266,7 @@ def build(
     with run.step("accelerator"):
         problem = install(container, toolchains, accelerator)
         if problem is None:
-            problem = set_aside_source(container)
+            problem = set_aside_source(container, native_bin(container, job))
         env = dict(accelerator.get("env") or {})
     if problem is not None:
         record.update(mode="fallback", step="accelerator", reason=problem[-REASON_CHARS:])
@@ -251,7 +324,7 @@ def with_native_userland(
             reason=str(getattr(exc, "message", None) or exc)[-REASON_CHARS:],
         )
     restore_source(container, job["dist"])
-    problem = set_aside_source(container)
+    problem = set_aside_source(container, native_bin(container, job))
     if problem is not None:
         raise HostFailure(f"{problem} in {container.describe()}")
     return None

@@ -23,6 +23,7 @@ import json
 import os
 import queue
 import signal
+import tarfile
 import threading
 import time
 import zipfile
@@ -39,11 +40,17 @@ from ansible_collections.wheelfleet.fleet.plugins.module_utils.auditwheel_report
     AuditwheelFailure,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
+    MOUNT_FACT as TOOLCHAIN_MOUNT_FACT,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
     build as accelerated_build,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
     install_installer,
     test_installer_used,
+)
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_accelerator import (
+    mounts as toolchain_mounts,
 )
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
@@ -477,14 +484,18 @@ def start_build_container(engine: Engine, job: dict, network_mode: str | None) -
         except (native_userland.NativeUserlandError, OSError) as exc:
             why = str(exc)
         if root:
+            # The toolchain too, unpacked on the host once instead of copied into each
+            # container.
+            key = job["accelerator"]["key"]
             try:
-                container = engine.start_container(
-                    job, "build", network_mode, native_userland.mounts(userland, root)
-                )
-            except HostFailure as exc:  # the engine may not see this host's files
+                mounts = native_userland.mounts(userland, root)
+                mounts += toolchain_mounts(engine.settings.toolchains, key)
+                container = engine.start_container(job, "build", network_mode, mounts)
+            except (HostFailure, OSError, tarfile.TarError) as exc:
                 why = f"the container cannot mount the host's userland: {exc}"
             else:
                 container.facts[native_userland.ROOT_FACT] = root
+                container.facts[TOOLCHAIN_MOUNT_FACT] = key
                 return container
     container = engine.start_container(job, "build", network_mode)
     if why:

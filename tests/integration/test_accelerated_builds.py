@@ -222,6 +222,8 @@ def test_accelerated_build_is_repaired_tested_and_keeps_the_policy(builds, name)
         assert link in log, log[-3000:]
     # The x86_64 image's interpreter ran the build, with the target's sysconfig.
     assert result["accelerator"]["userland"]["mode"] == "native", result["accelerator"]
+    # The toolchain came through the mount, not a copy into the container.
+    assert f"{accelerator.INSTALL_DIR}/bin/" in log
     # ... and its auditwheel repaired the wheel (the policy is checked below).
     assert result["accelerator"]["userland"]["repair"] == "native", result["accelerator"]
     assert f"=== $ {native_userland.VENVS}/cp311-cp311/bin/python -c " in log
@@ -270,14 +272,19 @@ def test_the_toolchain_goes_to_the_host_once_and_is_unpacked_there_once(builds) 
     image_id = builds["yamlcount"]["job"]["accelerator"]["userland"]["image_id"]
     # The x86_64 image's root, exported once for the six runs that mount it.
     root = Path(native_userland_root(str(directory), image_id)).name
-    assert sorted(path.name for path in directory.iterdir()) == [
-        ".mount-seen",
-        root,
-        f"{root}.lock",
-        f"toolchain-{key}-installer.tar",
-        f"toolchain-{key}.tar",
-        f"toolchain-{key}.tar.gz",
-    ]
+    assert sorted(path.name for path in directory.iterdir()) == sorted(
+        [
+            ".mount-seen",
+            root,
+            f"{root}.lock",
+            # Unpacked once on the host, mounted by the containers with the host's userland.
+            f"toolchain-{key}.d",
+            f"toolchain-{key}-installer.tar",
+            f"toolchain-{key}.tar",
+            f"toolchain-{key}.tar.gz",
+        ]
+    )
+    assert (directory / f"toolchain-{key}.d" / accelerator.ARCHIVE_TOP / "zig").is_file()
     marker = (directory / root / native_userland.MARKER).read_text()
     assert marker.strip() == image_id
     assert directory.stat().st_mode & 0o777 == 0o700
