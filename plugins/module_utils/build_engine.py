@@ -448,7 +448,7 @@ def group_container(engine: Engine, lead: JobRun, runs: list) -> BuildContainer:
     network = first.get("network") or {}
     with lead.step("container_start"):
         container = start_build_container(engine, first, network.get("build_network_mode"))
-        give_native_userland(engine, container, [run.job for run in runs])
+        give_native_userland(container, [run.job for run in runs])
     with lead.step("copy_in"):
         engine.copy_in(container, [run.job for run in runs])
     return container
@@ -504,7 +504,7 @@ def start_build_container(engine: Engine, job: dict, network_mode: str | None) -
     return container
 
 
-def give_native_userland(engine: Engine, container: BuildContainer, jobs: list) -> None:
+def give_native_userland(container: BuildContainer, jobs: list) -> None:
     """The host's userland made ready in the container for each job's Python tag that plans
     it (native_userland.prepare); what failed stays in the container's facts."""
     root = container.facts.get(native_userland.ROOT_FACT)

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any, Iterator
 
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.atomic_file import replace
 from ansible_collections.wheelfleet.fleet.plugins.module_utils.build_container import (
     BuildContainer,
     UnsafeFile,
@@ -315,12 +316,4 @@ def _write_if_changed(path: str, text: str) -> None:
                 return
     except (OSError, UnicodeDecodeError):
         pass
-    handle, partial = tempfile.mkstemp(prefix=".wheelfleet-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    replace(path, text.encode())

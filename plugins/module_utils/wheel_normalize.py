@@ -24,11 +24,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import tempfile
 import time
 import zipfile
 import zlib
+
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.atomic_file import replace
 
 ZIP_EPOCH = 315532800
 """1980-01-01T00:00:00Z, the earliest time a zip entry can hold."""
@@ -127,16 +127,7 @@ def normalize_file(path: str, epoch: int) -> dict:
         data = handle.read()
     result = normalize(data, epoch)
     if result != data:
-        directory = os.path.dirname(os.path.abspath(path))
-        descriptor, tmp = tempfile.mkstemp(prefix=".normalize-", dir=directory)
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(result)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        replace(path, result)
     return {
         "sha256": hashlib.sha256(result).hexdigest(),
         "size": len(result),

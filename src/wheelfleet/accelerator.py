@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from wheelfleet import native_userland
+from wheelfleet import native_userland, role_defaults
 
 TOOLCHAIN = "ziglang"
 TOOLCHAIN_VERSION = "0.17.1"
@@ -133,7 +133,11 @@ def requested(
     ``COMPILER_VARIABLES`` among ``project_variables``): the accelerator would not compile
     that build, so the job is not called accelerated. Whether the job is emulated is the
     host's business (:func:`for_job`)."""
-    if arch not in TARGETS or project_setting is False or not _enabled(role_setting):
+    if (
+        arch not in TARGETS
+        or project_setting is False
+        or not role_defaults.switched_on(role_setting)
+    ):
         return None
     if own_compiler(project_variables):
         return None
@@ -144,14 +148,6 @@ def own_compiler(project_variables: Iterable[str]) -> list[str]:
     """The compiler variables a project's environment sets itself, in COMPILER_VARIABLES order."""
     names = set(project_variables)
     return [name for name in COMPILER_VARIABLES if name in names]
-
-
-def _enabled(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
 
 
 def for_job(

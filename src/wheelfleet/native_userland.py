@@ -32,6 +32,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from wheelfleet import role_defaults
+
 ROOT = "/opt/wheelfleet-native"
 """Where the host-architecture image's root is mounted (read-only) in the container."""
 VENVS = "/opt/wheelfleet-native-python"
@@ -82,15 +84,7 @@ userland (``<toolchain>+host-userland``)."""
 
 def requested(setting: Any) -> bool:
     """Whether the role's ``wheel_build_native_userland`` asks for it (None: yes)."""
-    return _enabled(setting)
-
-
-def _enabled(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
+    return role_defaults.switched_on(setting)
 
 
 def for_job(
@@ -112,7 +106,7 @@ def for_job(
     interpreters. ``setting`` is the role's ``wheel_build_native_userland``."""
     if not accelerator:
         return None, None
-    if not _enabled(setting):
+    if not role_defaults.switched_on(setting):
         return None, "wheel_build_native_userland is false"
     if host_arch not in HOSTS or arch not in TARGETS:
         return None, f"no native userland of {host_arch} for {arch} jobs"

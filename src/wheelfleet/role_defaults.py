@@ -50,6 +50,16 @@ SOURCE_SETTINGS = ("cache_dir", "source_excludes", "wheelhouse")
 packs the project once, as the role would (``wheelfleet.source.prepare``)."""
 
 
+def switched_on(value: Any) -> bool:
+    """A role switch's value (``wheel_build_accelerate``, ``wheel_build_native_userland``):
+    unset is on; ``0``, ``false``, ``no``, ``off`` and the empty string are off."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
 class RoleDefaultsError(ValueError):
     """The role's defaults file cannot be read."""
 

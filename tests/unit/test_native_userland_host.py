@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ansible_collections.wheelfleet.fleet.plugins.module_utils import native_userland as host
+from ansible_collections.wheelfleet.fleet.plugins.module_utils.atomic_file import replace
 
 MARKER = ".wheelfleet-native-root"
 
@@ -49,3 +50,12 @@ def test_the_probe_must_show_the_targets_suffix_and_platform():
     )
     failed = host.probe_problem(plan, 127, "exec format error\n")
     assert failed.startswith("the host's python3.11 does not run: exec format error")
+
+
+def test_a_replaced_file_is_whole_with_its_mode_and_leaves_nothing_beside_it(tmp_path: Path):
+    target = tmp_path / "sitecustomize.py"
+    target.write_text("old")
+    replace(str(target), b"new text\n")
+    assert target.read_bytes() == b"new text\n"
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert [path.name for path in tmp_path.iterdir()] == ["sitecustomize.py"]
